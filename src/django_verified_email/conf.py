@@ -1,0 +1,57 @@
+"""The ``VERIFIED_EMAIL`` settings dict, read once with defaults.
+
+Read a value as ``app_settings.LINK_MAX_AGE``. The cache is dropped whenever
+``VERIFIED_EMAIL`` changes (``override_settings`` in tests).
+"""
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS = {
+    "LINK_MAX_AGE": 86400,
+    "REAUTH_MAX_ATTEMPTS": 5,
+    "REAUTH_LOCKOUT": 900,
+    "RESEND_COOLDOWN": 60,
+    "REVEAL_TAKEN_EMAIL": True,
+    "NOTIFY_OLD_EMAIL": True,
+    "DELIVERY": "sync",
+    "BASE_URL": None,
+    "CACHE": "default",
+    "SUCCESS_URL": None,
+}
+
+DELIVERY_MODES = ("sync", "tasks", "celery")
+
+
+class AppSettings:
+    def __init__(self):
+        self._values = None
+
+    def _load(self):
+        user_values = getattr(settings, "VERIFIED_EMAIL", None) or {}
+        return {**DEFAULTS, **user_values}
+
+    @property
+    def user_values(self):
+        """What the host set, without defaults (the system checks validate it)."""
+        return getattr(settings, "VERIFIED_EMAIL", None) or {}
+
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown VERIFIED_EMAIL setting: {name}")
+        if self._values is None:
+            self._values = self._load()
+        return self._values[name]
+
+    def reload(self):
+        self._values = None
+
+
+app_settings = AppSettings()
+
+
+@receiver(setting_changed)
+def _reload_app_settings(*, setting, **kwargs):
+    if setting == "VERIFIED_EMAIL":
+        app_settings.reload()

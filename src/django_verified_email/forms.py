@@ -1,0 +1,27 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .addresses import MAX_LENGTH
+
+
+class ChangeEmailForm(forms.Form):
+    new_email = forms.EmailField(
+        label=_("New email address"),
+        max_length=MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("We ask for it again because changing your address is sensitive."),
+    )
+
+    # Which field shows each flow error.
+    ERROR_FIELDS = {
+        "invalid_email": "new_email",
+        "same_email": "new_email",
+        "email_taken": "new_email",
+        "wrong_password": "password",
+    }

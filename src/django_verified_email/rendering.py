@@ -1,0 +1,75 @@
+"""A templated email that renders ``{% extends %}`` templates correctly.
+
+django-templated-mail 1.1.1 only reads the ``subject``, ``text_body`` and
+``html_body`` blocks that sit at the top level of the template it loads, so a
+template that extends a base (the normal way to override a design) renders an
+empty subject and body. Here each block is resolved through the whole
+``{% extends %}`` chain, as Django itself does, so overrides and
+``{{ block.super }}`` work.
+"""
+
+from django.core import mail
+from django.template.base import TextNode
+from django.template.context import make_context
+from django.template.loader import get_template
+from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode, ExtendsNode
+from templated_mail.mail import BaseEmailMessage
+
+
+HTML_BLOCKS = {"html_body"}
+
+
+def _extends_node(template):
+    for node in template.nodelist:
+        if isinstance(node, ExtendsNode):
+            return node
+        if not isinstance(node, TextNode):
+            return None
+    return None
+
+
+def render_blocks(template_name, context, names):
+    """Render the named blocks of a template, following its ``{% extends %}`` chain."""
+    template = get_template(template_name).template
+    context = make_context(context)
+    rendered = {}
+    with context.bind_template(template):
+        with context.render_context.push_state(template):
+            block_context = BlockContext()
+            current = template
+            while True:
+                # Child blocks first: add_blocks() puts each parent beneath them.
+                block_context.add_blocks(
+                    {node.name: node for node in current.nodelist.get_nodes_by_type(BlockNode)}
+                )
+                extends = _extends_node(current)
+                if extends is None:
+                    break
+                current = extends.get_parent(context)
+            context.render_context[BLOCK_CONTEXT_KEY] = block_context
+            for name in names:
+                # Only the HTML body is HTML: escaping an address with an
+                # apostrophe in a subject or plain-text body would garble it.
+                context.autoescape = name in HTML_BLOCKS
+                # The root-most node of a name; rendering it renders the most
+                # specific override, with block.super reaching up the chain.
+                node = block_context.blocks.get(name, [None])[0]
+                rendered[name] = node.render(context).strip() if node is not None else ""
+    return rendered
+
+
+class TemplatedEmail(BaseEmailMessage):
+    """``templated_mail``'s message with rendering that honours ``{% extends %}``."""
+
+    def render(self):
+        blocks = render_blocks(self.template_name, self.get_context_data(), self._node_map)
+        for block_name, attribute in self._node_map.items():
+            setattr(self, attribute, blocks[block_name])
+        # A subject is a single header line: never let a template break it.
+        self.subject = " ".join(self.subject.split())
+        self._attach_body()
+
+    def send(self, fail_silently=False):
+        # templated_mail's send() re-renders and takes recipients as arguments;
+        # messages here are rendered once, with their recipients set.
+        return mail.EmailMultiAlternatives.send(self, fail_silently)

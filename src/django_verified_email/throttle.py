@@ -1,0 +1,82 @@
+"""Resend cooldowns and re-authentication lockouts, kept in Django's cache.
+
+Counters use ``cache.add`` and ``cache.incr``, which are atomic on the shared
+backends (Redis, Memcached, database), so limits hold across processes.
+"""
+
+import math
+import time
+
+from django.core.cache import caches
+
+from .conf import app_settings
+from .exceptions import LockedOut, Throttled
+
+PREFIX = "verified_email"
+
+
+def _cache():
+    return caches[app_settings.CACHE]
+
+
+def _key(kind, user):
+    return f"{PREFIX}:{kind}:{user.pk}"
+
+
+def _seconds_left(until):
+    return max(1, math.ceil(until - time.time()))
+
+
+def claim_send(user):
+    """Take the user's one send per ``RESEND_COOLDOWN``, or raise ``Throttled``."""
+    cooldown = app_settings.RESEND_COOLDOWN
+    if cooldown <= 0:
+        return
+    until = time.time() + cooldown
+    if not _cache().add(_key("cooldown", user), until, timeout=cooldown):
+        held = _cache().get(_key("cooldown", user), until)
+        raise Throttled(retry_after=_seconds_left(held))
+
+
+def release_send(user):
+    """Give the send back, e.g. when the mail server refused it."""
+    _cache().delete(_key("cooldown", user))
+
+
+def check_lockout(user):
+    until = _cache().get(_key("locked", user))
+    if until is not None and until > time.time():
+        raise LockedOut(retry_after=_seconds_left(until))
+
+
+def take_attempt(user):
+    """Reserve one password attempt before checking the password.
+
+    Reserving first means parallel guesses cannot get more than
+    ``REAUTH_MAX_ATTEMPTS`` passwords checked. Returns the attempt number.
+    """
+    check_lockout(user)
+    cache = _cache()
+    key = _key("attempts", user)
+    cache.add(key, 0, timeout=app_settings.REAUTH_LOCKOUT)
+    try:
+        attempts = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=app_settings.REAUTH_LOCKOUT)
+        attempts = 1
+    if attempts > app_settings.REAUTH_MAX_ATTEMPTS:
+        lock(user)
+        check_lockout(user)
+    return attempts
+
+
+def lock(user):
+    """Lock re-authentication; returns the seconds the lock lasts."""
+    seconds = app_settings.REAUTH_LOCKOUT
+    _cache().set(_key("locked", user), time.time() + seconds, timeout=seconds)
+    _cache().delete(_key("attempts", user))
+    return seconds
+
+
+def reset_attempts(user):
+    _cache().delete(_key("attempts", user))

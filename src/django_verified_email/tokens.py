@@ -1,0 +1,100 @@
+"""One-time link tokens: signing and reading, nothing else.
+
+A token is an itsdangerous timed signature over a tiny payload. It says which
+user or change it is for and carries a fingerprint of the state it was issued
+against (the address, the password hash, the link generation), so it stops
+working once that state moves on: that is what makes a link one-time.
+
+Keys come from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``: rotating the key
+keeps links that were signed with a fallback alive until they expire.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .addresses import comparable
+from .conf import app_settings
+
+VERIFY_SALT = "django_verified_email.verify"
+CHANGE_SALT = "django_verified_email.change"
+
+# Real tokens are about 120 characters; refuse anything far longer unread.
+MAX_TOKEN_LENGTH = 1024
+
+
+class BadToken(Exception):
+    """The token is malformed, tampered with, or signed with an unknown key."""
+
+
+@dataclass(frozen=True)
+class ReadToken:
+    payload: dict
+    expired: bool
+
+
+def _serializer(salt):
+    # itsdangerous signs with the last key and verifies with any of them.
+    keys = [*getattr(settings, "SECRET_KEY_FALLBACKS", []), settings.SECRET_KEY]
+    return URLSafeTimedSerializer(keys, salt=salt)
+
+
+def fingerprint(user, *, with_verified_state):
+    """A short digest of the user state a link was issued against."""
+    email = getattr(user, user.get_email_field_name(), "") or ""
+    parts = [str(user.pk), comparable(email), user.password or ""]
+    if with_verified_state:
+        verified_at = user.email_verified_at.isoformat() if user.email_verified_at else ""
+        parts += [str(bool(user.is_email_verified)), verified_at]
+    # The password hash is already salted and slow; hashing it again here only
+    # keeps it out of the (readable, though signed) token payload.
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+def make_verify_token(user):
+    return _serializer(VERIFY_SALT).dumps(
+        {"u": user.pk, "f": fingerprint(user, with_verified_state=True)}
+    )
+
+
+def make_change_token(change, step):
+    return _serializer(CHANGE_SALT).dumps(
+        {
+            "c": change.pk,
+            "s": step,
+            "g": change.link_generation,
+            "f": fingerprint(change.user, with_verified_state=False),
+        }
+    )
+
+
+def _read(token, salt, required_keys):
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise BadToken
+    serializer = _serializer(salt)
+    expired = False
+    try:
+        payload = serializer.loads(token, max_age=app_settings.LINK_MAX_AGE)
+    except SignatureExpired:
+        # The signature is genuine but old: read it anyway so the caller can
+        # tell "expired" (410, offer a new link) from "invalid" (400).
+        expired = True
+        try:
+            payload = serializer.loads(token)
+        except BadSignature as exc:
+            raise BadToken from exc
+    except (BadSignature, UnicodeDecodeError, ValueError) as exc:
+        raise BadToken from exc
+    if not isinstance(payload, dict) or not required_keys <= payload.keys():
+        raise BadToken
+    return ReadToken(payload=payload, expired=expired)
+
+
+def read_verify_token(token):
+    return _read(token, VERIFY_SALT, {"u", "f"})
+
+
+def read_change_token(token):
+    return _read(token, CHANGE_SALT, {"c", "s", "g", "f"})

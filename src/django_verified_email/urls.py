@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "verified_email"
+
+urlpatterns = [
+    path("", views.status, name="status"),
+    path("verify/", views.verify_send, name="verify-send"),
+    path("verify/<str:token>/", views.verify_confirm, name="verify-confirm"),
+    path("change/", views.change, name="change"),
+    # Listed before change-confirm's catch-all token so "resend" and "cancel"
+    # are never read as tokens.
+    path("change/resend/", views.change_resend, name="change-resend"),
+    path("change/cancel/", views.change_cancel, name="change-cancel"),
+    path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
+]

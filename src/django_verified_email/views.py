@@ -1,0 +1,211 @@
+"""The HTML front end: thin views over ``flows``."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import flows
+from .conf import app_settings
+from .exceptions import ExpiredToken, InvalidToken, VerifiedEmailError
+from .forms import ChangeEmailForm
+
+
+def link_base(request):
+    """Scheme and host for links when ``BASE_URL`` is unset.
+
+    ``get_host()`` validates the Host header against ``ALLOWED_HOSTS``, so a
+    forged header cannot point links at another site.
+    """
+    if app_settings.BASE_URL:
+        return app_settings.BASE_URL
+    return request.build_absolute_uri("/")
+
+
+def token_page(view):
+    """Headers for any page whose URL carries a token."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        # The token must not leak to another site through Referer, nor stay in
+        # a shared cache.
+        response["Referrer-Policy"] = "no-referrer"
+        add_never_cache_headers(response)
+        return response
+
+    return wrapped
+
+
+def error_page(request, error, **context):
+    """Render a flow error as a page with the error's status code."""
+    if isinstance(error, InvalidToken):
+        template = "verified_email/link_invalid.html"
+    elif isinstance(error, ExpiredToken):
+        template = "verified_email/link_expired.html"
+    else:
+        template = "verified_email/error.html"
+    response = render(
+        request,
+        template,
+        {
+            "error": error,
+            "code": error.code,
+            "detail": error.detail,
+            "login_url": resolve_url(settings.LOGIN_URL),
+            **context,
+        },
+        status=error.status,
+    )
+    if error.retry_after:
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def success_redirect():
+    return redirect(resolve_url(app_settings.SUCCESS_URL or "verified_email:status"))
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def status(request):
+    user = request.user
+    return render(
+        request,
+        "verified_email/status.html",
+        {
+            "current_email": flows.current_address(user),
+            "is_email_verified": user.is_email_verified,
+            "change": flows.pending_change(user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def verify_send(request):
+    try:
+        flows.send_verification(request.user, base_url=link_base(request))
+    except VerifiedEmailError as error:
+        return error_page(request, error)
+    messages.success(
+        request,
+        _("We sent a verification link to %(email)s.")
+        % {"email": flows.current_address(request.user)},
+        fail_silently=True,
+    )
+    return redirect("verified_email:status")
+
+
+@token_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def verify_confirm(request, token):
+    try:
+        if request.method != "POST":
+            # Mail scanners open links: a GET only shows the confirm button.
+            user = flows.check_verification(token)
+            return render(
+                request,
+                "verified_email/verify_confirm.html",
+                {"email": flows.current_address(user)},
+            )
+        user = flows.confirm_verification(token)
+    except VerifiedEmailError as error:
+        return error_page(request, error, flow="verify")
+    messages.success(
+        request,
+        _("Your email address %(email)s is verified.") % {"email": flows.current_address(user)},
+        fail_silently=True,
+    )
+    return success_redirect()
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def change(request):
+    form = ChangeEmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pending = flows.request_change(
+                request.user,
+                form.cleaned_data["new_email"],
+                form.cleaned_data["password"],
+                base_url=link_base(request),
+            )
+        except VerifiedEmailError as error:
+            field = ChangeEmailForm.ERROR_FIELDS.get(error.code)
+            if field is None:
+                return error_page(request, error)
+            form.add_error(field, str(error.detail))
+        else:
+            if pending.status == pending.Status.AWAITING_OLD:
+                text = _(
+                    "To confirm, open the link we sent to your current address, %(email)s."
+                ) % {"email": pending.old_email}
+            else:
+                text = _("To confirm, open the link we sent to %(email)s.") % {
+                    "email": pending.new_email
+                }
+            messages.success(request, text, fail_silently=True)
+            return redirect("verified_email:status")
+    return render(
+        request,
+        "verified_email/change_form.html",
+        {"form": form, "current_email": flows.current_address(request.user)},
+    )
+
+
+@token_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_confirm(request, token):
+    try:
+        if request.method != "POST":
+            pending, step = flows.check_change(token)
+            return render(
+                request,
+                "verified_email/change_confirm.html",
+                {"change": pending, "step": step},
+            )
+        pending = flows.confirm_change(token, base_url=link_base(request))
+    except VerifiedEmailError as error:
+        return error_page(request, error, flow="change")
+    if pending.status == pending.Status.AWAITING_NEW:
+        return render(request, "verified_email/change_old_confirmed.html", {"change": pending})
+    messages.success(
+        request,
+        _("Your email address is now %(email)s.") % {"email": pending.new_email},
+        fail_silently=True,
+    )
+    return success_redirect()
+
+
+@login_required
+@require_POST
+def change_resend(request):
+    try:
+        pending = flows.resend_change(request.user, base_url=link_base(request))
+    except VerifiedEmailError as error:
+        return error_page(request, error)
+    address = pending.old_email if pending.status == pending.Status.AWAITING_OLD else None
+    messages.success(
+        request,
+        _("We sent the link again to %(email)s.") % {"email": address or pending.new_email},
+        fail_silently=True,
+    )
+    return redirect("verified_email:status")
+
+
+@login_required
+@require_POST
+def change_cancel(request):
+    try:
+        flows.cancel_change(request.user)
+    except VerifiedEmailError as error:
+        return error_page(request, error)
+    messages.success(request, _("The email change was cancelled."), fail_silently=True)
+    return redirect("verified_email:status")

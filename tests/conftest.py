@@ -1,0 +1,65 @@
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+
+PASSWORD = "correct horse battery staple"
+LINK_RE = re.compile(r"https?://[^\s\"'<>]+/(?:verify|change/confirm)/[^\s\"'<>/]+/")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Throttles and lockouts live in the cache: no test may inherit another's.
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username="alice", email="alice@example.com", verified=True, **extra):
+        user = get_user_model().objects.create_user(
+            username=username,
+            password=PASSWORD,
+            email_address=email,
+            is_email_verified=verified,
+            **extra,
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def links_in(message):
+    """The one-time links in a message, from its text and HTML bodies."""
+    found = set(LINK_RE.findall(message.body))
+    for content, mimetype in getattr(message, "alternatives", []):
+        if mimetype == "text/html":
+            found |= set(LINK_RE.findall(content))
+    return found
+
+
+def link_in(message):
+    links = links_in(message)
+    assert len(links) == 1, links
+    return links.pop()
+
+
+def path_of(link):
+    return re.sub(r"^https?://[^/]+", "", link)
+
+
+def email_of(user):
+    return getattr(user, user.get_email_field_name())

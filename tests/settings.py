@@ -1,0 +1,73 @@
+"""Settings for the default test run: SQLite in memory, locmem cache and mail."""
+
+import os
+
+SECRET_KEY = "tests-only-not-a-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "example.com"]
+USE_TZ = True
+ROOT_URLCONF = "tests.testapp.urls"
+AUTH_USER_MODEL = "testapp.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DEFAULT_FROM_EMAIL = "accounts@example.com"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_verified_email",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+    }
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# A fast hasher: the suite checks many passwords, and hashing cost is not
+# what it tests.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+VERIFIED_EMAIL = {}
+
+# Django 6.1 reads mail configuration from MAILERS; earlier versions from
+# EMAIL_BACKEND. VE_TEST_MAIL_SETTINGS=email_backend runs 6.1 the old way.
+try:
+    from django.core.mail import mailers  # noqa: F401
+
+    HAS_MAILERS = True
+except ImportError:
+    HAS_MAILERS = False
+
+if HAS_MAILERS and os.environ.get("VE_TEST_MAIL_SETTINGS") != "email_backend":
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

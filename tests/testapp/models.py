@@ -1,0 +1,44 @@
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
+from django.db import models
+
+from django_verified_email.models import VerifiedEmailMixin
+
+
+class UserManager(BaseUserManager):
+    def create_user(self, username, password=None, **fields):
+        user = self.model(username=username, **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username, password=None, **fields):
+        return self.create_user(
+            username, password, is_staff=True, is_superuser=True, **fields
+        )
+
+
+class User(VerifiedEmailMixin, AbstractBaseUser, PermissionsMixin):
+    """The test suite's user model.
+
+    The address lives in ``email_address``, not ``email``, on purpose: any code
+    that assumes ``user.email`` instead of ``EMAIL_FIELD`` fails the suite.
+    """
+
+    username = models.CharField(max_length=150, unique=True)
+    email_address = models.EmailField(max_length=254, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email_address"
+    REQUIRED_FIELDS = ["email_address"]
+
+    objects = UserManager()
+
+
+class PlainUser(AbstractBaseUser):
+    """A user model without the mixin, for the system check."""
+
+    username = models.CharField(max_length=150, unique=True)
+    USERNAME_FIELD = "username"
