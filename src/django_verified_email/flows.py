@@ -135,7 +135,8 @@ def _queue_new_address_step(outbox, change, base_url):
     """Send the new address its link, or its owner a notice if it is taken."""
     if _taken_by_other(change.user, change.new_email):
         if app_settings.REVEAL_TAKEN_EMAIL:
-            raise EmailTaken
+            # Taken since the request was accepted: a conflict, not bad input.
+            raise EmailTaken(status=409)
         # Looks accepted to the requester; the address's owner learns of it.
         outbox.email(emails.EMAIL_TAKEN_NOTICE, user=change.user, change=change, base_url=base_url)
     else:
