@@ -1,25 +1,74 @@
-"""Normalising and comparing email addresses."""
+"""Normalising and comparing email addresses.
+
+One mailbox can be spelt many ways: ``Alice@Example.COM``, with full-width
+characters (NFKC: a full-width at sign or letters), with a trailing dot on the
+domain (``alice@example.com.``), or with an internationalised domain in
+Unicode (``bücher.de``) or in its ASCII form (``xn--bcher-kva.de``). Every
+rule of the app (same address, address taken, one-time link fingerprints)
+goes through ``comparable`` so these spellings are one address everywhere.
+"""
+
+import unicodedata
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Q
 
 # RFC 5321 caps a path at 256 octets, which leaves 254 for the address itself.
 MAX_LENGTH = 254
 
 
-def normalize(address):
-    """Strip spaces and lower-case the domain (the local part may be case-sensitive)."""
-    address = (address or "").strip()
+def _split(address):
+    # NFKC first: it turns the full-width at sign and letters into their ASCII forms,
+    # so the split below sees the real separator.
+    address = unicodedata.normalize("NFKC", address or "").strip()
     local, sep, domain = address.rpartition("@")
     if not sep:
-        return address
-    return f"{local}@{domain.lower()}"
+        return address, "", ""
+    return local, sep, domain
+
+
+def _domain_forms(domain):
+    """The domain as (Unicode form, ASCII form), both lower-case, no trailing dot."""
+    domain = domain.lower()
+    # "example.com." is the fully qualified spelling of "example.com".
+    if domain.endswith(".") and not domain.endswith(".."):
+        domain = domain[:-1]
+    try:
+        ascii_form = domain.encode("idna").decode("ascii").lower()
+        unicode_form = ascii_form.encode("ascii").decode("idna")
+    except UnicodeError:
+        # Not a valid IDN: leave it for the validator to refuse.
+        return domain, domain
+    return unicode_form, ascii_form
+
+
+def normalize(address):
+    """The form an address is stored in.
+
+    Spaces stripped, NFKC applied, the domain lower-cased in its Unicode form
+    without a trailing dot. The local part keeps its case: some mail servers
+    honour it, so the user's spelling is what we write to.
+    """
+    local, sep, domain = _split(address)
+    if not sep:
+        return local
+    unicode_domain, _ascii_domain = _domain_forms(domain)
+    return f"{local}@{unicode_domain}"
+
+
+def ascii_form(address):
+    """The address with its domain in ASCII (punycode) form."""
+    local, sep, domain = _split(address)
+    if not sep:
+        return local
+    return f"{local}@{_domain_forms(domain)[1]}"
 
 
 def comparable(address):
     """The form two addresses are compared in: one mailbox, however it is spelt."""
-    return normalize(address).casefold()
+    return ascii_form(address).casefold()
 
 
 def same_address(first, second):
@@ -27,7 +76,7 @@ def same_address(first, second):
 
 
 def is_valid(address):
-    if not address or len(address) > MAX_LENGTH:
+    if not address or len(address) > MAX_LENGTH or len(ascii_form(address)) > MAX_LENGTH:
         return False
     try:
         validate_email(address)
@@ -40,7 +89,19 @@ def email_field_name():
     return get_user_model().get_email_field_name()
 
 
+def spellings(address):
+    """The stored spellings of one address a database lookup must match."""
+    return {normalize(address), ascii_form(address)}
+
+
+def address_q(field, address):
+    """A filter on ``field`` matching ``address`` in any letter case or domain form."""
+    query = Q()
+    for spelling in spellings(address):
+        query |= Q(**{f"{field}__iexact": spelling})
+    return query
+
+
 def users_with_address(address):
-    """Users whose address is ``address`` in any letter case."""
-    field = email_field_name()
-    return get_user_model()._default_manager.filter(**{f"{field}__iexact": normalize(address)})
+    """Users whose address is ``address`` in any letter case or domain form."""
+    return get_user_model()._default_manager.filter(address_q(email_field_name(), address))

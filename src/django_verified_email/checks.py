@@ -1,5 +1,7 @@
 """System checks. Ids are stable: hosts may silence them by id."""
 
+from importlib.util import find_spec
+
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
@@ -49,9 +51,17 @@ def check_settings(app_configs=None, **kwargs):
                 id="verified_email.E002",
             )
         )
-    for key in ("LINK_MAX_AGE", "REAUTH_MAX_ATTEMPTS", "REAUTH_LOCKOUT", "RESEND_COOLDOWN"):
+    for key in (
+        "LINK_MAX_AGE",
+        "REAUTH_MAX_ATTEMPTS",
+        "REAUTH_LOCKOUT",
+        "RESEND_COOLDOWN",
+        "REVERT_MAX_AGE",
+        "CHANGE_LOCK_AFTER_REVERT",
+        "PURGE_AFTER",
+    ):
         value = user_values.get(key, DEFAULTS[key])
-        minimum = 0 if key == "RESEND_COOLDOWN" else 1
+        minimum = 0 if key in ("RESEND_COOLDOWN", "CHANGE_LOCK_AFTER_REVERT") else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             errors.append(
                 checks.Error(
@@ -77,3 +87,126 @@ def check_settings(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+@checks.register()
+def check_delivery(app_configs=None, **kwargs):
+    user_values = app_settings.user_values
+    if not isinstance(user_values, dict):
+        return []  # check_settings reports it.
+    delivery = user_values.get("DELIVERY", DEFAULTS["DELIVERY"])
+    if delivery not in ("tasks", "celery"):
+        return []
+    messages = []
+    if delivery == "tasks":
+        missing = not (find_spec("django.tasks") or find_spec("django_tasks"))
+        package = "django-tasks (the backport of django.tasks for Django 5.2)"
+    else:
+        missing = not find_spec("celery")
+        package = "Celery: install django-verified-email[celery]"
+    if missing:
+        messages.append(
+            checks.Error(
+                f"VERIFIED_EMAIL['DELIVERY'] is {delivery!r}, but its task framework "
+                "is not installed.",
+                hint=f"Install {package}.",
+                id="verified_email.E006",
+            )
+        )
+    if user_values.get("BASE_URL") is None:
+        messages.append(
+            checks.Warning(
+                f"VERIFIED_EMAIL['DELIVERY'] is {delivery!r} and BASE_URL is not set.",
+                hint=(
+                    "A worker has no request to take the host from: links use the host "
+                    "captured when the request was made, and a message queued without "
+                    "one (from a shell or a command) cannot be built. Set BASE_URL, "
+                    'e.g. "https://example.com".'
+                ),
+                id="verified_email.W001",
+            )
+        )
+    return messages
+
+
+# Hardening ---------------------------------------------------------------
+
+CASE_INSENSITIVE_FUNCTIONS = ("Lower", "Upper")
+PROCESS_LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _is_case_insensitive_unique(constraint, field_name):
+    from django.db.models import F, UniqueConstraint
+
+    if not isinstance(constraint, UniqueConstraint) or len(constraint.expressions) != 1:
+        return False
+    expression = constraint.expressions[0]
+    if type(expression).__name__ not in CASE_INSENSITIVE_FUNCTIONS:
+        return False
+    sources = expression.get_source_expressions()
+    return len(sources) == 1 and isinstance(sources[0], F) and sources[0].name == field_name
+
+
+def email_unique_warnings(user_model):
+    """W002 for ``user_model``: its address needs a case-insensitive unique rule."""
+    field_name = user_model.get_email_field_name()
+    if any(
+        _is_case_insensitive_unique(constraint, field_name)
+        for constraint in user_model._meta.constraints
+    ):
+        return []
+    return [
+        checks.Warning(
+            f"The user model {user_model._meta.label} has no case-insensitive unique "
+            f"constraint on its email field {field_name!r}.",
+            hint=(
+                f"Add models.UniqueConstraint(Lower({field_name!r}), name=...) to its "
+                "Meta.constraints (with condition=~Q(...='') if the address may be "
+                "blank), then makemigrations. The app's flows lock rows so they never "
+                "give one address to two accounts, but only the database can stop "
+                "other code paths (admin, imports) from doing it. On MariaDB, which "
+                "has no expression indexes, silence this check."
+            ),
+            obj=user_model,
+            id="verified_email.W002",
+        )
+    ]
+
+
+@checks.register(checks.Tags.models)
+def check_email_unique(app_configs=None, **kwargs):
+    from .models import VerifiedEmailMixin
+
+    try:
+        user_model = apps.get_model(settings.AUTH_USER_MODEL, require_ready=False)
+    except (LookupError, ValueError):
+        return []
+    if not issubclass(user_model, VerifiedEmailMixin):
+        return []  # E001 says what to do first.
+    return email_unique_warnings(user_model)
+
+
+@checks.register(checks.Tags.caches)
+def check_cache(app_configs=None, **kwargs):
+    user_values = app_settings.user_values
+    if not isinstance(user_values, dict) or settings.DEBUG:
+        return []
+    alias = user_values.get("CACHE", DEFAULTS["CACHE"])
+    backend = getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "")
+    if backend not in PROCESS_LOCAL_CACHES:
+        return []
+    return [
+        checks.Warning(
+            f"VERIFIED_EMAIL['CACHE'] is {alias!r}, a {backend.rsplit('.', 1)[-1]}: "
+            "resend cooldowns and password lockouts do not hold across processes.",
+            hint=(
+                "Each worker process counts on its own, so an attacker gets "
+                "REAUTH_MAX_ATTEMPTS guesses per process. Point CACHE at a shared "
+                "cache (Redis, Memcached or the database cache)."
+            ),
+            id="verified_email.W003",
+        )
+    ]

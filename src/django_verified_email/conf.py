@@ -19,6 +19,10 @@ DEFAULTS = {
     "BASE_URL": None,
     "CACHE": "default",
     "SUCCESS_URL": None,
+    "REVERT_MAX_AGE": 604800,
+    "CHANGE_LOCK_AFTER_REVERT": 86400,
+    "LOGOUT_OTHER_SESSIONS": False,
+    "PURGE_AFTER": 2592000,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

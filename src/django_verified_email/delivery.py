@@ -3,18 +3,24 @@
 A flow collects what it wants sent in an ``Outbox`` while it writes, and the
 outbox is flushed only after the commit: a rolled-back change sends nothing,
 and a message never points at a row that does not exist yet.
+
+The flush hands each message over as ``DELIVERY`` says: ``"sync"`` builds and
+sends it at once; ``"tasks"`` and ``"celery"`` enqueue a task that carries ids
+only (kind, user id, change id, base URL) and leave building, signing and
+sending to the worker, which runs ``deliver()``.
 """
 
 import logging
 import smtplib
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from . import emails
+from . import emails, signals
+from .conf import app_settings
 from .exceptions import DeliveryFailed
 
 logger = logging.getLogger("django_verified_email")
@@ -22,6 +28,11 @@ logger = logging.getLogger("django_verified_email")
 # What a mail server or network failure raises; anything else is a bug and
 # is left to propagate.
 MAIL_ERRORS = (smtplib.SMTPException, OSError)
+
+# Sent once the message of that kind has actually gone out: from the request
+# in "sync" mode, from the worker otherwise. Derived from the kind, because a
+# task carries nothing else.
+SENT_SIGNALS = {emails.VERIFY: signals.verification_sent}
 
 
 @dataclass(frozen=True)
@@ -34,18 +45,53 @@ class Outgoing:
     base_url: str | None = None
 
 
-def send_now(outgoing):
-    """Build and send one message. Returns True if a message went out."""
+def send_now(outgoing, *, user=None, change=None):
+    """Build and send one message. Returns True if a message went out.
+
+    ``user`` is the instance to send the "sent" signal with; without it, the
+    user is read again (a worker has only the id). ``change`` is the row the
+    flow just committed, used as it is instead of being read again.
+    """
     message = emails.build(
         outgoing.kind,
         user_id=outgoing.user_id,
         change_id=outgoing.change_id,
         base_url=outgoing.base_url,
+        change=change,
     )
     if message is None:
         return False
     message.send()
+    signal = SENT_SIGNALS.get(outgoing.kind)
+    if signal is not None:
+        user_model = get_user_model()
+        if user is None:
+            user = user_model._default_manager.get(pk=outgoing.user_id)
+        signal.send(sender=user_model, user=user, email=message.to[0])
     return True
+
+
+def deliver(kind, user_id, change_id=None, base_url=None):
+    """The worker's side of a task: send one message from its ids, now.
+
+    Sends nothing when the message is no longer due (the change was cancelled
+    or superseded while the task waited). Mail errors propagate, so the task
+    can be retried.
+    """
+    return send_now(Outgoing(kind=kind, user_id=user_id, change_id=change_id, base_url=base_url))
+
+
+def enqueue(outgoing):
+    """Hand one message to the task queue of the ``DELIVERY`` mode."""
+    arguments = asdict(outgoing)
+    if app_settings.DELIVERY == "tasks":
+        from .tasks import deliver_email
+
+        deliver_email.enqueue(**arguments)
+    else:
+        from .celery_tasks import deliver_email
+
+        deliver_email.apply_async(kwargs=arguments)
 
 
 class Outbox:
@@ -53,32 +99,50 @@ class Outbox:
         self.messages = []
         self.events = []
 
-    def email(self, kind, *, user, change=None, base_url=None, on_sent=None):
-        """Queue a message; ``on_sent`` is a (signal, kwargs) pair sent once it went out."""
+    def email(self, kind, *, user, change=None, base_url=None):
+        """Queue a message; it is handed over once the transaction commits."""
         outgoing = Outgoing(
             kind=kind,
             user_id=user.pk,
             change_id=change.pk if change is not None else None,
             base_url=base_url,
         )
-        self.messages.append((outgoing, user, on_sent))
+        self.messages.append((outgoing, user, change))
 
     def signal(self, signal, *, user, **kwargs):
         self.events.append((signal, user, kwargs))
 
-    def flush(self, *, raise_errors=True):
-        failed = False
-        for outgoing, user, on_sent in self.messages:
+    def _hand_over(self, outgoing, user, change):
+        if app_settings.DELIVERY == "sync":
             try:
-                sent = send_now(outgoing)
+                send_now(outgoing, user=user, change=change)
             except MAIL_ERRORS:
                 # The message carries a live link: log the kind, never the body.
                 logger.exception("Could not send the %s email of user %s", outgoing.kind, user.pk)
+                return False
+            return True
+        try:
+            enqueue(outgoing)
+        except Exception:
+            # The queue is the host's (a broker, a database, a third-party
+            # backend), and so are its errors. Whatever it raised, the message
+            # is not queued: report it like a mail failure, so the user can
+            # ask again, instead of losing the message silently.
+            logger.exception("Could not enqueue the %s email of user %s", outgoing.kind, user.pk)
+            return False
+        return True
+
+    def flush(self, *, raise_errors=True, fresh=True):
+        """Hand everything over; ``fresh``: right after the flow's own commit.
+
+        Fresh, the change rows the flow wrote are what the database holds, so
+        the messages are built from them without reading them again. Later
+        (after a caller's commit), the request may have moved on: re-read.
+        """
+        failed = False
+        for outgoing, user, change in self.messages:
+            if not self._hand_over(outgoing, user, change if fresh else None):
                 failed = True
-                continue
-            if sent and on_sent is not None:
-                signal, kwargs = on_sent
-                signal.send(sender=get_user_model(), user=user, **kwargs)
         for signal, user, kwargs in self.events:
             signal.send(sender=get_user_model(), user=user, **kwargs)
         if failed and raise_errors:
@@ -99,16 +163,19 @@ def atomic_outbox():
     """A transaction whose outbox is flushed after it commits.
 
     Run on its own, the flush happens as the block exits, so a mail failure
-    reaches the caller as ``DeliveryFailed`` with the data already committed.
-    Inside a caller's transaction (``ATOMIC_REQUESTS``), the flush waits for
-    that outer commit and can no longer report to the request: failures are
-    logged, and the user can ask for the link again.
+    (or, in a task mode, a queue that refused the task) reaches the caller as
+    ``DeliveryFailed`` with the data already committed. Inside a caller's
+    transaction (``ATOMIC_REQUESTS``), the flush waits for that outer commit
+    and can no longer report to the request: failures are logged, and the
+    user can ask for the link again.
     """
     deferred = _inside_callers_transaction()
     outbox = Outbox()
     with transaction.atomic():
         yield outbox
         if deferred:
-            transaction.on_commit(partial(outbox.flush, raise_errors=False), robust=True)
+            transaction.on_commit(
+                partial(outbox.flush, raise_errors=False, fresh=False), robust=True
+            )
     if not deferred:
         outbox.flush()

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from . import tokens
@@ -33,12 +34,24 @@ def template_name(kind):
 
 
 def _absolute(base_url, path):
+    if not base_url:
+        # A link in an email must be absolute, and outside a request (a
+        # signup hook, a shell, a worker) there is no host to take it from.
+        raise ImproperlyConfigured(
+            "django_verified_email cannot build a link without a host: set "
+            "VERIFIED_EMAIL['BASE_URL'] or pass base_url= to the flow."
+        )
     return base_url.rstrip("/") + path
 
 
 def _change_link(change, step, base_url):
     token = tokens.make_change_token(change, step)
     return _absolute(base_url, reverse("verified_email:change-confirm", kwargs={"token": token}))
+
+
+def _revert_link(change, base_url):
+    token = tokens.make_revert_token(change)
+    return _absolute(base_url, reverse("verified_email:change-revert", kwargs={"token": token}))
 
 
 def _verify_link(user, base_url):
@@ -65,16 +78,23 @@ def _still_due(kind, user, change):
     return change.status == EmailChange.Status.COMPLETED
 
 
-def build(kind, *, user_id, change_id=None, base_url=None):
+def build(kind, *, user_id, change_id=None, base_url=None, change=None):
     """The message to send, or None when it is no longer due.
 
     Links are signed here, at send time, so a queued message never carries a
-    token and always carries the newest link of its step.
+    token and always carries the newest link of its step. ``change``: the
+    row (with its user) as a flow just committed it, instead of reading it.
     """
-    user = get_user_model()._default_manager.filter(pk=user_id).first()
-    change = None
-    if change_id is not None:
-        change = EmailChange.objects.filter(pk=change_id, user_id=user_id).first()
+    if change is not None:
+        user = change.user
+    elif change_id is None:
+        user = get_user_model()._default_manager.filter(pk=user_id).first()
+    else:
+        # One query for both: signing a change link reads change.user too.
+        change = (
+            EmailChange.objects.select_related("user").filter(pk=change_id, user_id=user_id).first()
+        )
+        user = change.user if change is not None else None
     if user is None or not _still_due(kind, user, change):
         return None
     base_url = app_settings.BASE_URL or base_url
@@ -99,6 +119,8 @@ def build(kind, *, user_id, change_id=None, base_url=None):
         recipient = change.new_email
     elif kind == CHANGE_NOTICE_OLD:
         recipient = change.old_email
+        context["link"] = _revert_link(change, base_url)
+        context["revert_max_age_days"] = max(1, app_settings.REVERT_MAX_AGE // 86400)
     else:
         raise ValueError(f"Unknown email kind: {kind}")
     message = TemplatedEmail(template_name=template_name(kind), context=context)

@@ -7,14 +7,21 @@ the ``BASE_URL`` setting is not set (the front ends pass the request's
 validated host).
 """
 
+import math
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import addresses, emails, signals, throttle, tokens
 from .conf import app_settings
 from .delivery import atomic_outbox
 from .exceptions import (
     AlreadyVerified,
+    DeliveryFailed,
     EmailTaken,
     ExpiredToken,
     InvalidEmail,
@@ -44,6 +51,41 @@ def _taken_by_other(user, address):
     return addresses.users_with_address(address).exclude(pk=user.pk).exists()
 
 
+def _lock_user_and_address(change_id, address_field):
+    """Lock a change's user, then every open change to one address; return the change.
+
+    Two accounts completing a change to the same address at once would each
+    find it free and both take it: their user rows are different locks. So a
+    completion (or a revert) also locks every open change to the address it
+    is about to take, in primary-key order. The second one waits for the
+    first to commit, then finds the address taken. Every flow takes its user
+    row first and change rows after it, in one order, so none deadlocks; this
+    holds on databases without expression indexes (MariaDB), where the host's
+    case-insensitive unique constraint cannot exist.
+    """
+    owner = EmailChange.objects.filter(pk=change_id).values("user_id")[:1]
+    user = get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
+    if user is None:
+        return None
+    address = EmailChange.objects.filter(pk=change_id).values(address_field)[:1]
+    rows = (
+        EmailChange.objects.select_for_update()
+        # Lower() on both sides, not __iexact: Django 5.2 crashes on SQLite
+        # when the right-hand side of __iexact is a subquery.
+        .alias(new_email_lower=Lower("new_email"))
+        .filter(
+            Q(pk=change_id)
+            | Q(status__in=EmailChange.OPEN_STATUSES, new_email_lower=Lower(Subquery(address)))
+        )
+        .order_by("pk")
+    )
+    change = next((row for row in rows if row.pk == change_id), None)
+    if change is None or change.user_id != user.pk:
+        return None
+    change.user = user
+    return change
+
+
 def _sending(user, send):
     """Run ``send`` under the user's resend cooldown, handing it back on failure."""
     throttle.claim_send(user)
@@ -69,12 +111,8 @@ def send_verification(user, *, base_url=None):
 
     def send():
         with atomic_outbox() as outbox:
-            outbox.email(
-                emails.VERIFY,
-                user=user,
-                base_url=base_url,
-                on_sent=(signals.verification_sent, {"email": address}),
-            )
+            # verification_sent goes out with the message (delivery.SENT_SIGNALS).
+            outbox.email(emails.VERIFY, user=user, base_url=base_url)
 
     _sending(user, send)
 
@@ -132,7 +170,12 @@ def _reauthenticate(user, password):
 
 
 def _queue_new_address_step(outbox, change, base_url):
-    """Send the new address its link, or its owner a notice if it is taken."""
+    """Send the new address its link, or its owner a notice if it is taken.
+
+    With ``REVEAL_TAKEN_EMAIL`` off, both branches run the same query and
+    queue one message to the same address, so neither the response nor the
+    work done tells the requester which one ran.
+    """
     if _taken_by_other(change.user, change.new_email):
         if app_settings.REVEAL_TAKEN_EMAIL:
             # Taken since the request was accepted: a conflict, not bad input.
@@ -164,7 +207,7 @@ def request_change(user, new_email, password, *, base_url=None):
     def send():
         now = timezone.now()
         with atomic_outbox() as outbox:
-            locked = _locked_user(user.pk)
+            locked = _locked_user_unless_reverted(user.pk, now)
             locked.email_changes.open().update(status=Status.SUPERSEDED, closed_at=now)
             dual = locked.is_email_verified and bool(old_email)
             change = EmailChange.objects.create(
@@ -188,17 +231,51 @@ def request_change(user, new_email, password, *, base_url=None):
     return _sending(user, send)
 
 
+def _locked_user_unless_reverted(user_id, now):
+    """Lock the user row; refuse while a recent revert locks changes.
+
+    Read in the same query as the lock: a revert means the account was
+    probably taken over, and whoever did it may still know the password.
+    """
+    window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
+    recent_revert = (
+        EmailChange.objects.filter(user_id=OuterRef("pk"), reverted_at__gt=now - window)
+        .order_by("-reverted_at")
+        .values("reverted_at")[:1]
+    )
+    user = (
+        get_user_model()
+        ._default_manager.select_for_update()
+        .annotate(verified_email_reverted_at=Subquery(recent_revert))
+        .filter(pk=user_id)
+        .first()
+    )
+    if user.verified_email_reverted_at is not None:
+        seconds = (user.verified_email_reverted_at + window - now).total_seconds()
+        raise LockedOut(
+            _("Email changes are locked for a while because a recent change was undone."),
+            retry_after=max(1, math.ceil(seconds)),
+        )
+    return user
+
+
 def _change_for_token(token, *, lock):
     try:
         read = tokens.read_change_token(token)
     except tokens.BadToken:
         raise InvalidToken from None
     payload = read.payload
-    # Lock the change row alone: FOR UPDATE OF is not on every backend.
-    changes = EmailChange.objects.select_for_update() if lock else EmailChange.objects
-    change = changes.filter(pk=payload["c"]).first()
+    if lock and payload["s"] == "new":
+        # Completing writes the user row and takes an address: lock both and
+        # check the link against that locked state.
+        change = _lock_user_and_address(payload["c"], "new_email")
+    else:
+        # Confirming the old address writes the change row alone.
+        changes = EmailChange.objects.select_for_update() if lock else EmailChange.objects
+        change = changes.filter(pk=payload["c"]).first()
     if (
         change is None
+        or change.user is None
         or STEP_STATUS.get(payload["s"]) != change.status
         or payload["g"] != change.link_generation
         or not change.user.is_active
@@ -217,30 +294,44 @@ def check_change(token):
 
 def confirm_change(token, *, base_url=None):
     """Use a change link. Returns the change: ``awaiting_new`` or ``completed``."""
-    with atomic_outbox() as outbox:
-        change, step = _change_for_token(token, lock=True)
-        now = timezone.now()
-        if step == "old":
-            change.status = Status.AWAITING_NEW
-            change.old_confirmed_at = now
-            change.link_generation += 1
-            change.link_sent_at = now
-            change.save(
-                update_fields=["status", "old_confirmed_at", "link_generation", "link_sent_at"]
-            )
-            _queue_new_address_step(outbox, change, base_url)
-            outbox.signal(signals.email_change_old_confirmed, user=change.user, change=change)
-        else:
-            _complete(outbox, change, now, base_url)
+    change = None
+    try:
+        with atomic_outbox() as outbox:
+            change, step = _change_for_token(token, lock=True)
+            now = timezone.now()
+            if step == "old":
+                change.status = Status.AWAITING_NEW
+                change.old_confirmed_at = now
+                change.link_generation += 1
+                change.link_sent_at = now
+                change.save(
+                    update_fields=["status", "old_confirmed_at", "link_generation", "link_sent_at"]
+                )
+                _queue_new_address_step(outbox, change, base_url)
+                outbox.signal(signals.email_change_old_confirmed, user=change.user, change=change)
+            else:
+                _complete(outbox, change, now, base_url)
+    except DeliveryFailed:
+        # A completed change is done and there is no step left to send again,
+        # so a 503 ("try again") would only mislead. The outbox logged it.
+        if change is not None and change.status == Status.COMPLETED:
+            return change
+        raise
     return change
 
 
 def _complete(outbox, change, now, base_url):
-    user = _locked_user(change.user_id)
+    user = change.user  # locked by _change_for_token
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
     if _taken_by_other(user, change.new_email):
-        raise EmailTaken(status=409)
+        raise EmailTaken(
+            _(
+                "Another account took this email address before you confirmed it. "
+                "Your email address was not changed."
+            ),
+            status=409,
+        )
     old_email = current_address(user)
     setattr(user, user.get_email_field_name(), change.new_email)
     user.mark_email_verified(now)
@@ -304,4 +395,82 @@ def cancel_change(user):
         change.closed_at = timezone.now()
         change.save(update_fields=["status", "closed_at"])
         outbox.signal(signals.email_change_cancelled, user=user, change=change)
+    return change
+
+
+# Revert ("this wasn't me") ------------------------------------------------
+
+
+def _change_for_revert_token(token, *, lock):
+    try:
+        read = tokens.read_revert_token(token)
+    except tokens.BadToken:
+        raise InvalidToken from None
+    change_id = read.payload["c"]
+    if lock:
+        # Taking the old address back is taking an address: the same locks as
+        # a completion, so a revert and another account's change to that
+        # address cannot both win.
+        change = _lock_user_and_address(change_id, "old_email")
+    else:
+        change = EmailChange.objects.select_related("user").filter(pk=change_id).first()
+    if (
+        change is None
+        or change.user_id != read.payload["u"]
+        or change.status != Status.COMPLETED
+        or change.reverted_at is not None
+        or not change.old_email
+        or not change.user.is_active
+        # Changed again since: this link no longer describes the account.
+        or not addresses.same_address(current_address(change.user), change.new_email)
+        or EmailChange.objects.filter(
+            user_id=change.user_id, status=Status.COMPLETED, pk__gt=change.pk
+        ).exists()
+    ):
+        raise InvalidToken
+    if read.expired:
+        raise ExpiredToken
+    return change
+
+
+def check_revert(token):
+    """The completed change a "this wasn't me" link would undo, without using it."""
+    return _change_for_revert_token(token, lock=False)
+
+
+def revert_change(token):
+    """Use a "this wasn't me" link: put the old address back and lock changes.
+
+    The old address becomes the account's address again, verified (it proved
+    itself when the change was confirmed). Any open change is cancelled, and
+    new changes are refused for ``CHANGE_LOCK_AFTER_REVERT`` seconds.
+    """
+    with atomic_outbox() as outbox:
+        change = _change_for_revert_token(token, lock=True)
+        user = change.user
+        if _taken_by_other(user, change.old_email):
+            raise EmailTaken(
+                _(
+                    "Your old email address now belongs to another account, so the change "
+                    "cannot be undone here. Please contact support."
+                ),
+                status=409,
+            )
+        now = timezone.now()
+        user.email_changes.open().update(status=Status.CANCELLED, closed_at=now)
+        discarded = current_address(user)
+        setattr(user, user.get_email_field_name(), change.old_email)
+        user.mark_email_verified(now)
+        user.save(
+            update_fields=[user.get_email_field_name(), "is_email_verified", "email_verified_at"]
+        )
+        change.reverted_at = now
+        change.save(update_fields=["reverted_at"])
+        outbox.signal(
+            signals.email_change_reverted,
+            user=user,
+            change=change,
+            restored_email=change.old_email,
+            discarded_email=discarded,
+        )
     return change

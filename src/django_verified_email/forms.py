@@ -1,11 +1,18 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import MAX_LENGTH
+from .addresses import MAX_LENGTH, normalize
+
+
+class NormalizedEmailField(forms.EmailField):
+    """Normalised before validation, as the flows do: a full-width at sign is an at sign."""
+
+    def to_python(self, value):
+        return normalize(super().to_python(value))
 
 
 class ChangeEmailForm(forms.Form):
-    new_email = forms.EmailField(
+    new_email = NormalizedEmailField(
         label=_("New email address"),
         max_length=MAX_LENGTH,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),

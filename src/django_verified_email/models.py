@@ -1,9 +1,11 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import same_address
+from .addresses import comparable, same_address
 
 
 class VerifiedEmailMixin(models.Model):
@@ -20,6 +22,33 @@ class VerifiedEmailMixin(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs):
+        field = self.get_email_field_name()
+        update_fields = kwargs.get("update_fields")
+        # Only a save that writes the address can change it; an address that
+        # was neither loaded nor assigned is not written either.
+        writes_address = field in self.__dict__ and (
+            update_fields is None or field in update_fields
+        )
+        if (
+            writes_address
+            and not self._state.adding
+            and not getattr(self, "_verified_email_trusted", False)
+            and not same_address(self._stored_address(field), self.__dict__[field])
+        ):
+            self.is_email_verified = False
+            self.email_verified_at = None
+            if update_fields is not None:
+                kwargs["update_fields"] = {
+                    *update_fields,
+                    "is_email_verified",
+                    "email_verified_at",
+                }
+        super().save(*args, **kwargs)
+        self._verified_email_trusted = False
+        if writes_address:
+            self._remember_saved_email()
+
     @classmethod
     def from_db(cls, *args, **kwargs):
         # Arguments passed through untouched: Django 6.1 added fetch_mode.
@@ -29,7 +58,10 @@ class VerifiedEmailMixin(models.Model):
 
     def refresh_from_db(self, *args, **kwargs):
         super().refresh_from_db(*args, **kwargs)
-        self._remember_saved_email()
+        fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
+        # A refresh of other fields leaves an unsaved address edit in place.
+        if fields is None or self.get_email_field_name() in fields:
+            self._remember_saved_email()
 
     def _remember_saved_email(self):
         field = self.get_email_field_name()
@@ -37,35 +69,42 @@ class VerifiedEmailMixin(models.Model):
         if field in self.__dict__:
             self._verified_email_saved_address = self.__dict__[field]
 
+    def _stored_address(self, field):
+        if hasattr(self, "_verified_email_saved_address"):
+            return self._verified_email_saved_address
+        # Loaded with the address deferred, then assigned: ask the database.
+        return (
+            type(self)
+            ._base_manager.using(self._state.db)
+            .filter(pk=self.pk)
+            .values_list(field, flat=True)
+            .first()
+        )
+
     def mark_email_verified(self, when=None):
         """Mark the current address verified. The flows call this; hosts may too."""
         self.is_email_verified = True
         self.email_verified_at = when or timezone.now()
         self._verified_email_trusted = True
 
-    def save(self, *args, **kwargs):
-        field = self.get_email_field_name()
-        saved = getattr(self, "_verified_email_saved_address", None)
-        current = getattr(self, field, None)
-        trusted = getattr(self, "_verified_email_trusted", False)
-        if (
-            not self._state.adding
-            and not trusted
-            and hasattr(self, "_verified_email_saved_address")
-            and not same_address(saved, current)
-        ):
-            self.is_email_verified = False
-            self.email_verified_at = None
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None and field in update_fields:
-                kwargs["update_fields"] = {
-                    *update_fields,
-                    "is_email_verified",
-                    "email_verified_at",
-                }
-        super().save(*args, **kwargs)
-        self._verified_email_trusted = False
-        self._remember_saved_email()
+    def get_session_auth_hash(self):
+        return self._verified_email_session_hash(super().get_session_auth_hash())
+
+    def get_session_auth_fallback_hash(self):
+        for value in super().get_session_auth_fallback_hash():
+            yield self._verified_email_session_hash(value)
+
+    def _verified_email_session_hash(self, value):
+        from .conf import app_settings
+
+        # With LOGOUT_OTHER_SESSIONS the address is part of the hash every
+        # session stores at login: a new address makes all stored hashes
+        # stale, so every session ends, whatever the session backend (the
+        # request that made the change stores the new hash and stays in).
+        if not app_settings.LOGOUT_OTHER_SESSIONS:
+            return value
+        address = comparable(getattr(self, self.get_email_field_name(), "") or "")
+        return hashlib.sha256(f"{value}\x1f{address}".encode()).hexdigest()
 
 
 class EmailChangeQuerySet(models.QuerySet):
@@ -100,6 +139,8 @@ class EmailChange(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     old_confirmed_at = models.DateTimeField(_("old address confirmed at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Set when the old address used its "this wasn't me" link on a completed change.
+    reverted_at = models.DateTimeField(_("reverted at"), null=True, blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 
@@ -113,6 +154,12 @@ class EmailChange(models.Model):
                 condition=models.Q(status__in=["awaiting_old", "awaiting_new"]),
                 name="verified_email_one_open_change_per_user",
             ),
+        ]
+        indexes = [
+            # What verified_email_purge looks up: closed rows by closing time,
+            # open rows by when their link was sent.
+            models.Index(fields=["status", "closed_at"], name="verified_em_status_closed_idx"),
+            models.Index(fields=["status", "link_sent_at"], name="verified_em_status_sent_idx"),
         ]
 
     def __str__(self):

@@ -15,7 +15,6 @@ from django.template.loader import get_template
 from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode, ExtendsNode
 from templated_mail.mail import BaseEmailMessage
 
-
 HTML_BLOCKS = {"html_body"}
 
 
@@ -33,28 +32,27 @@ def render_blocks(template_name, context, names):
     template = get_template(template_name).template
     context = make_context(context)
     rendered = {}
-    with context.bind_template(template):
-        with context.render_context.push_state(template):
-            block_context = BlockContext()
-            current = template
-            while True:
-                # Child blocks first: add_blocks() puts each parent beneath them.
-                block_context.add_blocks(
-                    {node.name: node for node in current.nodelist.get_nodes_by_type(BlockNode)}
-                )
-                extends = _extends_node(current)
-                if extends is None:
-                    break
-                current = extends.get_parent(context)
-            context.render_context[BLOCK_CONTEXT_KEY] = block_context
-            for name in names:
-                # Only the HTML body is HTML: escaping an address with an
-                # apostrophe in a subject or plain-text body would garble it.
-                context.autoescape = name in HTML_BLOCKS
-                # The root-most node of a name; rendering it renders the most
-                # specific override, with block.super reaching up the chain.
-                node = block_context.blocks.get(name, [None])[0]
-                rendered[name] = node.render(context).strip() if node is not None else ""
+    with context.bind_template(template), context.render_context.push_state(template):
+        block_context = BlockContext()
+        current = template
+        while True:
+            # Child blocks first: add_blocks() puts each parent beneath them.
+            block_context.add_blocks(
+                {node.name: node for node in current.nodelist.get_nodes_by_type(BlockNode)}
+            )
+            extends = _extends_node(current)
+            if extends is None:
+                break
+            current = extends.get_parent(context)
+        context.render_context[BLOCK_CONTEXT_KEY] = block_context
+        for name in names:
+            # Only the HTML body is HTML: escaping an address with an
+            # apostrophe in a subject or plain-text body would garble it.
+            context.autoescape = name in HTML_BLOCKS
+            # The root-most node of a name; rendering it renders the most
+            # specific override, with block.super reaching up the chain.
+            node = block_context.blocks.get(name, [None])[0]
+            rendered[name] = node.render(context).strip() if node is not None else ""
     return rendered
 
 

@@ -30,3 +30,10 @@ reauthentication_failed = Signal()
 
 #: Too many wrong passwords: changes are locked. Arguments: ``user``, ``retry_after``.
 user_locked_out = Signal()
+
+#: The old address used the "this wasn't me" link of a completed change: the
+#: address is back to ``change.old_email`` (verified), the user's open change
+#: is cancelled, and further changes are locked for ``CHANGE_LOCK_AFTER_REVERT``
+#: seconds. A good place to force a password reset or alert staff.
+#: Arguments: ``user``, ``change``, ``restored_email``, ``discarded_email``.
+email_change_reverted = Signal()

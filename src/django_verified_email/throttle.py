@@ -54,6 +54,10 @@ def take_attempt(user):
 
     Reserving first means parallel guesses cannot get more than
     ``REAUTH_MAX_ATTEMPTS`` passwords checked. Returns the attempt number.
+    The counter only grows until it expires (``REAUTH_LOCKOUT`` after the
+    first attempt, so never before a lockout it led to ends): a lockout
+    does not reset it, or guesses already on their way would start a fresh
+    count behind it.
     """
     check_lockout(user)
     cache = _cache()
@@ -65,7 +69,8 @@ def take_attempt(user):
         cache.add(key, 1, timeout=app_settings.REAUTH_LOCKOUT)
         attempts = 1
     if attempts > app_settings.REAUTH_MAX_ATTEMPTS:
-        lock(user)
+        if _cache().get(_key("locked", user)) is None:
+            lock(user)
         check_lockout(user)
     return attempts
 
@@ -74,7 +79,6 @@ def lock(user):
     """Lock re-authentication; returns the seconds the lock lasts."""
     seconds = app_settings.REAUTH_LOCKOUT
     _cache().set(_key("locked", user), time.time() + seconds, timeout=seconds)
-    _cache().delete(_key("attempts", user))
     return seconds
 
 

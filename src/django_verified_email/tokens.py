@@ -20,6 +20,7 @@ from .conf import app_settings
 
 VERIFY_SALT = "django_verified_email.verify"
 CHANGE_SALT = "django_verified_email.change"
+REVERT_SALT = "django_verified_email.revert"
 
 # Real tokens are about 120 characters; refuse anything far longer unread.
 MAX_TOKEN_LENGTH = 1024
@@ -70,13 +71,20 @@ def make_change_token(change, step):
     )
 
 
-def _read(token, salt, required_keys):
+def make_revert_token(change):
+    # Not tied to the password: whoever took the account over may have changed
+    # it, and the way back must still work. The change's own state (completed,
+    # not reverted, still the user's address) makes it one-time instead.
+    return _serializer(REVERT_SALT).dumps({"c": change.pk, "u": change.user_id})
+
+
+def _read(token, salt, required_keys, max_age=None):
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise BadToken
     serializer = _serializer(salt)
     expired = False
     try:
-        payload = serializer.loads(token, max_age=app_settings.LINK_MAX_AGE)
+        payload = serializer.loads(token, max_age=max_age or app_settings.LINK_MAX_AGE)
     except SignatureExpired:
         # The signature is genuine but old: read it anyway so the caller can
         # tell "expired" (410, offer a new link) from "invalid" (400).
@@ -98,3 +106,7 @@ def read_verify_token(token):
 
 def read_change_token(token):
     return _read(token, CHANGE_SALT, {"c", "s", "g", "f"})
+
+
+def read_revert_token(token):
+    return _read(token, REVERT_SALT, {"c", "u"}, max_age=app_settings.REVERT_MAX_AGE)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("change/resend/", views.change_resend, name="change-resend"),
     path("change/cancel/", views.change_cancel, name="change-cancel"),
     path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
+    path("change/revert/<str:token>/", views.change_revert, name="change-revert"),
 ]

@@ -8,9 +8,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import flows
+from . import flows, sessions
 from .conf import app_settings
 from .exceptions import ExpiredToken, InvalidToken, VerifiedEmailError
 from .forms import ChangeEmailForm
@@ -27,11 +28,35 @@ def link_base(request):
     return request.build_absolute_uri("/")
 
 
-def token_page(view):
-    """Headers for any page whose URL carries a token."""
+def _hide_token(request, token):
+    """Take the token out of the paths Django and the host log and report.
 
+    Django logs every 4xx and 5xx response, and every unhandled error, with
+    ``request.path``; error reports carry ``PATH_INFO``. A live link must
+    appear in none of them. The view itself gets the token as an argument.
+    """
+    if not token:
+        return
+    for attribute in ("path", "path_info"):
+        setattr(request, attribute, getattr(request, attribute).replace(token, "[token]"))
+    if "PATH_INFO" in request.META:
+        request.META["PATH_INFO"] = request.META["PATH_INFO"].replace(token, "[token]")
+
+
+def token_page(view):
+    """Headers for any page whose URL carries a token.
+
+    Exempt from CSRF: under ``Referrer-Policy: no-referrer`` browsers send
+    ``Origin: null`` with the confirm form's POST, which Django's CSRF check
+    refuses, so no real browser could confirm. The one-time token in the URL
+    is what authorises the POST (the session at most gets a new key), so a
+    forged POST can do nothing its sender could not do with the link directly.
+    """
+
+    @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
+        _hide_token(request, kwargs.get("token"))
         response = view(request, *args, **kwargs)
         # The token must not leak to another site through Referer, nor stay in
         # a shared cache.
@@ -128,7 +153,8 @@ def verify_confirm(request, token):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):
-    form = ChangeEmailForm(request.POST or None)
+    # An empty POST is still a submission: it must show "required" errors.
+    form = ChangeEmailForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             pending = flows.request_change(
@@ -171,11 +197,15 @@ def change_confirm(request, token):
                 "verified_email/change_confirm.html",
                 {"change": pending, "step": step},
             )
+        # Resolve the session's user now: once the address changed, a session
+        # hash that includes it (LOGOUT_OTHER_SESSIONS) no longer matches.
+        request.user.is_authenticated  # noqa: B018
         pending = flows.confirm_change(token, base_url=link_base(request))
     except VerifiedEmailError as error:
         return error_page(request, error, flow="change")
     if pending.status == pending.Status.AWAITING_NEW:
         return render(request, "verified_email/change_old_confirmed.html", {"change": pending})
+    sessions.after_address_changed(request, pending.user)
     messages.success(
         request,
         _("Your email address is now %(email)s.") % {"email": pending.new_email},
@@ -209,3 +239,22 @@ def change_cancel(request):
         return error_page(request, error)
     messages.success(request, _("The email change was cancelled."), fail_silently=True)
     return redirect("verified_email:status")
+
+
+@token_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_revert(request, token):
+    try:
+        if request.method != "POST":
+            change = flows.check_revert(token)
+            return render(request, "verified_email/change_revert.html", {"change": change})
+        request.user.is_authenticated  # noqa: B018 (see change_confirm)
+        change = flows.revert_change(token)
+    except VerifiedEmailError as error:
+        return error_page(request, error, flow="revert")
+    sessions.after_address_changed(request, change.user)
+    return render(
+        request,
+        "verified_email/change_reverted.html",
+        {"change": change, "login_url": resolve_url(settings.LOGIN_URL)},
+    )

@@ -1,0 +1,66 @@
+"""MkDocs hook: the reference pages must cover what the code defines.
+
+A setting added to ``conf.DEFAULTS``, a signal added to ``signals.py`` or an
+email added to ``emails.KINDS`` without a line in the docs fails the strict
+build. The code is read with ``ast``, so the build needs neither Django nor
+the package installed.
+"""
+
+import ast
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "django_verified_email"
+
+
+def _module(name):
+    return ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+
+
+def setting_keys():
+    for node in ast.walk(_module("conf.py")):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "DEFAULTS" for target in node.targets
+        ):
+            return [key.value for key in node.value.keys]
+    raise PluginError("conf.py has no DEFAULTS dict")
+
+
+def signal_names():
+    return [
+        node.targets[0].id
+        for node in _module("signals.py").body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and getattr(node.value.func, "id", None) == "Signal"
+    ]
+
+
+def email_kinds():
+    constants = {}
+    for node in _module("emails.py").body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if isinstance(node.value, ast.Constant):
+                constants[name] = node.value.value
+            elif name == "KINDS":
+                return [constants[element.id] for element in node.value.elts]
+    raise PluginError("emails.py has no KINDS tuple")
+
+
+REQUIRED = {
+    "settings.md": lambda: [f"`{key}`" for key in setting_keys()],
+    "signals.md": lambda: [f"`{name}`" for name in signal_names()],
+    "templates.md": lambda: [f"`verified_email/email/{kind}.html`" for kind in email_kinds()],
+}
+
+
+def on_page_markdown(markdown, page, **kwargs):
+    required = REQUIRED.get(page.file.src_uri)
+    if required is None:
+        return markdown
+    missing = [item for item in required() if item not in markdown]
+    if missing:
+        raise PluginError(f"{page.file.src_uri} does not document: {', '.join(missing)}")
+    return markdown

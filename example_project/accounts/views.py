@@ -1,0 +1,48 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_verified_email import flows
+from django_verified_email.exceptions import VerifiedEmailError
+
+from . import demo
+from .forms import SignupForm
+
+
+def home(request):
+    return render(request, "accounts/home.html")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("profile")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        try:
+            # The app's BASE_URL setting wins over this when it is set.
+            flows.send_verification(user, base_url=request.build_absolute_uri("/"))
+        except VerifiedEmailError as error:
+            messages.warning(request, error.detail)
+        else:
+            messages.success(
+                request,
+                _("Welcome! We sent a verification link to %(email)s: see the outbox.")
+                % {"email": user.email},
+            )
+        return redirect("profile")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    extra_context = {"demo_accounts": demo.ACCOUNTS}
+
+
+@login_required
+def profile(request):
+    return render(request, "accounts/profile.html", {"change": flows.pending_change(request.user)})

@@ -1,0 +1,71 @@
+"""Every API error as ``{"code", "detail"}``: the flows' errors and DRF's own.
+
+Used as the exception handler of this package's views only, so the host's
+``EXCEPTION_HANDLER`` keeps governing its other views.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from ..exceptions import VerifiedEmailError
+
+
+class InvalidRequest(VerifiedEmailError):
+    """The body is not a JSON object of the expected shape (API only)."""
+
+    code = "invalid_request"
+    detail = _("The request body must be a JSON object with the documented fields.")
+
+
+# DRF errors that mean "the body is not what we accept": the contract answers
+# every malformed body with 400, including a body that is not JSON at all
+# (DRF's own answer to that is 415).
+BODY_ERRORS = (
+    exceptions.ParseError,
+    exceptions.UnsupportedMediaType,
+    exceptions.ValidationError,
+)
+
+
+def error_response(error):
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return Response(
+        {"code": error.code, "detail": str(error.detail)}, status=error.status, headers=headers
+    )
+
+
+def _first_message(detail):
+    while isinstance(detail, (dict, list)):
+        if not detail:
+            return ""
+        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
+    return str(detail)
+
+
+def handle_exception(exc, context):
+    if isinstance(exc, VerifiedEmailError):
+        set_rollback()
+        return error_response(exc)
+    if isinstance(exc, BODY_ERRORS):
+        set_rollback()
+        return error_response(InvalidRequest(_first_message(exc.detail)))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    # DRF's handler adds WWW-Authenticate and Retry-After; only the body is
+    # reshaped here.
+    response = drf_exception_handler(exc, context)
+    codes = exc.get_codes()
+    response.data = {
+        "code": codes if isinstance(codes, str) else exc.default_code,
+        "detail": _first_message(exc.detail),
+    }
+    return response

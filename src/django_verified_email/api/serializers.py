@@ -1,0 +1,59 @@
+"""The shapes of request and response bodies.
+
+Request serializers check shape only (which fields, of which JSON type):
+whether an address, a password or a token is any good is for ``flows`` to
+say, so the rules stay in one place.
+"""
+
+from rest_framework import serializers
+
+from .errors import InvalidRequest
+
+
+class StringField(serializers.CharField):
+    """A JSON string, as sent: no number coerced, no whitespace trimmed."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class RequestSerializer(serializers.Serializer):
+    @classmethod
+    def read(cls, data):
+        """The validated fields of a request body, or ``InvalidRequest``."""
+        if not isinstance(data, dict):
+            raise InvalidRequest
+        serializer = cls(data=data)
+        if not serializer.is_valid():
+            field, messages = next(iter(serializer.errors.items()))
+            raise InvalidRequest(f"{field}: {messages[0]}")
+        return serializer.validated_data
+
+
+class TokenSerializer(RequestSerializer):
+    # An empty token is a string like any other: the flow calls it invalid.
+    token = StringField(allow_blank=True)
+
+
+class ChangeRequestSerializer(RequestSerializer):
+    new_email = StringField(allow_blank=True)
+    password = StringField()
+
+
+class PendingChangeSerializer(serializers.Serializer):
+    new_email = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class StatusSerializer(serializers.Serializer):
+    email = serializers.CharField()
+    is_email_verified = serializers.BooleanField()
+    pending_change = PendingChangeSerializer(allow_null=True)

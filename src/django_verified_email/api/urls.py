@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "verified_email_api"
+
+urlpatterns = [
+    path("status/", views.StatusView.as_view(), name="status"),
+    path("verify/", views.VerifySendView.as_view(), name="verify-send"),
+    path("verify/confirm/", views.VerifyConfirmView.as_view(), name="verify-confirm"),
+    path("change/", views.ChangeView.as_view(), name="change"),
+    path("change/confirm/", views.ChangeConfirmView.as_view(), name="change-confirm"),
+    path("change/resend/", views.ChangeResendView.as_view(), name="change-resend"),
+    path("change/cancel/", views.ChangeCancelView.as_view(), name="change-cancel"),
+]

@@ -1,0 +1,123 @@
+"""The JSON API: thin DRF views over ``flows``.
+
+Each view reads the body's shape, calls one flow and maps its exceptions
+(``errors.handle_exception``); no rule of the flow is repeated here. Emailed
+links point at the HTML confirm pages; API clients post the token to the
+confirm endpoints instead.
+"""
+
+from django.utils.cache import add_never_cache_headers
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from .. import flows
+from ..exceptions import EmailTaken
+from ..views import link_base
+from .errors import handle_exception
+from .parsers import SmallJSONParser
+from .serializers import ChangeRequestSerializer, StatusSerializer, TokenSerializer
+
+
+class VerifiedEmailAPIView(APIView):
+    renderer_classes = [JSONRenderer]
+    parser_classes = [SmallJSONParser]
+    permission_classes = [IsAuthenticated]
+    # OPTIONS answers 405 like any other method not listed in the contract.
+    metadata_class = None
+
+    def get_authenticators(self):
+        # Read at request time, not import time: authentication is the host's
+        # choice (session, token, JWT...), and follows its settings.
+        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+
+    def get_throttles(self):
+        return [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
+
+    def get_exception_handler(self):
+        return handle_exception
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Answers carry the account's address and state: no cache may keep them.
+        add_never_cache_headers(response)
+        return response
+
+
+class TokenAPIView(VerifiedEmailAPIView):
+    """A confirm endpoint: the token is the proof, so no login and no CSRF.
+
+    Without authenticators DRF never enforces CSRF, so a client holding a
+    session cookie for another account is not blocked either.
+    """
+
+    permission_classes = [AllowAny]
+
+    def get_authenticators(self):
+        return []
+
+
+class StatusView(VerifiedEmailAPIView):
+    def get(self, request):
+        user = request.user
+        data = StatusSerializer(
+            {
+                "email": flows.current_address(user),
+                "is_email_verified": user.is_email_verified,
+                "pending_change": flows.pending_change(user),
+            }
+        ).data
+        return Response(data)
+
+
+class VerifySendView(VerifiedEmailAPIView):
+    def post(self, request):
+        flows.send_verification(request.user, base_url=link_base(request))
+        return Response(
+            {"email": flows.current_address(request.user)}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class VerifyConfirmView(TokenAPIView):
+    def post(self, request):
+        body = TokenSerializer.read(request.data)
+        user = flows.confirm_verification(body["token"])
+        return Response(
+            {"email": flows.current_address(user), "is_email_verified": user.is_email_verified}
+        )
+
+
+class ChangeView(VerifiedEmailAPIView):
+    def post(self, request):
+        body = ChangeRequestSerializer.read(request.data)
+        change = flows.request_change(
+            request.user, body["new_email"], body["password"], base_url=link_base(request)
+        )
+        return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class ChangeConfirmView(TokenAPIView):
+    def post(self, request):
+        body = TokenSerializer.read(request.data)
+        try:
+            change = flows.confirm_change(body["token"], base_url=link_base(request))
+        except EmailTaken as error:
+            # At a confirm step the request was valid when made and another
+            # account took the address since: a conflict, not a bad request.
+            raise EmailTaken(status=status.HTTP_409_CONFLICT) from error
+        return Response({"status": change.status})
+
+
+class ChangeResendView(VerifiedEmailAPIView):
+    def post(self, request):
+        change = flows.resend_change(request.user, base_url=link_base(request))
+        return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class ChangeCancelView(VerifiedEmailAPIView):
+    def post(self, request):
+        change = flows.cancel_change(request.user)
+        return Response({"status": change.status})

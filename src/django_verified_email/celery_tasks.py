@@ -1,0 +1,28 @@
+"""The Celery side of ``DELIVERY = "celery"`` (the ``[celery]`` extra).
+
+Only this module imports Celery: the rest of the package works without it.
+"""
+
+from celery import shared_task
+
+from .delivery import MAIL_ERRORS, deliver
+
+
+@shared_task(
+    name="django_verified_email.deliver_email",
+    autoretry_for=MAIL_ERRORS,
+    # Up to 60 s, 120 s, 240 s... at most an hour apart (jitter spreads the
+    # retries of many messages after an outage): hours of mail server
+    # trouble before the task gives up.
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
+    # Acknowledged once sent, not once received: a worker killed mid-send
+    # leaves the task in the broker for the next one. The price is a rare
+    # second copy of a message, never a lost one.
+    acks_late=True,
+    ignore_result=True,
+)
+def deliver_email(kind, user_id, change_id=None, base_url=None):
+    return deliver(kind, user_id, change_id, base_url)

@@ -1,0 +1,69 @@
+"""Delete email changes that are over and past keeping.
+
+Closed changes (completed, cancelled, superseded) go once they are older than
+``PURGE_AFTER`` seconds; open ones once their link expired that long ago. A
+completed change is kept at least while its "this wasn't me" link and the
+change lock after a revert can still need it. Rows go in batches, each in its
+own short transaction, so a million rows never hold one long lock.
+"""
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from django_verified_email.conf import app_settings
+from django_verified_email.models import EmailChange
+
+
+def purgeable(now):
+    keep = timedelta(seconds=app_settings.PURGE_AFTER)
+    keep_closed = max(
+        keep,
+        timedelta(seconds=app_settings.REVERT_MAX_AGE + app_settings.CHANGE_LOCK_AFTER_REVERT),
+    )
+    expired = timedelta(seconds=app_settings.LINK_MAX_AGE) + keep
+    closed = [status for status in EmailChange.Status if status not in EmailChange.OPEN_STATUSES]
+    # Both halves match an index on (status, time): verified_em_status_closed_idx
+    # and verified_em_status_sent_idx.
+    return EmailChange.objects.filter(
+        Q(status__in=closed, closed_at__lt=now - keep_closed)
+        | Q(status__in=EmailChange.OPEN_STATUSES, link_sent_at__lt=now - expired)
+    )
+
+
+class Command(BaseCommand):
+    help = "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER']."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=1000,
+            help="Rows deleted per transaction (default 1000).",
+        )
+        parser.add_argument(
+            "--database", default="default", help="The database alias to purge."
+        )
+
+    def handle(self, *args, batch_size, database, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        now = timezone.now()
+        total = batches = 0
+        while True:
+            with transaction.atomic(using=database):
+                ids = list(
+                    purgeable(now)
+                    .using(database)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:batch_size]
+                )
+                if not ids:
+                    break
+                deleted, _ = EmailChange.objects.using(database).filter(pk__in=ids).delete()
+            total += deleted
+            batches += 1
+        self.stdout.write(f"Deleted {total} email change(s) in {batches} batch(es).")

@@ -1,0 +1,156 @@
+"""Fixtures for the real-browser test: the example project served by Django's
+development server on 127.0.0.1 with a fresh SQLite file, and a page of a
+headless Chromium driven by Playwright.
+
+The default test run does not collect this folder: it needs Chromium and
+starts processes. The tox env `browser` (scripts/test-browser) sets
+VE_BROWSER_TESTS=1 to run it.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+if os.environ.get("VE_BROWSER_TESTS") != "1":
+    collect_ignore_glob = ["test_*.py"]
+
+HERE = str(Path(__file__).resolve().parent)
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
+CHROMIUM = os.environ.get("VE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT = 30
+SERVER_LOGS = []
+# Playwright waits up to this long (milliseconds) for any element or navigation.
+ACTION_TIMEOUT_MS = 10_000
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(url, process, log_path):
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the development server exited:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            # Not listening yet: poll again shortly, up to the deadline.
+            time.sleep(0.1)
+    pytest.fail(f"the development server did not answer in time:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_url(tmp_path_factory):
+    """The example project on a free local port, on a new SQLite database.
+
+    Its settings are example_settings.py (next to this file): the project's own,
+    with the resend cooldown off.
+    """
+    workdir = tmp_path_factory.mktemp("example_project")
+    log_path = workdir / "server.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "example_settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")])),
+        "POCKET_WALLET_DB": str(workdir / "db.sqlite3"),
+        "POCKET_WALLET_CONSOLE_MAIL": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log_path.open("w") as log:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=EXAMPLE_PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=EXAMPLE_PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    SERVER_LOGS.append(log_path)
+    try:
+        wait_until_serving(url + "/", server, log_path)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    """A fresh tab of the shared browser."""
+    page = browser_context.new_page()
+    yield page
+    page.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    page = item.funcargs.get("page") if report.when == "call" and report.failed else None
+    if page is not None:
+        # What the browser showed when the test failed, and what the server said.
+        path = Path(tempfile.mkdtemp(prefix="ve-browser-")) / f"{item.name}.png"
+        try:
+            page.screenshot(path=path, full_page=True)
+        # Never let the screenshot hide the test's own failure.
+        except Exception as error:
+            report.sections.append(("screenshot", f"could not take one: {error}"))
+        else:
+            report.sections.append(("screenshot", f"{path} (at {page.url})"))
+        for log_path in SERVER_LOGS:
+            report.sections.append(("development server log", log_path.read_text()[-5000:]))
+    return report

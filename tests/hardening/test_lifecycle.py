@@ -1,0 +1,56 @@
+"""Inactive users' links are refused; deleting a user deletes its changes."""
+
+import pytest
+from django.test import Client
+
+from django_verified_email import flows
+from django_verified_email.exceptions import InvalidToken
+from django_verified_email.models import EmailChange
+
+from ..conftest import PASSWORD, email_of
+from .support import BASE_URL, reloaded, token_of
+
+
+def deactivate(user):
+    user = reloaded(user)
+    user.is_active = False
+    user.save()
+
+
+@pytest.mark.parametrize("step", ["old", "new"])
+def test_an_inactive_users_change_links_are_refused(step, user, mailoutbox, settings):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
+    if step == "new":
+        flows.confirm_change(token_of(mailoutbox[-1]), base_url=BASE_URL)
+    token = token_of(mailoutbox[-1])
+    deactivate(user)
+
+    assert Client().get(f"/account/email/change/confirm/{token}/").status_code == 400
+    assert Client().post(f"/account/email/change/confirm/{token}/").status_code == 400
+    with pytest.raises(InvalidToken):
+        flows.confirm_change(token)
+    assert email_of(reloaded(user)) == "alice@example.com"
+
+
+def test_an_inactive_users_verification_link_is_refused(make_user, mailoutbox):
+    user = make_user(verified=False)
+    flows.send_verification(user, base_url=BASE_URL)
+    token = token_of(mailoutbox[-1])
+    deactivate(user)
+
+    assert Client().post(f"/account/email/verify/{token}/").status_code == 400
+    assert not reloaded(user).is_email_verified
+
+
+def test_deleting_a_user_deletes_its_changes(make_user, settings):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    alice = make_user("alice", "alice@example.com")
+    bob = make_user("bob", "bob@example.com")
+    flows.request_change(alice, "a1@example.com", PASSWORD, base_url=BASE_URL)
+    flows.request_change(alice, "a2@example.com", PASSWORD, base_url=BASE_URL)
+    flows.request_change(bob, "b1@example.com", PASSWORD, base_url=BASE_URL)
+
+    alice.delete()
+
+    assert list(EmailChange.objects.values_list("user_id", flat=True)) == [bob.pk]

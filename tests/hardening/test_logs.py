@@ -1,0 +1,127 @@
+"""Links never reach the logs (INFO and up) nor the error pages.
+
+Every token a flow hands out or is handed is collected, then searched for in
+every log record at INFO or above: its message, its arguments, its
+traceback, and the repr of everything attached to it (Django attaches the
+request).
+"""
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from django_verified_email import flows
+
+from ..conftest import PASSWORD
+from ..failing_mail import REFUSING, use_mail_backend
+from ..steps import request_change
+from .support import (
+    BASE_URL,
+    client_for,
+    complete_dual_change,
+    later,
+    revert_path,
+    revert_token_of,
+    token_of,
+)
+
+
+def leaked(records, tokens):
+    found = []
+    for record in records:
+        if record.levelno < logging.INFO:
+            continue
+        text = " ".join(
+            [
+                record.getMessage(),
+                repr(record.args),
+                record.exc_text or "",
+                repr(record.exc_info[1]) if record.exc_info else "",
+                repr(vars(record)),
+            ]
+        )
+        found += [(record.name, token) for token in tokens if token in text]
+    return found
+
+
+@pytest.fixture
+def logs(caplog):
+    caplog.set_level(logging.INFO)
+    return caplog
+
+
+def test_no_token_in_logs_or_pages_through_every_html_outcome(
+    logs, make_user, mailoutbox, settings
+):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    alice = make_user("alice", "alice@example.com")
+    tokens = set()
+    pages = []
+
+    # Request, then open and confirm the old address's link.
+    assert request_change(client_for(alice), "new@example.com").status_code == 302
+    old = token_of(mailoutbox[-1])
+    tokens.add(old)
+    pages.append(Client().get(f"/account/email/change/confirm/{old}/"))
+    pages.append(Client().post(f"/account/email/change/confirm/{old}/"))
+    new = token_of(mailoutbox[-1])
+    tokens.add(new)
+    # The used link again: 400.
+    pages.append(Client().post(f"/account/email/change/confirm/{old}/"))
+    # A tampered link: 400.
+    tampered = new[:-3] + ("AAA" if not new.endswith("AAA") else "BBB")
+    tokens.add(tampered)
+    pages.append(Client().post(f"/account/email/change/confirm/{tampered}/"))
+    # An expired link: 410.
+    with later(86400 + 1):
+        pages.append(Client().post(f"/account/email/change/confirm/{new}/"))
+    # Taken meanwhile: 409.
+    make_user("bob", "NEW@example.com")
+    pages.append(Client().post(f"/account/email/change/confirm/{new}/"))
+
+    statuses = sorted(page.status_code for page in pages)
+    assert statuses == [200, 200, 400, 400, 409, 410]
+    for page in pages:
+        assert not [token for token in tokens if token.encode() in page.content]
+    assert any(record.name == "django.request" for record in logs.records)
+    assert not leaked(logs.records, tokens)
+
+
+def test_no_token_in_logs_when_delivery_fails(logs, make_user, mailoutbox, settings):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    alice = make_user("alice", "alice@example.com")
+    flows.request_change(alice, "new@example.com", PASSWORD, base_url=BASE_URL)
+    old = token_of(mailoutbox[-1])
+    use_mail_backend(settings, REFUSING)
+
+    page = Client().post(f"/account/email/change/confirm/{old}/")
+
+    assert page.status_code == 503
+    assert old.encode() not in page.content
+    assert any(record.levelno >= logging.ERROR for record in logs.records)
+    # The link the failed message would have carried, signed now for comparison.
+    change = get_user_model()._default_manager.get(pk=alice.pk).email_changes.get()
+    from django_verified_email import tokens as token_module
+
+    unsent = token_module.make_change_token(change, "new")
+    assert not leaked(logs.records, {old, unsent})
+
+
+def test_no_token_in_logs_through_the_revert_pages(logs, user, mailoutbox, settings):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    notice = complete_dual_change(user, "mallory@example.com", mailoutbox)
+    token = revert_token_of(notice)
+    tokens = {token, *(token_of(m) for m in mailoutbox if "/change/confirm/" in m.body)}
+
+    pages = [
+        Client().get(revert_path(token)),
+        Client().post(revert_path(token)),
+        Client().post(revert_path(token)),  # used: 400
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200, 400]
+    for page in pages:
+        assert token.encode() not in page.content
+    assert not leaked(logs.records, tokens)

@@ -1,0 +1,191 @@
+"""Query budgets per step of the HTML flows, so a regression fails CI.
+
+Each request runs as in production: a session-authenticated client, autocommit
+(no test transaction around it, hence ``transaction=True``), and the emails
+built and sent after the commit. Budgets count data statements; the
+transaction control a write adds (``BEGIN``/``COMMIT``, which Django logs from
+6.0 on) is measured once and added, so one budget holds on every version.
+The same budgets must hold with many rows already in the tables: no step may
+scan or load the history of other users or past changes.
+"""
+
+import django
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.cache import caches
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from django_verified_email.models import EmailChange
+
+from .conftest import PASSWORD, email_of, link_in, path_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Data statements per step, session and user lookups included.
+BUDGETS = {
+    "request change": 7,
+    "confirm old": 5,
+    "confirm new": 7,
+    "status page": 3,
+    "resend": 6,
+    "cancel": 4,
+}
+# The whole dual-link flow (request, confirm old, confirm new), session
+# authentication included.
+FLOW_BUDGET = 20
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+MANY = 2_000
+
+
+def is_transaction_control(sql):
+    return sql.lstrip().upper().startswith(TRANSACTION_CONTROL)
+
+
+# BEGIN and COMMIT of one atomic write, logged as queries from Django 6.0 on.
+TRANSACTION_STATEMENTS = 2 if django.VERSION >= (6, 0) else 0
+
+
+def fill_tables(rows):
+    """``rows`` other users, each with one change in some status."""
+    User = get_user_model()
+    password = make_password(PASSWORD)
+    users = User.objects.bulk_create(
+        User(username=f"other{i}", password=password, email_address=f"other{i}@example.org")
+        for i in range(rows)
+    )
+    statuses = list(EmailChange.Status)
+    EmailChange.objects.bulk_create(
+        EmailChange(
+            user=user,
+            old_email=f"other{i}@example.org",
+            new_email=f"other{i}.new@example.org",
+            status=statuses[i % len(statuses)],
+            link_generation=1,
+        )
+        for i, user in enumerate(users)
+    )
+
+
+@pytest.fixture(params=[1, MANY], ids=["1-row", f"{MANY}-rows"])
+def rows(request, transactional_db):
+    fill_tables(request.param)
+    return request.param
+
+
+@pytest.fixture
+def session_client(client, make_user):
+    """A client logged in with a real session, as a browser would be."""
+    user = make_user(username="budget", email="budget@example.com", verified=True)
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def step_budget(step):
+    writes = step != "status page"
+    return BUDGETS[step] + (TRANSACTION_STATEMENTS if writes else 0)
+
+
+def post_change(client, new_email="budget.new@example.com"):
+    return client.post(
+        reverse("verified_email:change"), {"new_email": new_email, "password": PASSWORD}
+    )
+
+
+def test_the_transaction_statement_count_is_what_django_logs():
+    with CaptureQueriesContext(connection) as queries:
+        with transaction.atomic():
+            get_user_model().objects.exists()
+    control = [q for q in queries.captured_queries if is_transaction_control(q["sql"])]
+    assert len(control) == TRANSACTION_STATEMENTS
+
+
+def test_dual_link_flow_steps_stay_in_budget(
+    rows, session_client, mailoutbox, django_assert_max_num_queries
+):
+    client = session_client
+    with django_assert_max_num_queries(step_budget("request change")):
+        response = post_change(client)
+    assert response.status_code == 302
+    with django_assert_max_num_queries(step_budget("confirm old")):
+        response = client.post(path_of(link_in(mailoutbox[-1])))
+    assert response.status_code == 200
+    with django_assert_max_num_queries(step_budget("confirm new")):
+        response = client.post(path_of(link_in(mailoutbox[-1])))
+    assert response.status_code == 302
+    client.user.refresh_from_db()
+    assert email_of(client.user) == "budget.new@example.com"
+    assert client.user.is_email_verified
+    assert EmailChange.objects.count() == rows + 1
+
+
+def test_whole_dual_link_flow_needs_at_most_20_queries(rows, session_client, mailoutbox):
+    client = session_client
+    with CaptureQueriesContext(connection) as queries:
+        assert post_change(client).status_code == 302
+        assert client.post(path_of(link_in(mailoutbox[-1]))).status_code == 200
+        assert client.post(path_of(link_in(mailoutbox[-1]))).status_code == 302
+    data = [q["sql"] for q in queries.captured_queries if not is_transaction_control(q["sql"])]
+    assert len(data) <= FLOW_BUDGET, "\n".join(data)
+    # Session authentication is part of the count.
+    assert any("django_session" in sql for sql in data)
+    assert len(mailoutbox) == 4
+
+
+def test_status_resend_and_cancel_stay_in_budget(
+    rows, session_client, mailoutbox, django_assert_max_num_queries
+):
+    client = session_client
+    assert post_change(client).status_code == 302
+    with django_assert_max_num_queries(step_budget("status page")):
+        response = client.get(reverse("verified_email:status"))
+    assert response.status_code == 200
+    assert b"budget.new@example.com" in response.content
+    # Past the resend cooldown, without waiting for it.
+    caches["default"].clear()
+    with django_assert_max_num_queries(step_budget("resend")):
+        response = client.post(reverse("verified_email:change-resend"))
+    assert response.status_code == 302
+    assert len(mailoutbox) == 2
+    with django_assert_max_num_queries(step_budget("cancel")):
+        response = client.post(reverse("verified_email:change-cancel"))
+    assert response.status_code == 302
+    assert not EmailChange.objects.open().filter(user=client.user).exists()
+
+
+def flow_query_counts(client, mailoutbox, new_email):
+    counts = []
+    for post in (
+        lambda: post_change(client, new_email),
+        lambda: client.post(path_of(link_in(mailoutbox[-1]))),
+        lambda: client.post(path_of(link_in(mailoutbox[-1]))),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            post()
+        counts.append(len(queries.captured_queries))
+    return counts
+
+
+def test_query_count_does_not_grow_with_the_tables(client, make_user, mailoutbox):
+    first = make_user(username="first", email="first@example.com")
+    client.force_login(first)
+    before = flow_query_counts(client, mailoutbox, "first.new@example.com")
+
+    fill_tables(MANY)
+    # Past changes of the user too, not only of others.
+    second = make_user(username="second", email="second@example.com")
+    EmailChange.objects.bulk_create(
+        EmailChange(user=second, new_email=f"old{i}@example.com", status="superseded")
+        for i in range(50)
+    )
+    client.force_login(second)
+    after = flow_query_counts(client, mailoutbox, "second.new@example.com")
+
+    assert after == before
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert email_of(first) == "first.new@example.com"
+    assert email_of(second) == "second.new@example.com"
