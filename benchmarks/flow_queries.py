@@ -256,7 +256,8 @@ def main():
     widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
     print(f"{args.users} users through the dual-link flow, Django test client, session auth")
     for line in [header, tuple("-" * width for width in widths), *lines]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+        cells = zip(line, widths, strict=True)
+        print("  ".join(str(cell).ljust(width) for cell, width in cells).rstrip())
 
     failures = [
         f"{rows} rows: {total} queries > budget {args.budget}"

@@ -1,5 +1,7 @@
 """MkDocs hook: the reference pages must cover what the code defines.
 
+It also renders ``changelog.md`` from the repository's ``CHANGELOG.md``.
+
 A setting added to ``conf.DEFAULTS``, a signal added to ``signals.py`` or an
 email added to ``emails.KINDS`` without a line in the docs fails the strict
 build. The code is read with ``ast``, so the build needs neither Django nor
@@ -11,7 +13,9 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "django_verified_email"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "django_verified_email"
+CHANGELOG = ROOT / "CHANGELOG.md"
 
 
 def _module(name):
@@ -57,6 +61,9 @@ REQUIRED = {
 
 
 def on_page_markdown(markdown, page, **kwargs):
+    if page.file.src_uri == "changelog.md":
+        # One changelog, kept at the top of the repository.
+        return CHANGELOG.read_text(encoding="utf-8")
     required = REQUIRED.get(page.file.src_uri)
     if required is None:
         return markdown

@@ -78,15 +78,16 @@ def live_url(tmp_path_factory):
         "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("w") as log:
-        subprocess.run(
+        migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"],
             cwd=EXAMPLE_PROJECT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            check=True,
             timeout=120,
         )
+        if migrate.returncode:
+            pytest.fail(f"migrate failed:\n{log_path.read_text()}")
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -146,8 +147,8 @@ def pytest_runtest_makereport(item, call):
         path = Path(tempfile.mkdtemp(prefix="ve-browser-")) / f"{item.name}.png"
         try:
             page.screenshot(path=path, full_page=True)
-        # Never let the screenshot hide the test's own failure.
         except Exception as error:
+            # A failed screenshot must not hide the test's own failure.
             report.sections.append(("screenshot", f"could not take one: {error}"))
         else:
             report.sections.append(("screenshot", f"{path} (at {page.url})"))

@@ -52,9 +52,7 @@ def test_a_lockout_taken_in_another_process_holds_here(user):
 
 def test_attempts_are_counted_across_processes(user, settings):
     settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 5}
-    printed = in_another_process(
-        "print([throttle.take_attempt(user) for _ in range(4)])", user.pk
-    )
+    printed = in_another_process("print([throttle.take_attempt(user) for _ in range(4)])", user.pk)
     assert printed == "[1, 2, 3, 4]"
 
     assert throttle.take_attempt(user) == 5

@@ -34,8 +34,7 @@ def rows(make_user):
         )
 
     old_closed = [
-        change(alice, status, OLD)
-        for status in ("completed", "cancelled", "superseded") * 9
+        change(alice, status, OLD) for status in ("completed", "cancelled", "superseded") * 9
     ]
     recent_closed = [change(alice, "completed", RECENT), change(alice, "cancelled", RECENT)]
     EmailChange.objects.bulk_create(old_closed + recent_closed)

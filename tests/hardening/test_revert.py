@@ -96,9 +96,7 @@ def test_a_revert_locks_further_changes_for_a_while(taken_over, user, settings):
     flows.revert_change(taken_over)
 
     with pytest.raises(LockedOut) as raised:
-        flows.request_change(
-            reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL
-        )
+        flows.request_change(reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL)
     assert 3500 < raised.value.retry_after <= 3600
     response = request_change(client_for(reloaded(user)), "mallory2@example.com")
     assert response.status_code == 429
@@ -106,9 +104,7 @@ def test_a_revert_locks_further_changes_for_a_while(taken_over, user, settings):
     assert not EmailChange.objects.filter(new_email="mallory2@example.com").exists()
 
     with later(3601):
-        flows.request_change(
-            reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL
-        )
+        flows.request_change(reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL)
     assert EmailChange.objects.filter(new_email="mallory2@example.com").exists()
 
 
@@ -131,9 +127,7 @@ def test_the_revert_link_expires_after_revert_max_age(taken_over, user):
     assert email_of(reloaded(user)) == "mallory@example.com"
 
 
-def test_the_revert_link_is_invalid_once_the_address_changed_again(
-    taken_over, user, mailoutbox
-):
+def test_the_revert_link_is_invalid_once_the_address_changed_again(taken_over, user, mailoutbox):
     complete_dual_change(reloaded(user), "mallory2@example.com", mailoutbox)
     response = Client().post(revert_path(taken_over))
     assert response.status_code == 400
@@ -183,9 +177,7 @@ def test_a_bad_revert_token_is_invalid(token, db):
     assert Client().post(revert_path(token)).status_code == 400
 
 
-def test_no_revert_link_when_the_old_address_was_never_confirmed(
-    make_user, mailoutbox, settings
-):
+def test_no_revert_link_when_the_old_address_was_never_confirmed(make_user, mailoutbox, settings):
     # The add-email flow: the old address never proved itself, so it gets no notice.
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
     user = make_user(verified=False)
