@@ -107,7 +107,8 @@ def celery_app(broker):
 
 def waiting_in_queue(app):
     with app.connection_for_write() as connection:
-        return connection.default_channel.queue_declare(QUEUE, passive=True).message_count
+        queue = app.amqp.queues[QUEUE].bind(connection.default_channel)
+        return queue.queue_declare().message_count
 
 
 def run_mode(mode, requests, app):

@@ -16,10 +16,11 @@ import time_machine
 from celery import Celery
 from django.core import checks, mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import transaction
 from django.utils import timezone
 
 from django_verified_email import checks as verified_email_checks
-from django_verified_email import delivery, emails, signals, tasks
+from django_verified_email import delivery, emails, flows, signals, tasks
 from django_verified_email.models import EmailChange
 
 from .conftest import PASSWORD
@@ -133,6 +134,31 @@ def test_the_request_only_enqueues_ids(dummy_tasks, logged_in, user, mailoutbox)
         "change_id": change.pk,
         "base_url": BASE_URL,
     }
+
+
+def test_nothing_is_enqueued_before_the_callers_transaction_commits(
+    dummy_tasks, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        flows.request_change(user, "alice.new@example.com", PASSWORD, base_url=BASE_URL)
+        assert queued() == []
+
+    assert len(queued()) == 1
+
+
+def test_a_rolled_back_change_enqueues_nothing(
+    dummy_tasks, user, django_capture_on_commit_callbacks
+):
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        flows.request_change(user, "alice.new@example.com", PASSWORD, base_url=BASE_URL)
+        raise RuntimeError("the caller's transaction fails")
+
+    assert queued() == []
+    assert not EmailChange.objects.exists()
 
 
 def test_the_worker_builds_and_sends_the_link(dummy_tasks, logged_in, user, mailoutbox):

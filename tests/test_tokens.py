@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.test import Client
 from django.utils import timezone
+from itsdangerous.encoding import base64_decode
 
 from django_verified_email import flows
 from django_verified_email.exceptions import InvalidToken
@@ -72,8 +73,21 @@ def tampered(token):
     return f"{payload}.{timestamp}.{flipped}{signature[1:]}"
 
 
+URLSAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def respelt(token):
+    """The same signature bytes, spelt with other unused bits in its last character."""
+    last = URLSAFE_ALPHABET.index(token[-1])
+    other = token[:-1] + URLSAFE_ALPHABET[last ^ 1]
+    signature, other_signature = token.rsplit(".", 1)[1], other.rsplit(".", 1)[1]
+    assert base64_decode(signature) == base64_decode(other_signature)
+    return other
+
+
 BAD_TOKENS = {
     "tampered": lambda token: tampered(token),
+    "signature respelt": lambda token: respelt(token),
     "truncated": lambda token: token[:-6],
     "payload swapped": lambda token: "eyJ1IjoxLCJmIjoiMCJ9" + token[token.index(".") :],
     "junk": lambda token: "not-a-token",

@@ -366,18 +366,14 @@ def resend_change(user, *, base_url=None):
 
     def send():
         with atomic_outbox() as outbox:
-            change = (
-                EmailChange.objects.open().select_for_update().filter(user_id=user.pk).first()
-            )
+            change = EmailChange.objects.open().select_for_update().filter(user_id=user.pk).first()
             if change is None:
                 raise NoPendingChange
             change.link_generation += 1
             change.link_sent_at = timezone.now()
             change.save(update_fields=["link_generation", "link_sent_at"])
             if change.status == Status.AWAITING_OLD:
-                outbox.email(
-                    emails.CHANGE_CONFIRM_OLD, user=user, change=change, base_url=base_url
-                )
+                outbox.email(emails.CHANGE_CONFIRM_OLD, user=user, change=change, base_url=base_url)
             else:
                 _queue_new_address_step(outbox, change, base_url)
         return change

@@ -32,10 +32,17 @@ def claim_send(user):
     cooldown = app_settings.RESEND_COOLDOWN
     if cooldown <= 0:
         return
-    until = time.time() + cooldown
-    if not _cache().add(_key("cooldown", user), until, timeout=cooldown):
-        held = _cache().get(_key("cooldown", user), until)
+    now = time.time()
+    cache = _cache()
+    key = _key("cooldown", user)
+    if cache.add(key, now + cooldown, timeout=cooldown):
+        return
+    held = cache.get(key)
+    if held is not None and held > now:
         raise Throttled(retry_after=_seconds_left(held))
+    # Over by our clock, though the cache server (whose clock runs the
+    # expiry) has not dropped it yet: start a new cooldown.
+    cache.set(key, now + cooldown, timeout=cooldown)
 
 
 def release_send(user):

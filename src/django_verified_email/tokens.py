@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from .addresses import comparable
 from .conf import app_settings
@@ -78,8 +79,24 @@ def make_revert_token(change):
     return _serializer(REVERT_SALT).dumps({"c": change.pk, "u": change.user_id})
 
 
+def _is_canonical(token):
+    """Whether the signature is spelt the one way itsdangerous writes it.
+
+    The last base64 character of a signature carries unused bits: several
+    spellings decode to the same bytes and would all verify. Only the one we
+    sent is accepted, so a changed link never works.
+    """
+    signature = token.rpartition(".")[2]
+    try:
+        return base64_encode(base64_decode(signature)).decode("ascii") == signature
+    except (BadData, UnicodeError):
+        return False
+
+
 def _read(token, salt, required_keys, max_age=None):
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise BadToken
+    if not _is_canonical(token):
         raise BadToken
     serializer = _serializer(salt)
     expired = False

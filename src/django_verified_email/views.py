@@ -197,9 +197,12 @@ def change_confirm(request, token):
                 "verified_email/change_confirm.html",
                 {"change": pending, "step": step},
             )
-        # Resolve the session's user now: once the address changed, a session
-        # hash that includes it (LOGOUT_OTHER_SESSIONS) no longer matches.
-        request.user.is_authenticated  # noqa: B018
+        if app_settings.LOGOUT_OTHER_SESSIONS:
+            # Resolve the session's user now: once the address changed, a
+            # session hash that includes it no longer matches. Otherwise the
+            # hash ignores the address, and resolving it later (only when a
+            # change completes) spares the confirm-old step two queries.
+            request.user.is_authenticated  # noqa: B018
         pending = flows.confirm_change(token, base_url=link_base(request))
     except VerifiedEmailError as error:
         return error_page(request, error, flow="change")

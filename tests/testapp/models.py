@@ -13,9 +13,7 @@ class UserManager(BaseUserManager):
         return user
 
     def create_superuser(self, username, password=None, **fields):
-        return self.create_user(
-            username, password, is_staff=True, is_superuser=True, **fields
-        )
+        return self.create_user(username, password, is_staff=True, is_superuser=True, **fields)
 
 
 class User(VerifiedEmailMixin, AbstractBaseUser, PermissionsMixin):

@@ -15,7 +15,6 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .. import flows
-from ..exceptions import EmailTaken
 from ..views import link_base
 from .errors import handle_exception
 from .parsers import SmallJSONParser
@@ -102,12 +101,8 @@ class ChangeView(VerifiedEmailAPIView):
 class ChangeConfirmView(TokenAPIView):
     def post(self, request):
         body = TokenSerializer.read(request.data)
-        try:
-            change = flows.confirm_change(body["token"], base_url=link_base(request))
-        except EmailTaken as error:
-            # At a confirm step the request was valid when made and another
-            # account took the address since: a conflict, not a bad request.
-            raise EmailTaken(status=status.HTTP_409_CONFLICT) from error
+        # An address taken since the request was accepted is the flow's 409.
+        change = flows.confirm_change(body["token"], base_url=link_base(request))
         return Response({"status": change.status})
 
 

@@ -44,9 +44,7 @@ class Command(BaseCommand):
             default=1000,
             help="Rows deleted per transaction (default 1000).",
         )
-        parser.add_argument(
-            "--database", default="default", help="The database alias to purge."
-        )
+        parser.add_argument("--database", default="default", help="The database alias to purge.")
 
     def handle(self, *args, batch_size, database, **options):
         if batch_size < 1:
