@@ -18,9 +18,11 @@ def message_list(request):
     if to:
         outbox = outbox.filter(to__icontains=to)
     response = render(request, "outbox/list.html", {"outbox": outbox[:100], "to": to})
-    # The page shows live one-time links: keep them out of caches and Referer.
+    # The page shows live one-time links: keep them out of caches, and out of
+    # Referer to other sites. Not "no-referrer": browsers then send
+    # "Origin: null" with the page's own forms, which CSRF protection refuses.
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

@@ -63,7 +63,7 @@ class OutboxTests(TestCase):
         response = self.client.get(reverse("outbox:list"))
 
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response["Referrer-Policy"], "no-referrer")
+        self.assertEqual(response["Referrer-Policy"], "same-origin")
         page = response.content.decode()
         self.assertLess(page.index("&lt;script&gt;"), page.index("First"))
         self.assertNotIn("<script>alert", page)

@@ -425,7 +425,12 @@ def _change_for_revert_token(token, *, lock):
     ):
         raise InvalidToken
     if read.expired:
-        raise ExpiredToken
+        raise ExpiredToken(
+            _(
+                "This link has expired: a change can only be undone for a limited time. "
+                "Please contact support."
+            )
+        )
     return change
 
 

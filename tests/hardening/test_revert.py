@@ -123,7 +123,12 @@ def test_a_revert_cancels_an_open_change(taken_over, user, mailoutbox):
 def test_the_revert_link_expires_after_revert_max_age(taken_over, user):
     with later(604800 + 1):
         response = Client().post(revert_path(taken_over))
+        logged_in = client_for(reloaded(user)).get(revert_path(taken_over))
     assert response.status_code == 410
+    assert b"contact support" in response.content
+    # No "send me a new link" button: there is no new revert link to send.
+    assert logged_in.status_code == 410
+    assert b"change/resend/" not in logged_in.content
     assert email_of(reloaded(user)) == "mallory@example.com"
 
 
