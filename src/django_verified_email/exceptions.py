@@ -89,3 +89,8 @@ class DeliveryFailed(VerifiedEmailError):
         "We could not send the email just now. Your request is saved: "
         "try sending the link again in a moment."
     )
+
+    def __init__(self, detail=None, *, change=None, **kwargs):
+        super().__init__(detail, **kwargs)
+        #: Set when the change completed and only its notices failed.
+        self.change = change

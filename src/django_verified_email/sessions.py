@@ -4,25 +4,28 @@ The flows know nothing of HTTP; both front ends call ``after_address_changed``
 with the request that completed (or reverted) a change.
 """
 
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import HASH_SESSION_KEY
 
 
-def after_address_changed(request, user):
+def after_address_changed(request, user, *, session_user=None):
     """Give the request a new session key after ``user``'s address changed.
 
     A new key means a session id that leaked or was planted before the
     change (session fixation) is worth nothing after it. When the request is
     logged in as ``user``, its session also takes the user's new session hash,
     so it stays logged in while ``LOGOUT_OTHER_SESSIONS`` ends every other one.
-    ``request.user`` must have been resolved before the change (Django resolves
-    it lazily; Django REST framework before the view runs).
+    ``session_user`` is who the session was logged in as before the change
+    (default ``request.user``, which must have been resolved before it: Django
+    resolves it lazily).
     """
     session = getattr(request, "session", None)
     if session is None:
         return  # token-authenticated API client, or no session middleware
-    current = getattr(request, "user", None)
+    current = session_user if session_user is not None else getattr(request, "user", None)
     if current is not None and current.is_authenticated and current.pk == user.pk:
-        # Cycles the key too.
-        update_session_auth_hash(request, user)
+        # What update_session_auth_hash() does, without its request.user
+        # check: an API view that authenticates nobody has an anonymous one.
+        session.cycle_key()
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     elif session.session_key:
         session.cycle_key()

@@ -5,7 +5,9 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -13,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import flows, sessions
 from .conf import app_settings
-from .exceptions import ExpiredToken, InvalidToken, VerifiedEmailError
+from .exceptions import DeliveryFailed, ExpiredToken, InvalidToken, VerifiedEmailError
 from .forms import ChangeEmailForm
 
 
@@ -139,6 +141,8 @@ def verify_confirm(request, token):
                 "verified_email/verify_confirm.html",
                 {"email": flows.current_address(user)},
             )
+        if "resend" in request.POST:
+            return _resend_in_place_of(request, token, flows.resend_verification_in_place_of)
         user = flows.confirm_verification(token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="verify")
@@ -148,6 +152,16 @@ def verify_confirm(request, token):
         fail_silently=True,
     )
     return success_redirect()
+
+
+def _resend_in_place_of(request, token, resend):
+    """The expired-link page's "send me a new link" button, posted to the link itself."""
+    if not request.user.is_authenticated:
+        # Not back to this URL: the token would travel on in ?next=.
+        return redirect_to_login(reverse("verified_email:status"))
+    resend(token, request.user, base_url=link_base(request))
+    messages.success(request, _("We sent you a new link."), fail_silently=True)
+    return redirect("verified_email:status")
 
 
 @login_required
@@ -197,6 +211,8 @@ def change_confirm(request, token):
                 "verified_email/change_confirm.html",
                 {"change": pending, "step": step},
             )
+        if "resend" in request.POST:
+            return _resend_in_place_of(request, token, flows.resend_change_in_place_of)
         if app_settings.LOGOUT_OTHER_SESSIONS:
             # Resolve the session's user now: once the address changed, a
             # session hash that includes it no longer matches. Otherwise the
@@ -204,6 +220,11 @@ def change_confirm(request, token):
             # change completes) spares the confirm-old step two queries.
             request.user.is_authenticated  # noqa: B018
         pending = flows.confirm_change(token, base_url=link_base(request))
+    except DeliveryFailed as error:
+        if error.change is not None:
+            # Completed, only the notices failed: the session still renews.
+            sessions.after_address_changed(request, error.change.user)
+        return error_page(request, error, flow="change")
     except VerifiedEmailError as error:
         return error_page(request, error, flow="change")
     if pending.status == pending.Status.AWAITING_NEW:

@@ -265,6 +265,24 @@ def test_change_confirm_when_the_mail_server_fails_keeps_the_step(
     assert confirm_change(anonymous, new_token).json() == {"status": "completed"}
 
 
+def test_change_completion_with_failing_notices_is_a_503_that_says_it_is_done(
+    logged_in, user, anonymous, mailoutbox, settings
+):
+    no_cooldown(settings)
+    request_change(logged_in, NEW)
+    confirm_change(anonymous, token_in(mailoutbox[0]))
+    new_token = token_in(mailoutbox[1], to=NEW)
+    use_mail_backend(settings, REFUSING)
+
+    response = confirm_change(anonymous, new_token)
+
+    assert_error(response, 503, "delivery_failed")
+    assert NEW in response.json()["detail"]
+    user.refresh_from_db()
+    assert email_of(user) == NEW
+    assert EmailChange.objects.get().status == "completed"
+
+
 def test_change_confirm_needs_no_login_nor_csrf(logged_in, user, mailoutbox):
     request_change(logged_in, NEW)
     phone = Client(enforce_csrf_checks=True)

@@ -6,6 +6,7 @@ links point at the HTML confirm pages; API clients post the token to the
 confirm endpoints instead.
 """
 
+from django.contrib import auth
 from django.utils.cache import add_never_cache_headers
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -14,7 +15,9 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import flows
+from .. import flows, sessions
+from ..conf import app_settings
+from ..exceptions import DeliveryFailed
 from ..views import link_base
 from .errors import handle_exception
 from .parsers import SmallJSONParser
@@ -101,8 +104,28 @@ class ChangeView(VerifiedEmailAPIView):
 class ChangeConfirmView(TokenAPIView):
     def post(self, request):
         body = TokenSerializer.read(request.data)
-        # An address taken since the request was accepted is the flow's 409.
-        change = flows.confirm_change(body["token"], base_url=link_base(request))
+        # This view authenticates nobody (the token is the proof), so DRF
+        # sets request.user to anonymous; a browser client may still carry a
+        # Django session. Read who it is logged in as before the change can
+        # alter the session hash (LOGOUT_OTHER_SESSIONS).
+        django_request = request._request
+        session_user = None
+        if app_settings.LOGOUT_OTHER_SESSIONS and hasattr(django_request, "session"):
+            session_user = auth.get_user(django_request)
+        try:
+            # An address taken since the request was accepted is the flow's 409.
+            change = flows.confirm_change(body["token"], base_url=link_base(request))
+        except DeliveryFailed as error:
+            if error.change is not None:
+                # Completed, only the notices failed: the session still renews.
+                sessions.after_address_changed(
+                    django_request, error.change.user, session_user=session_user
+                )
+            raise
+        if change.status == change.Status.COMPLETED:
+            sessions.after_address_changed(
+                django_request, change.user, session_user=session_user
+            )
         return Response({"status": change.status})
 
 
