@@ -41,9 +41,7 @@ def test_api_completion_cycles_the_session_key_and_keeps_the_user_in(user, mailo
     assert is_logged_in(client)
 
 
-def test_api_completion_with_logout_other_sessions_keeps_only_this_one(
-    settings, user, mailoutbox
-):
+def test_api_completion_with_logout_other_sessions_keeps_only_this_one(settings, user, mailoutbox):
     settings.VERIFIED_EMAIL = {"LOGOUT_OTHER_SESSIONS": True, "RESEND_COOLDOWN": 0}
     here, elsewhere = client_for(user), client_for(user)
 

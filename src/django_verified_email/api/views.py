@@ -123,9 +123,7 @@ class ChangeConfirmView(TokenAPIView):
                 )
             raise
         if change.status == change.Status.COMPLETED:
-            sessions.after_address_changed(
-                django_request, change.user, session_user=session_user
-            )
+            sessions.after_address_changed(django_request, change.user, session_user=session_user)
         return Response({"status": change.status})
 
 
