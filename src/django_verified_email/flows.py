@@ -11,7 +11,7 @@ import math
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -86,15 +86,31 @@ def _lock_user_and_address(change_id, address_field):
     return change
 
 
-def _sending(user, send):
-    """Run ``send`` under the user's resend cooldown, handing it back on failure."""
-    throttle.claim_send(user)
+def _sending(user, send, *, checks_first=False):
+    """Run ``send`` under the user's resend cooldown, handing it back on failure.
+
+    The cooldown is taken before ``send`` runs, or, with ``checks_first``, by
+    ``send`` itself (it gets a ``claim`` function) once its own checks under
+    the database lock passed, so bad input is reported before "wait a bit".
+    """
+    claimed = False
+
+    def claim():
+        nonlocal claimed
+        throttle.claim_send(user)
+        claimed = True
+
     try:
+        if checks_first:
+            return send(claim)
+        claim()
         return send()
     except Exception:
         # Nothing reached the user (refused, or the mail server failed): let
-        # them try again at once.
-        throttle.release_send(user)
+        # them try again at once. Only a cooldown this call took is handed
+        # back, never one an earlier send holds.
+        if claimed:
+            throttle.release_send(user)
         raise
 
 
@@ -169,14 +185,16 @@ def _reauthenticate(user, password):
     raise WrongPassword
 
 
-def _queue_new_address_step(outbox, change, base_url):
+def _queue_new_address_step(outbox, change, base_url, *, taken=None):
     """Send the new address its link, or its owner a notice if it is taken.
 
     With ``REVEAL_TAKEN_EMAIL`` off, both branches run the same query and
     queue one message to the same address, so neither the response nor the
     work done tells the requester which one ran.
     """
-    if _taken_by_other(change.user, change.new_email):
+    if taken is None:
+        taken = _taken_by_other(change.user, change.new_email)
+    if taken:
         if app_settings.REVEAL_TAKEN_EMAIL:
             # Taken since the request was accepted: a conflict, not bad input.
             raise EmailTaken(status=409)
@@ -201,14 +219,18 @@ def request_change(user, new_email, password, *, base_url=None):
     old_email = current_address(user)
     if addresses.same_address(old_email, new_email):
         raise SameEmail
-    if app_settings.REVEAL_TAKEN_EMAIL and _taken_by_other(user, new_email):
-        raise EmailTaken
 
-    def send():
+    def send(claim):
         now = timezone.now()
         with atomic_outbox() as outbox:
-            locked = _locked_user_unless_reverted(user.pk, now)
-            locked.email_changes.open().update(status=Status.SUPERSEDED, closed_at=now)
+            locked = _locked_user_for_new_change(user.pk, new_email, now)
+            # Read in the lock query whatever REVEAL_TAKEN_EMAIL says, so both
+            # settings, and both answers, do exactly the same database work.
+            if app_settings.REVEAL_TAKEN_EMAIL and locked.verified_email_address_taken:
+                raise EmailTaken
+            claim()
+            if locked.verified_email_has_open_change:
+                locked.email_changes.open().update(status=Status.SUPERSEDED, closed_at=now)
             dual = locked.is_email_verified and bool(old_email)
             change = EmailChange.objects.create(
                 user=locked,
@@ -224,18 +246,22 @@ def request_change(user, new_email, password, *, base_url=None):
                     emails.CHANGE_CONFIRM_OLD, user=locked, change=change, base_url=base_url
                 )
             else:
-                _queue_new_address_step(outbox, change, base_url)
+                _queue_new_address_step(
+                    outbox, change, base_url, taken=locked.verified_email_address_taken
+                )
             outbox.signal(signals.email_change_requested, user=locked, change=change)
         return change
 
-    return _sending(user, send)
+    return _sending(user, send, checks_first=True)
 
 
-def _locked_user_unless_reverted(user_id, now):
-    """Lock the user row; refuse while a recent revert locks changes.
+def _locked_user_for_new_change(user_id, new_email, now):
+    """Lock the user row, reading what starting a change needs in the same query.
 
-    Read in the same query as the lock: a revert means the account was
-    probably taken over, and whoever did it may still know the password.
+    Refuses while a recent revert locks changes: a revert means the account
+    was probably taken over, and whoever did it may still know the password.
+    Also read: whether another account has ``new_email``, and whether the user
+    has an open change to supersede (most have none: no UPDATE then).
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
     recent_revert = (
@@ -246,7 +272,15 @@ def _locked_user_unless_reverted(user_id, now):
     user = (
         get_user_model()
         ._default_manager.select_for_update()
-        .annotate(verified_email_reverted_at=Subquery(recent_revert))
+        .annotate(
+            verified_email_reverted_at=Subquery(recent_revert),
+            verified_email_address_taken=Exists(
+                addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
+            ),
+            verified_email_has_open_change=Exists(
+                EmailChange.objects.open().filter(user_id=OuterRef("pk"))
+            ),
+        )
         .filter(pk=user_id)
         .first()
     )
