@@ -1,8 +1,12 @@
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
+from django.test import Client
+from django.utils import timezone
 
 PASSWORD = "correct horse battery staple"
 LINK_RE = re.compile(r"https?://[^\s\"'<>]+/(?:verify|change/confirm)/[^\s\"'<>/]+/")
@@ -63,3 +67,19 @@ def path_of(link):
 
 def email_of(user):
     return getattr(user, user.get_email_field_name())
+
+
+def reloaded(user):
+    """The user as the database has it now."""
+    return get_user_model()._default_manager.get(pk=user.pk)
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def later(seconds):
+    """Travel ``seconds`` ahead, with the clock standing still there."""
+    return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False)

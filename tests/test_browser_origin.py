@@ -10,9 +10,9 @@ runs the same journey in Chromium itself).
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
+from .conftest import reloaded
 from .steps import link_path, no_cooldown, request_change, send_verification, url
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -29,10 +29,6 @@ def submit_confirm_form(client, link):
     assert page["Referrer-Policy"] == "no-referrer"
     token = CSRF_INPUT.search(page.text).group(1)
     return client.post(link, {"csrfmiddlewaretoken": token}, HTTP_ORIGIN="null")
-
-
-def reloaded(user):
-    return get_user_model()._default_manager.get(pk=user.pk)
 
 
 def test_the_verify_page_confirms_with_the_origin_a_browser_sends(make_user, mailoutbox):

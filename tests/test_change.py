@@ -1,35 +1,18 @@
 """The change flows (dual-link and add-email), through the HTML pages."""
 
 import logging
-from datetime import timedelta
 
 import pytest
-import time_machine
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
 from django_verified_email import signals
 from django_verified_email.models import EmailChange
 
-from .conftest import PASSWORD, email_of, links_in
+from .conftest import PASSWORD, client_for, email_of, later, links_in, reloaded
 from .failing_mail import LOCMEM, REFUSING, UNREACHABLE, use_mail_backend
 from .steps import link_path, no_cooldown, request_change, url
-
-
-def reloaded(user):
-    return get_user_model()._default_manager.get(pk=user.pk)
-
-
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def later(seconds):
-    return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False)
 
 
 @pytest.fixture

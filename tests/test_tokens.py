@@ -1,18 +1,14 @@
 """One-time links: what makes a link work, expire (410) or stop working (400)."""
 
-from datetime import timedelta
-
 import pytest
-import time_machine
 from django.test import Client
-from django.utils import timezone
 from itsdangerous.encoding import base64_decode
 
 from django_verified_email import flows
 from django_verified_email.exceptions import InvalidToken
 from django_verified_email.models import EmailChange
 
-from .conftest import PASSWORD, email_of
+from .conftest import PASSWORD, email_of, later
 from .steps import link_path, no_cooldown, request_change, send_verification, url
 
 DAY = 86400
@@ -42,10 +38,6 @@ def old_link(logged_in, mailoutbox):
     """The path of the link a dual-link change sent to the old address."""
     assert request_change(logged_in, "new@example.com").status_code == 302
     return link_path(mailoutbox[-1], to="alice@example.com")
-
-
-def later(seconds):
-    return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False)
 
 
 def test_verification_link_round_trip(verify_link, unverified):

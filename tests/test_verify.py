@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client
@@ -13,7 +12,7 @@ from django.utils import timezone
 
 from django_verified_email import flows, signals
 
-from .conftest import email_of, link_in
+from .conftest import email_of, link_in, reloaded
 from .failing_mail import REFUSING, UNREACHABLE, use_mail_backend
 from .steps import link_path, send_verification, url
 
@@ -34,10 +33,6 @@ def client_of(unverified):
 def link(client_of, mailoutbox):
     assert send_verification(client_of).status_code == 302
     return link_path(mailoutbox[-1], to="alice@example.com")
-
-
-def reloaded(user):
-    return get_user_model()._default_manager.get(pk=user.pk)
 
 
 def test_send_mails_one_link_to_the_current_address(client_of, unverified, mailoutbox):

@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from django_verified_email import flows
 
-from ..conftest import PASSWORD, email_of
-from ..hardening.support import BASE_URL, client_for, reloaded, token_of
+from ..conftest import PASSWORD, client_for, email_of, reloaded
+from ..hardening.support import BASE_URL, token_of
 
 CONFIRM = "/api/account/email/change/confirm/"
 

@@ -17,7 +17,7 @@ from django_verified_email import flows, signals
 from django_verified_email.exceptions import EmailTaken, InvalidToken, LockedOut, WrongPassword
 from django_verified_email.models import EmailChange
 
-from ..conftest import PASSWORD, email_of, link_in, path_of
+from ..conftest import PASSWORD, email_of, link_in, path_of, reloaded
 from .conftest import run_at_once
 
 SHARED = "shared@example.com"
@@ -27,10 +27,6 @@ WINDOW = 0.3
 
 def token_of(message):
     return TOKEN.search(path_of(link_in(message))).group(1)
-
-
-def reloaded(user):
-    return get_user_model()._default_manager.get(pk=user.pk)
 
 
 @pytest.fixture

@@ -1,12 +1,6 @@
 """Small steps the hardening tests share."""
 
 import re
-from datetime import timedelta
-
-import time_machine
-from django.contrib.auth import get_user_model
-from django.test import Client
-from django.utils import timezone
 
 from django_verified_email import flows
 
@@ -14,20 +8,6 @@ from ..conftest import PASSWORD, link_in, path_of
 
 BASE_URL = "http://testserver"
 REVERT_RE = re.compile(r"https?://[^\s\"'<>]+/change/revert/([^\s\"'<>/]+)/")
-
-
-def reloaded(user):
-    return get_user_model()._default_manager.get(pk=user.pk)
-
-
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def later(seconds):
-    return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False)
 
 
 def token_of(message):

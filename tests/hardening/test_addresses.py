@@ -6,9 +6,9 @@ from django.test import Client
 from django_verified_email import addresses, flows
 from django_verified_email.exceptions import EmailTaken, SameEmail
 
-from ..conftest import PASSWORD, email_of
+from ..conftest import PASSWORD, client_for, email_of, reloaded
 from ..steps import request_change
-from .support import BASE_URL, client_for, reloaded, token_of
+from .support import BASE_URL, token_of
 
 # "alice@example.com" in full-width forms, at sign and dot included.
 FULL_WIDTH_ALICE = "".join(chr(ord(c) + 0xFEE0) for c in "alice@example.com")

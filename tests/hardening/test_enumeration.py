@@ -13,9 +13,8 @@ from django.test.utils import CaptureQueriesContext
 
 from django_verified_email import addresses, flows
 
-from ..conftest import links_in
+from ..conftest import client_for, links_in
 from ..steps import request_change
-from .support import client_for
 
 CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
 

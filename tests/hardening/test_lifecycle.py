@@ -7,8 +7,8 @@ from django_verified_email import flows
 from django_verified_email.exceptions import InvalidToken
 from django_verified_email.models import EmailChange
 
-from ..conftest import PASSWORD, email_of
-from .support import BASE_URL, reloaded, token_of
+from ..conftest import PASSWORD, email_of, reloaded
+from .support import BASE_URL, token_of
 
 
 def deactivate(user):

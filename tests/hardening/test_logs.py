@@ -14,18 +14,10 @@ from django.test import Client
 
 from django_verified_email import flows
 
-from ..conftest import PASSWORD
+from ..conftest import PASSWORD, client_for, later
 from ..failing_mail import REFUSING, use_mail_backend
 from ..steps import request_change
-from .support import (
-    BASE_URL,
-    client_for,
-    complete_dual_change,
-    later,
-    revert_path,
-    revert_token_of,
-    token_of,
-)
+from .support import BASE_URL, complete_dual_change, revert_path, revert_token_of, token_of
 
 
 def leaked(records, tokens):

@@ -7,18 +7,9 @@ from django_verified_email import flows, signals
 from django_verified_email.exceptions import InvalidToken, LockedOut
 from django_verified_email.models import EmailChange
 
-from ..conftest import PASSWORD, email_of
+from ..conftest import PASSWORD, client_for, email_of, later, reloaded
 from ..steps import request_change
-from .support import (
-    BASE_URL,
-    client_for,
-    complete_dual_change,
-    later,
-    reloaded,
-    revert_path,
-    revert_token_of,
-    token_of,
-)
+from .support import BASE_URL, complete_dual_change, revert_path, revert_token_of, token_of
 
 
 @pytest.fixture

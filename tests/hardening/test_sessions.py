@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from django_verified_email import flows
 
-from ..conftest import PASSWORD, email_of
-from .support import BASE_URL, client_for, reloaded, revert_path, revert_token_of, token_of
+from ..conftest import PASSWORD, client_for, email_of, reloaded
+from .support import BASE_URL, revert_path, revert_token_of, token_of
 
 SESSION_ENGINES = [
     "django.contrib.sessions.backends.db",
