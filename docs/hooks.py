@@ -60,6 +60,14 @@ REQUIRED = {
 }
 
 
+def on_files(files, **kwargs):
+    # Python caches the compiled hook next to it, in docs/__pycache__: keep it
+    # out of the site.
+    for file in [file for file in files if file.src_uri.startswith("__pycache__/")]:
+        files.remove(file)
+    return files
+
+
 def on_page_markdown(markdown, page, **kwargs):
     if page.file.src_uri == "changelog.md":
         # One changelog, kept at the top of the repository.

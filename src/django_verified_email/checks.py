@@ -210,3 +210,25 @@ def check_cache(app_configs=None, **kwargs):
             id="verified_email.W003",
         )
     ]
+
+
+@checks.register(checks.Tags.security)
+def check_link_host(app_configs=None, **kwargs):
+    user_values = app_settings.user_values
+    if not isinstance(user_values, dict) or settings.DEBUG or user_values.get("BASE_URL"):
+        return []
+    if "*" not in settings.ALLOWED_HOSTS:
+        return []
+    return [
+        checks.Warning(
+            "VERIFIED_EMAIL['BASE_URL'] is not set and ALLOWED_HOSTS accepts any host: "
+            "the links in emails point at whatever host a request names.",
+            hint=(
+                "Someone who knows a user's password can ask for a change with a forged "
+                "Host header, and the confirmation link sent to the user's own address "
+                "then leads to their site. Set BASE_URL (e.g. 'https://example.com') or "
+                "list your hosts in ALLOWED_HOSTS."
+            ),
+            id="verified_email.W004",
+        )
+    ]

@@ -67,8 +67,24 @@ def send_now(outgoing, *, user=None, change=None):
         user_model = get_user_model()
         if user is None:
             user = user_model._default_manager.get(pk=outgoing.user_id)
-        signal.send(sender=user_model, user=user, email=message.to[0])
+        send_signal(signal, user=user, email=message.to[0])
     return True
+
+
+def send_signal(signal, *, user, **kwargs):
+    """Send one of the app's signals; a receiver that fails is logged, not raised.
+
+    Receivers run after the commit and cannot undo it: one that fails must not
+    keep the others (or the messages after it) from running, nor turn a
+    request whose work is done into an error that skips what follows it.
+    """
+    for receiver, result in signal.send_robust(sender=get_user_model(), user=user, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "A receiver of a django_verified_email signal failed: %r",
+                receiver,
+                exc_info=result,
+            )
 
 
 def deliver(kind, user_id, change_id=None, base_url=None):
@@ -98,6 +114,8 @@ class Outbox:
     def __init__(self):
         self.messages = []
         self.events = []
+        #: Set once the flow's own transaction committed, before the flush.
+        self.committed = False
 
     def email(self, kind, *, user, change=None, base_url=None):
         """Queue a message; it is handed over once the transaction commits."""
@@ -140,11 +158,21 @@ class Outbox:
         (after a caller's commit), the request may have moved on: re-read.
         """
         failed = False
+        error = None
         for outgoing, user, change in self.messages:
-            if not self._hand_over(outgoing, user, change if fresh else None):
-                failed = True
+            try:
+                if not self._hand_over(outgoing, user, change if fresh else None):
+                    failed = True
+            except Exception as exc:
+                # A bug or a broken template. The data is committed: the other
+                # messages (the old address's way back among them) and the
+                # signals still go out first, then the error is raised.
+                logger.exception("Could not build the %s email of user %s", outgoing.kind, user.pk)
+                error = error or exc
         for signal, user, kwargs in self.events:
-            signal.send(sender=get_user_model(), user=user, **kwargs)
+            send_signal(signal, user=user, **kwargs)
+        if error is not None and raise_errors:
+            raise error
         if failed and raise_errors:
             raise DeliveryFailed
 
@@ -178,4 +206,5 @@ def atomic_outbox():
                 partial(outbox.flush, raise_errors=False, fresh=False), robust=True
             )
     if not deferred:
+        outbox.committed = True
         outbox.flush()

@@ -9,8 +9,10 @@ validated host).
 
 import math
 from datetime import timedelta
+from functools import partial
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -18,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import addresses, emails, signals, throttle, tokens
 from .conf import app_settings
-from .delivery import atomic_outbox
+from .delivery import Outbox, _inside_callers_transaction, atomic_outbox
 from .exceptions import (
     AlreadyVerified,
     DeliveryFailed,
@@ -172,15 +174,30 @@ def confirm_verification(token):
 # Change -----------------------------------------------------------------
 
 
+def _signal_after_commit(signal, *, user, **kwargs):
+    """Send a signal of a step that writes no row, still after a commit.
+
+    Nothing is written on a wrong password, but under ``ATOMIC_REQUESTS``
+    the request's transaction is open: receivers wait for it, as they do for
+    every other signal of the app.
+    """
+    outbox = Outbox()
+    outbox.signal(signal, user=user, **kwargs)
+    if _inside_callers_transaction():
+        transaction.on_commit(partial(outbox.flush, raise_errors=False, fresh=False), robust=True)
+    else:
+        outbox.flush()
+
+
 def _reauthenticate(user, password):
     attempt = throttle.take_attempt(user)
     if isinstance(password, str) and user.check_password(password):
         throttle.reset_attempts(user)
         return
-    signals.reauthentication_failed.send(sender=get_user_model(), user=user, attempts=attempt)
+    _signal_after_commit(signals.reauthentication_failed, user=user, attempts=attempt)
     if attempt >= app_settings.REAUTH_MAX_ATTEMPTS:
         seconds = throttle.lock(user)
-        signals.user_locked_out.send(sender=get_user_model(), user=user, retry_after=seconds)
+        _signal_after_commit(signals.user_locked_out, user=user, retry_after=seconds)
         raise LockedOut(retry_after=seconds)
     raise WrongPassword
 
@@ -228,13 +245,19 @@ def request_change(user, new_email, password, *, base_url=None):
             # settings, and both answers, do exactly the same database work.
             if app_settings.REVEAL_TAKEN_EMAIL and locked.verified_email_address_taken:
                 raise EmailTaken
+            # The address as the lock reads it: ``user`` may have been loaded
+            # before another request changed it, and the first link must go
+            # to the account's address, not to the one it had.
+            current = current_address(locked)
+            if addresses.same_address(current, new_email):
+                raise SameEmail
             claim()
             if locked.verified_email_has_open_change:
                 locked.email_changes.open().update(status=Status.SUPERSEDED, closed_at=now)
-            dual = locked.is_email_verified and bool(old_email)
+            dual = locked.is_email_verified and bool(current)
             change = EmailChange.objects.create(
                 user=locked,
-                old_email=old_email,
+                old_email=current,
                 new_email=new_email,
                 status=Status.AWAITING_OLD if dual else Status.AWAITING_NEW,
                 link_generation=1,
@@ -328,7 +351,7 @@ def check_change(token):
 
 def confirm_change(token, *, base_url=None):
     """Use a change link. Returns the change: ``awaiting_new`` or ``completed``."""
-    change = None
+    change = outbox = None
     try:
         with atomic_outbox() as outbox:
             change, step = _change_for_token(token, lock=True)
@@ -345,12 +368,13 @@ def confirm_change(token, *, base_url=None):
                 outbox.signal(signals.email_change_old_confirmed, user=change.user, change=change)
             else:
                 _complete(outbox, change, now, base_url)
-    except DeliveryFailed as error:
-        if change is not None and change.status == Status.COMPLETED:
-            # The change is done; only its notices failed, and there is no
-            # step left to send again. Still a 503, as the contract says of
-            # every sending endpoint, but one that says the change happened
-            # and carries it, so front ends can finish (renew the session).
+    except Exception as error:
+        if outbox is not None and outbox.committed and change.status == Status.COMPLETED:
+            # The change is done (committed); only its notices failed (the
+            # mail server, or a template that would not render), and there
+            # is no step left to send again. Still a 503, as the contract
+            # says of every sending endpoint, but one that says the change
+            # happened and carries it, so front ends can finish.
             raise DeliveryFailed(
                 _(
                     "Your email address is now %(email)s, but we could not send the "

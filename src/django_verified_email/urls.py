@@ -15,4 +15,13 @@ urlpatterns = [
     path("change/cancel/", views.change_cancel, name="change-cancel"),
     path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
     path("change/revert/<str:token>/", views.change_revert, name="change-revert"),
+    # The same links without their trailing slash (see views.token_slash).
+    *(
+        path(route, views.token_slash, {"name": f"verified_email:{name}"})
+        for route, name in [
+            ("verify/<str:token>", "verify-confirm"),
+            ("change/confirm/<str:token>", "change-confirm"),
+            ("change/revert/<str:token>", "change-revert"),
+        ]
+    ),
 ]

@@ -4,13 +4,17 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import SuspiciousOperation
+from django.core.handlers.exception import response_for_exception
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import flows, sessions
@@ -34,15 +38,24 @@ def _hide_token(request, token):
     """Take the token out of the paths Django and the host log and report.
 
     Django logs every 4xx and 5xx response, and every unhandled error, with
-    ``request.path``; error reports carry ``PATH_INFO``. A live link must
-    appear in none of them. The view itself gets the token as an argument.
+    ``request.path``; error reports carry all of ``META`` (where servers keep
+    the raw request line: ``RAW_URI``, ``REQUEST_URI``...) and the URL
+    arguments the handler called the view with. A live link must appear in
+    none of them. The view itself gets the token as an argument.
     """
     if not token:
         return
     for attribute in ("path", "path_info"):
         setattr(request, attribute, getattr(request, attribute).replace(token, "[token]"))
-    if "PATH_INFO" in request.META:
-        request.META["PATH_INFO"] = request.META["PATH_INFO"].replace(token, "[token]")
+    for key, value in list(request.META.items()):
+        if isinstance(value, str) and token in value:
+            request.META[key] = value.replace(token, "[token]")
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        # The very dicts the handler's frame holds (the view got copies).
+        for kwargs in (match.kwargs, getattr(match, "captured_kwargs", None) or {}):
+            if kwargs.get("token") == token:
+                kwargs["token"] = "[token]"
 
 
 def token_page(view):
@@ -53,13 +66,26 @@ def token_page(view):
     refuses, so no real browser could confirm. The one-time token in the URL
     is what authorises the POST (the session at most gets a new key), so a
     forged POST can do nothing its sender could not do with the link directly.
+
+    Exempt from a host's ``LoginRequiredMiddleware`` too: the link is the
+    proof, and a redirect to the login page would carry the token in ?next=.
     """
 
+    @login_not_required
+    # An error report shows the variables of every frame an error passed
+    # through: below this one, they hold the token (and the account it opens).
+    @sensitive_variables()
     @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         _hide_token(request, kwargs.get("token"))
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except SuspiciousOperation as exc:
+            # Django's own 400 page (a forged Host, an oversized body) answers
+            # this URL too: made here, it gets the headers below. Raised before
+            # any write, so nothing a request transaction holds is kept by it.
+            response = response_for_exception(request, exc)
         # The token must not leak to another site through Referer, nor stay in
         # a shared cache.
         response["Referrer-Policy"] = "no-referrer"
@@ -154,9 +180,20 @@ def verify_confirm(request, token):
     return success_redirect()
 
 
+def _session_user(request):
+    """Who the request is logged in as, resolved now (Django resolves it lazily).
+
+    Token pages need no login, so they also serve hosts that run them without
+    ``AuthenticationMiddleware`` (an API-only project): anonymous there.
+    """
+    user = getattr(request, "user", None) or AnonymousUser()
+    user.is_authenticated  # noqa: B018
+    return user
+
+
 def _resend_in_place_of(request, token, resend):
     """The expired-link page's "send me a new link" button, posted to the link itself."""
-    if not request.user.is_authenticated:
+    if not _session_user(request).is_authenticated:
         # Not back to this URL: the token would travel on in ?next=.
         return redirect_to_login(reverse("verified_email:status"))
     resend(token, request.user, base_url=link_base(request))
@@ -164,6 +201,10 @@ def _resend_in_place_of(request, token, resend):
     return redirect("verified_email:status")
 
 
+# The password, like on Django's own login and password pages, stays out of
+# error reports: the POST data and every frame's variables.
+@sensitive_post_parameters("password")
+@sensitive_variables()
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):
@@ -218,7 +259,7 @@ def change_confirm(request, token):
             # session hash that includes it no longer matches. Otherwise the
             # hash ignores the address, and resolving it later (only when a
             # change completes) spares the confirm-old step two queries.
-            request.user.is_authenticated  # noqa: B018
+            _session_user(request)
         pending = flows.confirm_change(token, base_url=link_base(request))
     except DeliveryFailed as error:
         if error.change is not None:
@@ -272,7 +313,7 @@ def change_revert(request, token):
         if request.method != "POST":
             change = flows.check_revert(token)
             return render(request, "verified_email/change_revert.html", {"change": change})
-        request.user.is_authenticated  # noqa: B018 (see change_confirm)
+        _session_user(request)  # see change_confirm
         change = flows.revert_change(token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="revert")
@@ -282,3 +323,13 @@ def change_revert(request, token):
         "verified_email/change_reverted.html",
         {"change": change, "login_url": resolve_url(settings.LOGIN_URL)},
     )
+
+
+@token_page
+def token_slash(request, token, name):
+    """A link that lost its trailing slash: sent on, privately.
+
+    Django's ``APPEND_SLASH`` would answer it with a cacheable 301 that
+    carries the token and none of the headers above.
+    """
+    return redirect(name, token=token)

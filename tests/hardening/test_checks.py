@@ -111,3 +111,18 @@ def test_the_hardening_defaults_pass_the_checks(settings):
         "PURGE_AFTER": 86400,
     }
     assert check_settings() == []
+
+
+def test_w004_when_links_would_take_any_host(settings):
+    from django_verified_email.checks import check_link_host
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["*"]
+    [warning] = check_link_host()
+    assert warning.id == "verified_email.W004"
+
+    settings.VERIFIED_EMAIL = {"BASE_URL": "https://example.com"}
+    assert check_link_host() == []
+    settings.VERIFIED_EMAIL = {}
+    settings.ALLOWED_HOSTS = ["example.com"]
+    assert check_link_host() == []

@@ -49,7 +49,10 @@ def _first_message(detail):
 
 def handle_exception(exc, context):
     if isinstance(exc, VerifiedEmailError):
-        set_rollback()
+        # No rollback of the request's transaction (ATOMIC_REQUESTS): a flow
+        # undoes its own writes, and what the request must keep, such as the
+        # receivers of a wrong password's signals, waits for its commit. The
+        # HTML pages answer these errors the same way.
         return error_response(exc)
     if isinstance(exc, BODY_ERRORS):
         set_rollback()

@@ -8,6 +8,8 @@ confirm endpoints instead.
 
 from django.contrib import auth
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -61,6 +63,12 @@ class TokenAPIView(VerifiedEmailAPIView):
     def get_authenticators(self):
         return []
 
+    # An error report shows the variables of every frame an error passed
+    # through: below this one, they hold the token from the body.
+    @method_decorator(sensitive_variables())
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
 
 class StatusView(VerifiedEmailAPIView):
     def get(self, request):
@@ -93,6 +101,11 @@ class VerifyConfirmView(TokenAPIView):
 
 
 class ChangeView(VerifiedEmailAPIView):
+    # The body carries the password: keep it out of error reports.
+    @method_decorator(sensitive_variables())
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
     def post(self, request):
         body = ChangeRequestSerializer.read(request.data)
         change = flows.request_change(
