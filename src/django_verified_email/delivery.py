@@ -19,7 +19,7 @@ from functools import partial
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from . import emails, signals
+from . import emails, signals, tokens
 from .conf import app_settings
 from .exceptions import DeliveryFailed
 
@@ -40,7 +40,8 @@ class Outgoing:
     """One message to send, by ids only: no token, no body, no address."""
 
     kind: str
-    user_id: int
+    #: ``tokens.portable_id`` of the user's key: task arguments must be JSON.
+    user_id: int | str
     change_id: int | None = None
     base_url: str | None = None
 
@@ -121,7 +122,7 @@ class Outbox:
         """Queue a message; it is handed over once the transaction commits."""
         outgoing = Outgoing(
             kind=kind,
-            user_id=user.pk,
+            user_id=tokens.portable_id(user.pk),
             change_id=change.pk if change is not None else None,
             base_url=base_url,
         )

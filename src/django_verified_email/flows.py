@@ -462,7 +462,7 @@ def resend_verification_in_place_of(token, user, *, base_url=None):
     the user it was sent to may swap it for a new one, so the request needs no
     CSRF token (browsers send "Origin: null" from no-referrer token pages).
     """
-    if _token_user_id(tokens.read_verify_token, token)["u"] != user.pk:
+    if not tokens.same_id(_token_user_id(tokens.read_verify_token, token)["u"], user.pk):
         raise InvalidToken
     send_verification(user, base_url=base_url)
 
@@ -506,16 +506,13 @@ def _change_for_revert_token(token, *, lock):
         change = EmailChange.objects.select_related("user").filter(pk=change_id).first()
     if (
         change is None
-        or change.user_id != read.payload["u"]
+        # As strings: the payload holds what JSON made of the user's key.
+        or str(change.user_id) != str(read.payload["u"])
         or change.status != Status.COMPLETED
         or change.reverted_at is not None
         or not change.old_email
         or not change.user.is_active
-        # Changed again since: this link no longer describes the account.
-        or not addresses.same_address(current_address(change.user), change.new_email)
-        or EmailChange.objects.filter(
-            user_id=change.user_id, status=Status.COMPLETED, pk__gt=change.pk
-        ).exists()
+        or not _address_still_set_by_changes_since(change)
     ):
         raise InvalidToken
     if read.expired:
@@ -526,6 +523,31 @@ def _change_for_revert_token(token, *, lock):
             )
         )
     return change
+
+
+def _changes_since(change):
+    """The completed, not undone, changes of the user from ``change`` on."""
+    return EmailChange.objects.filter(
+        user_id=change.user_id,
+        status=Status.COMPLETED,
+        pk__gte=change.pk,
+        reverted_at__isnull=True,
+    )
+
+
+def _address_still_set_by_changes_since(change):
+    """Whether the account's address is the one this flow last gave it.
+
+    Later changes made through the flows do not void the way back: whoever
+    took an account over could otherwise change the address once more, to
+    send the next notice to a mailbox of theirs, and so kill the real owner's
+    link. An address set outside the app does: the link no longer describes
+    the account.
+    """
+    latest = _changes_since(change).order_by("-pk").first()
+    return latest is not None and addresses.same_address(
+        current_address(change.user), latest.new_email
+    )
 
 
 def check_revert(token):
@@ -559,8 +581,10 @@ def revert_change(token):
         user.save(
             update_fields=[user.get_email_field_name(), "is_email_verified", "email_verified_at"]
         )
+        # This change and every later one are undone: their own revert links
+        # (the later ones went to addresses the taker may control) die too.
+        _changes_since(change).update(reverted_at=now)
         change.reverted_at = now
-        change.save(update_fields=["reverted_at"])
         outbox.signal(
             signals.email_change_reverted,
             user=user,

@@ -55,9 +55,25 @@ def fingerprint(user, *, with_verified_state):
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
+def portable_id(pk):
+    """A primary key as JSON carries it: an integer as it is, any other (a UUID) as text.
+
+    Token payloads and task arguments are JSON. Compare what comes back with
+    ``same_id``: a text id is no longer equal to the key it was made from.
+    """
+    if isinstance(pk, int) and not isinstance(pk, bool):
+        return pk
+    return str(pk)
+
+
+def same_id(carried, pk):
+    """Whether an id read back from a token or a task is the primary key ``pk``."""
+    return str(carried) == str(pk)
+
+
 def make_verify_token(user):
     return _serializer(VERIFY_SALT).dumps(
-        {"u": user.pk, "f": fingerprint(user, with_verified_state=True)}
+        {"u": portable_id(user.pk), "f": fingerprint(user, with_verified_state=True)}
     )
 
 
@@ -76,7 +92,7 @@ def make_revert_token(change):
     # Not tied to the password: whoever took the account over may have changed
     # it, and the way back must still work. The change's own state (completed,
     # not reverted, still the user's address) makes it one-time instead.
-    return _serializer(REVERT_SALT).dumps({"c": change.pk, "u": change.user_id})
+    return _serializer(REVERT_SALT).dumps({"c": change.pk, "u": portable_id(change.user_id)})
 
 
 def _is_canonical(token):

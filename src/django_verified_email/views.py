@@ -263,7 +263,9 @@ def change_confirm(request, token):
         pending = flows.confirm_change(token, base_url=link_base(request))
     except DeliveryFailed as error:
         if error.change is not None:
-            # Completed, only the notices failed: the session still renews.
+            # Completed, only the notices failed: the old session key must
+            # die all the same. (Django saves no session on a 5xx answer, so
+            # with database or cache sessions this logs the user out.)
             sessions.after_address_changed(request, error.change.user)
         return error_page(request, error, flow="change")
     except VerifiedEmailError as error:

@@ -123,20 +123,48 @@ def test_the_revert_link_expires_after_revert_max_age(taken_over, user):
     assert email_of(reloaded(user)) == "mallory@example.com"
 
 
-def test_the_revert_link_is_invalid_once_the_address_changed_again(taken_over, user, mailoutbox):
-    complete_dual_change(reloaded(user), "mallory2@example.com", mailoutbox)
-    response = Client().post(revert_path(taken_over))
-    assert response.status_code == 400
-    assert email_of(reloaded(user)) == "mallory2@example.com"
+def test_a_further_change_does_not_void_the_way_back(taken_over, user, mailoutbox):
+    # The taker changes the address once more, so that the next notice (and
+    # its revert link) goes to a mailbox of theirs...
+    second_notice = complete_dual_change(reloaded(user), "mallory2@example.com", mailoutbox)
+    assert second_notice.to == ["mallory@example.com"]
+
+    # ...yet Alice's link still brings her address back,
+    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert email_of(reloaded(user)) == "alice@example.com"
+    # and the taker's own revert link of the second change is dead.
+    taker_link = revert_token_of(second_notice)
+    assert Client().post(revert_path(taker_link)).status_code == 400
+    assert email_of(reloaded(user)) == "alice@example.com"
+    assert EmailChange.objects.filter(reverted_at__isnull=False).count() == 2
 
 
-def test_the_revert_link_is_invalid_after_going_back_to_the_same_address(
-    taken_over, user, mailoutbox
-):
-    # mallory@ -> other@ -> mallory@ again: the first link describes an old state.
+def test_the_revert_link_survives_going_back_to_the_same_address(taken_over, user, mailoutbox):
     complete_dual_change(reloaded(user), "other@example.com", mailoutbox)
     complete_dual_change(reloaded(user), "mallory@example.com", mailoutbox)
+
+    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert email_of(reloaded(user)) == "alice@example.com"
+
+
+def test_the_revert_link_is_invalid_once_the_address_was_set_outside_the_app(taken_over, user):
+    user = reloaded(user)
+    user.email_address = "set.by.admin@example.com"
+    user.save()
+
     assert Client().post(revert_path(taken_over)).status_code == 400
+    assert email_of(reloaded(user)) == "set.by.admin@example.com"
+
+
+def test_a_revert_undone_later_leaves_the_first_link_working(taken_over, user, mailoutbox):
+    # alice -> mallory (taken_over) -> mallory2; mallory uses the second
+    # change's link to get mallory@ back; Alice's link still wins in the end.
+    second_notice = complete_dual_change(reloaded(user), "mallory2@example.com", mailoutbox)
+    assert Client().post(revert_path(revert_token_of(second_notice))).status_code == 200
+    assert email_of(reloaded(user)) == "mallory@example.com"
+
+    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert email_of(reloaded(user)) == "alice@example.com"
 
 
 def test_a_password_change_does_not_void_the_revert_link(taken_over, user):

@@ -130,7 +130,9 @@ class ChangeConfirmView(TokenAPIView):
             change = flows.confirm_change(body["token"], base_url=link_base(request))
         except DeliveryFailed as error:
             if error.change is not None:
-                # Completed, only the notices failed: the session still renews.
+                # Completed, only the notices failed: the old session key must die
+                # all the same. (Django saves no session on a 5xx answer, so
+                # with database or cache sessions this logs the user out.)
                 sessions.after_address_changed(
                     django_request, error.change.user, session_user=session_user
                 )
