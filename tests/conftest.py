@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
+from django.views.debug import ExceptionReporter
 
 PASSWORD = "correct horse battery staple"
 LINK_RE = re.compile(r"https?://[^\s\"'<>]+/(?:verify|change/confirm)/[^\s\"'<>/]+/")
@@ -83,3 +84,10 @@ def client_for(user):
 def later(seconds):
     """Travel ``seconds`` ahead, with the clock standing still there."""
     return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False)
+
+
+def error_report(caplog):
+    """Text and HTML of the report AdminEmailHandler (or a tracker) sends for the logged 500."""
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    report = ExceptionReporter(record.request, *record.exc_info, is_email=True)
+    return report.get_traceback_text(), report.get_traceback_html()
