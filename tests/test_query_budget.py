@@ -12,7 +12,6 @@ scan or load the history of other users or past changes.
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -21,6 +20,7 @@ from django.urls import reverse
 from django_verified_email import flows
 from django_verified_email.models import EmailChange
 
+from . import populate
 from .conftest import PASSWORD, email_of, link_in, path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,24 +54,7 @@ def is_transaction_control(sql):
 
 
 def fill_tables(rows):
-    """``rows`` other users, each with one change in some status."""
-    User = get_user_model()
-    password = make_password(PASSWORD)
-    users = User.objects.bulk_create(
-        User(username=f"other{i}", password=password, email_address=f"other{i}@example.org")
-        for i in range(rows)
-    )
-    statuses = list(EmailChange.Status)
-    EmailChange.objects.bulk_create(
-        EmailChange(
-            user=user,
-            old_email=f"other{i}@example.org",
-            new_email=f"other{i}.new@example.org",
-            status=statuses[i % len(statuses)],
-            link_generation=1,
-        )
-        for i, user in enumerate(users)
-    )
+    populate.fill_tables(rows, PASSWORD)
 
 
 @pytest.fixture(params=[1, MANY], ids=["1-row", f"{MANY}-rows"])

@@ -46,12 +46,11 @@ class Outgoing:
     base_url: str | None = None
 
 
-def send_now(outgoing, *, user=None, change=None):
+def send_now(outgoing, *, change=None):
     """Build and send one message. Returns True if a message went out.
 
-    ``user`` is the instance to send the "sent" signal with; without it, the
-    user is read again (a worker has only the id). ``change`` is the row the
-    flow just committed, used as it is instead of being read again.
+    ``change`` is the row the flow just committed, used as it is instead of
+    being read again.
     """
     message = emails.build(
         outgoing.kind,
@@ -65,10 +64,8 @@ def send_now(outgoing, *, user=None, change=None):
     message.send()
     signal = SENT_SIGNALS.get(outgoing.kind)
     if signal is not None:
-        user_model = get_user_model()
-        if user is None:
-            user = user_model._default_manager.get(pk=outgoing.user_id)
-        send_signal(signal, user=user, email=message.to[0])
+        # The user the message was built for: no second read in a worker.
+        send_signal(signal, user=message.context["user"], email=message.to[0])
     return True
 
 
@@ -134,7 +131,7 @@ class Outbox:
     def _hand_over(self, outgoing, user, change):
         if app_settings.DELIVERY == "sync":
             try:
-                send_now(outgoing, user=user, change=change)
+                send_now(outgoing, change=change)
             except MAIL_ERRORS:
                 # The message carries a live link: log the kind, never the body.
                 logger.exception("Could not send the %s email of user %s", outgoing.kind, user.pk)

@@ -88,6 +88,14 @@ def _lock_user_and_address(change_id, address_field):
     return change
 
 
+def _read_token(read, token):
+    """``read(token)``, with a malformed or forged token as ``InvalidToken``."""
+    try:
+        return read(token)
+    except tokens.BadToken:
+        raise InvalidToken from None
+
+
 def _sending(user, send, *, checks_first=False):
     """Run ``send`` under the user's resend cooldown, handing it back on failure.
 
@@ -136,10 +144,7 @@ def send_verification(user, *, base_url=None):
 
 
 def _user_for_verify_token(token, *, lock):
-    try:
-        read = tokens.read_verify_token(token)
-    except tokens.BadToken:
-        raise InvalidToken from None
+    read = _read_token(tokens.read_verify_token, token)
     users = get_user_model()._default_manager
     if lock:
         users = users.select_for_update()
@@ -317,10 +322,7 @@ def _locked_user_for_new_change(user_id, new_email, now):
 
 
 def _change_for_token(token, *, lock):
-    try:
-        read = tokens.read_change_token(token)
-    except tokens.BadToken:
-        raise InvalidToken from None
+    read = _read_token(tokens.read_change_token, token)
     payload = read.payload
     if lock and payload["s"] == "new":
         # Completing writes the user row and takes an address: lock both and
@@ -448,13 +450,6 @@ def resend_change(user, *, base_url=None):
     return _sending(user, send)
 
 
-def _token_user_id(read_token, token):
-    try:
-        return read_token(token).payload
-    except tokens.BadToken:
-        raise InvalidToken from None
-
-
 def resend_verification_in_place_of(token, user, *, base_url=None):
     """Send a fresh verification link in place of an expired (or any) one.
 
@@ -462,14 +457,14 @@ def resend_verification_in_place_of(token, user, *, base_url=None):
     the user it was sent to may swap it for a new one, so the request needs no
     CSRF token (browsers send "Origin: null" from no-referrer token pages).
     """
-    if not tokens.same_id(_token_user_id(tokens.read_verify_token, token)["u"], user.pk):
+    if not tokens.same_id(_read_token(tokens.read_verify_token, token).payload["u"], user.pk):
         raise InvalidToken
     send_verification(user, base_url=base_url)
 
 
 def resend_change_in_place_of(token, user, *, base_url=None):
     """Send the open change's current link again, in place of an expired one."""
-    change_id = _token_user_id(tokens.read_change_token, token)["c"]
+    change_id = _read_token(tokens.read_change_token, token).payload["c"]
     if not EmailChange.objects.filter(pk=change_id, user_id=user.pk).exists():
         raise InvalidToken
     return resend_change(user, base_url=base_url)
@@ -492,10 +487,7 @@ def cancel_change(user):
 
 
 def _change_for_revert_token(token, *, lock):
-    try:
-        read = tokens.read_revert_token(token)
-    except tokens.BadToken:
-        raise InvalidToken from None
+    read = _read_token(tokens.read_revert_token, token)
     change_id = read.payload["c"]
     if lock:
         # Taking the old address back is taking an address: the same locks as

@@ -139,7 +139,9 @@ def test_the_expired_link_resend_without_auth_middleware_asks_to_log_in(settings
     assert len(mailoutbox) == 1
 
 
-def test_a_forged_host_points_the_old_address_link_at_another_site(settings, user, mailoutbox):
+def test_base_url_keeps_links_on_the_site_whatever_host_the_request_names(
+    settings, user, mailoutbox
+):
     # Why W004 exists: without BASE_URL, links take the request's host, and
     # ALLOWED_HOSTS = ["*"] lets the requester name any.
     settings.ALLOWED_HOSTS = ["*"]
