@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import flows
-from .conf import app_settings
 from .exceptions import AlreadyVerified, VerifiedEmailError
 from .models import EmailChange
+from .web import link_base
 
 VERIFICATION_FIELDS = ("is_email_verified", "email_verified_at")
 
@@ -41,11 +41,6 @@ class EmailChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-def _link_base(request):
-    # Same rule as the HTML views: BASE_URL, else the host Django validated.
-    return app_settings.BASE_URL or request.build_absolute_uri("/")
 
 
 class VerifiedEmailUserAdminMixin:
@@ -87,7 +82,7 @@ class VerifiedEmailUserAdminMixin:
 
     @admin.action(description=_("Send verification link"), permissions=["change"])
     def send_verification_link(self, request, queryset):
-        base_url = _link_base(request)
+        base_url = link_base(request)
         sent = []
         already_verified = []
         for user in queryset:
