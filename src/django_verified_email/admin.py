@@ -5,6 +5,8 @@ them but never edits them, since a hand-edited status would let a link work
 (or stop working) behind the flows' back.
 """
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +18,12 @@ from .models import EmailChange
 from .web import link_base
 
 VERIFICATION_FIELDS = ("is_email_verified", "email_verified_at")
+
+if TYPE_CHECKING:
+    # What the mixin is mixed with: the host's user admin.
+    _UserAdmin = admin.ModelAdmin
+else:
+    _UserAdmin = object
 
 
 @admin.register(EmailChange)
@@ -43,7 +51,7 @@ class EmailChangeAdmin(admin.ModelAdmin):
         return False
 
 
-class VerifiedEmailUserAdminMixin:
+class VerifiedEmailUserAdminMixin(_UserAdmin):
     """Mix into the host's user admin, before ``UserAdmin``.
 
     Adds the verified flag to the list (column and filter), shows the flag and

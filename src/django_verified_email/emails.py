@@ -78,8 +78,9 @@ class Kind:
     #: Whose address it goes to: ``(user, change) -> address``.
     recipient: Callable[[Any, Any], str]
     #: The change status it is due in; None for the one message about the
-    #: user alone (verify), due while the address is unverified.
-    due_in: str | None
+    #: user alone (verify), due while the address is unverified. (Typed
+    #: ``object``: the stubs see a choice as its (value, label) tuple.)
+    due_in: object
     #: The link it carries, as a path: ``(user, change) -> path``.
     link: Callable[[Any, Any], str] | None = None
     #: The change step whose link it carries (the link is for ``due_in``).
@@ -105,14 +106,7 @@ KINDS: dict[str, Kind] = {
 }
 
 #: The status a change must be in for a link of each step to work.
-STEP_STATUS: dict[str, str] = {
-    kind.step: kind.due_in for kind in KINDS.values() if kind.step and kind.due_in
-}
-
-#: The message that carries the link of a change waiting in each status.
-LINK_FOR_STATUS: dict[str, str] = {
-    kind.due_in: name for name, kind in KINDS.items() if kind.step and kind.due_in
-}
+STEP_STATUS: dict[str, object] = {kind.step: kind.due_in for kind in KINDS.values() if kind.step}
 
 
 def template_name(kind: str) -> str:
@@ -156,6 +150,7 @@ def build(
     row = KINDS.get(kind)
     if row is None:
         raise ValueError(f"Unknown email kind: {kind}")
+    user: Any
     if change is not None:
         user = change.user
     elif change_id is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,6 +33,11 @@ class VerifiedEmailMixin(models.Model):
 
     class Meta:
         abstract = True
+
+    if TYPE_CHECKING:
+        # What the user model the mixin is mixed into provides.
+        @classmethod
+        def get_email_field_name(cls) -> str: ...
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         field = self.get_email_field_name()
@@ -100,10 +105,11 @@ class VerifiedEmailMixin(models.Model):
         self._verified_email_trusted = True
 
     def get_session_auth_hash(self) -> str:
-        return self._verified_email_session_hash(super().get_session_auth_hash())
+        parent = super().get_session_auth_hash()  # type: ignore[misc]
+        return self._verified_email_session_hash(parent)
 
     def get_session_auth_fallback_hash(self) -> Iterator[str]:
-        for value in super().get_session_auth_fallback_hash():
+        for value in super().get_session_auth_fallback_hash():  # type: ignore[misc]
             yield self._verified_email_session_hash(value)
 
     def _verified_email_session_hash(self, value):

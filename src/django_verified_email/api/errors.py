@@ -69,6 +69,8 @@ def handle_exception(exc, context):
     # DRF's handler adds WWW-Authenticate and Retry-After; only the body is
     # reshaped here.
     response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
     codes = exc.get_codes()
     response.data = {
         "code": codes if isinstance(codes, str) else exc.default_code,

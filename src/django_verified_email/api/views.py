@@ -34,10 +34,12 @@ class VerifiedEmailAPIView(APIView):
     def get_authenticators(self):
         # Read at request time, not import time: authentication is the host's
         # choice (session, token, JWT...), and follows its settings.
-        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+        classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        return [authentication() for authentication in classes]  # type: ignore[operator]
 
     def get_throttles(self):
-        return [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
+        classes = api_settings.DEFAULT_THROTTLE_CLASSES
+        return [throttle() for throttle in classes]  # type: ignore[operator]
 
     def get_exception_handler(self):
         return handle_exception

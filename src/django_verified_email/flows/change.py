@@ -191,7 +191,7 @@ def confirm_change(token: object, *, base_url: str | None = None) -> EmailChange
             change, step = _change_for_token(token, lock=True)
             now = timezone.now()
             if step == emails.OLD_STEP:
-                change.status = Status.AWAITING_NEW
+                change.status = Status.AWAITING_NEW  # type: ignore[assignment]
                 change.old_confirmed_at = now
                 change.link_generation += 1
                 change.link_sent_at = now
@@ -240,7 +240,7 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     old_email = addresses.of_user(user)
     _common.set_verified_address(user, change.new_email, now)
     change.user = user
-    change.status = Status.COMPLETED
+    change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now
     change.save(update_fields=["status", "closed_at"])
     outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)

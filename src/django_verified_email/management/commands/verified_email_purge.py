@@ -25,7 +25,9 @@ def purgeable(now):
         timedelta(seconds=app_settings.REVERT_MAX_AGE + app_settings.CHANGE_LOCK_AFTER_REVERT),
     )
     expired = timedelta(seconds=app_settings.LINK_MAX_AGE) + keep
-    closed = [status for status in EmailChange.Status if status not in EmailChange.PENDING_STATUSES]
+    closed = [
+        status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
+    ]
     # Both halves match an index on (status, time): verified_em_status_closed_idx
     # and verified_em_status_sent_idx.
     return EmailChange.objects.filter(
