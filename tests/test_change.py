@@ -214,7 +214,7 @@ def test_a_new_request_supersedes_the_open_change(logged_in, mailoutbox, setting
 
     request_change(logged_in, "second@example.com")
 
-    assert EmailChange.objects.open().count() == 1
+    assert EmailChange.objects.pending().count() == 1
     first, second = EmailChange.objects.order_by("pk")
     assert (first.status, first.new_email) == ("superseded", "first@example.com")
     assert first.closed_at is not None
@@ -235,7 +235,7 @@ def test_a_new_request_supersedes_a_change_waiting_for_the_new_address(
     request_change(logged_in, "second@example.com")
 
     assert Client().post(waiting_link).status_code == 400
-    assert EmailChange.objects.open().get().new_email == "second@example.com"
+    assert EmailChange.objects.pending().get().new_email == "second@example.com"
 
 
 def test_cancel(logged_in, user, mailoutbox, heard):

@@ -41,7 +41,7 @@ def test_a_change_has_the_contract_statuses_and_only_two_are_open():
         "cancelled",
         "superseded",
     }
-    assert set(EmailChange.OPEN_STATUSES) == {"awaiting_old", "awaiting_new"}
+    assert set(EmailChange.PENDING_STATUSES) == {"awaiting_old", "awaiting_new"}
 
 
 def test_the_database_refuses_a_second_open_change(user):
@@ -50,7 +50,7 @@ def test_the_database_refuses_a_second_open_change(user):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         EmailChange.objects.create(user=user, new_email="two@example.com", status="awaiting_new")
-    assert EmailChange.objects.open().count() == 1
+    assert EmailChange.objects.pending().count() == 1
 
 
 # HTML pages: verify-confirm and change-confirm need no login ---------------------

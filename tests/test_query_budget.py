@@ -160,7 +160,7 @@ def test_status_resend_and_cancel_stay_in_budget(
     with django_assert_max_num_queries(step_budget("cancel")):
         response = client.post(reverse("verified_email:change-cancel"))
     assert response.status_code == 302
-    assert not EmailChange.objects.open().filter(user=client.user).exists()
+    assert not EmailChange.objects.pending().filter(user=client.user).exists()
 
 
 def flow_query_counts(client, mailoutbox, new_email):

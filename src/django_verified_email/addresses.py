@@ -75,6 +75,11 @@ def same_address(first, second):
     return comparable(first) == comparable(second)
 
 
+def of_user(user) -> str:
+    """Return the user's address, from whatever field ``EMAIL_FIELD`` names ("" if none)."""
+    return getattr(user, user.get_email_field_name(), "") or ""
+
+
 def is_valid(address):
     if not address or len(address) > MAX_LENGTH or len(ascii_form(address)) > MAX_LENGTH:
         return False

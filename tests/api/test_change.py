@@ -193,7 +193,7 @@ def test_change_confirm_superseded_link_is_invalid(logged_in, anonymous, mailout
     request_change(logged_in, "third@example.com")
 
     assert_error(confirm_change(anonymous, first), 400, "invalid_token")
-    assert EmailChange.objects.open().get().new_email == "third@example.com"
+    assert EmailChange.objects.pending().get().new_email == "third@example.com"
 
 
 def test_change_confirm_of_a_taken_address_is_a_conflict(

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_verified_email import flows, signals
+from django_verified_email import flows, signals, web
 from django_verified_email.exceptions import EmailTaken, InvalidToken, LockedOut, WrongPassword
 from django_verified_email.models import EmailChange
 
@@ -32,14 +32,14 @@ def token_of(message):
 @pytest.fixture
 def slow_taken_check(monkeypatch):
     """Hold every "is the address taken?" answer a moment before acting on it."""
-    check = flows._taken_by_other
+    check = flows._common.taken_by_other
 
     def slow(user, address):
         answer = check(user, address)
         time.sleep(WINDOW)
         return answer
 
-    monkeypatch.setattr(flows, "_taken_by_other", slow)
+    monkeypatch.setattr(flows._common, "taken_by_other", slow)
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_two_users_racing_for_one_address_exactly_one_wins(
     assert outcomes == ["error", "ok"], results
     [error] = [value for kind, value in results if kind == "error"]
     assert isinstance(error, EmailTaken)
-    assert error.status == 409
+    assert web.http_status(error) == 409
     assert len(holders_of(SHARED)) == 1
     winner, loser = (alice, bob) if results[0][0] == "ok" else (bob, alice)
     assert email_of(reloaded(loser)) == f"{loser.username}@example.com"

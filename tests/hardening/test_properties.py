@@ -101,7 +101,7 @@ def check_promises(people, proven):
             seen[address] = user.username
         if user.is_email_verified:
             assert address in proven[user.pk], (user.username, address, proven[user.pk])
-        assert EmailChange.objects.open().filter(user=user).count() <= 1
+        assert EmailChange.objects.pending().filter(user=user).count() <= 1
 
 
 @settings(

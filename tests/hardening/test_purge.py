@@ -29,7 +29,7 @@ def rows(make_user):
             link_generation=1,
             created_at=when,
             link_sent_at=when,
-            closed_at=None if status in EmailChange.OPEN_STATUSES else when,
+            closed_at=None if status in EmailChange.PENDING_STATUSES else when,
             **extra,
         )
 

@@ -1,7 +1,7 @@
 """Delete email changes that are over and past keeping.
 
 Closed changes (completed, cancelled, superseded) go once they are older than
-``PURGE_AFTER`` seconds; open ones once their link expired that long ago. A
+``PURGE_AFTER`` seconds; pending ones once their link expired that long ago. A
 completed change is kept at least while its "this wasn't me" link and the
 change lock after a revert can still need it. Rows go in batches, each in its
 own short transaction, so a million rows never hold one long lock.
@@ -25,12 +25,14 @@ def purgeable(now):
         timedelta(seconds=app_settings.REVERT_MAX_AGE + app_settings.CHANGE_LOCK_AFTER_REVERT),
     )
     expired = timedelta(seconds=app_settings.LINK_MAX_AGE) + keep
-    closed = [status for status in EmailChange.Status if status not in EmailChange.OPEN_STATUSES]
+    closed = [
+        status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
+    ]
     # Both halves match an index on (status, time): verified_em_status_closed_idx
     # and verified_em_status_sent_idx.
     return EmailChange.objects.filter(
         Q(status__in=closed, closed_at__lt=now - keep_closed)
-        | Q(status__in=EmailChange.OPEN_STATUSES, link_sent_at__lt=now - expired)
+        | Q(status__in=EmailChange.PENDING_STATUSES, link_sent_at__lt=now - expired)
     )
 
 
