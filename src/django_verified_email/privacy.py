@@ -53,7 +53,7 @@ def export_user_data(user):
             "email_verified_at": _value(user.email_verified_at),
         },
         "email_changes": [
-            {name: _value(value) for name, value in zip(EXPORTED_CHANGE_FIELDS, row)}
+            {name: _value(value) for name, value in zip(EXPORTED_CHANGE_FIELDS, row, strict=True)}
             for row in changes.values_list(*EXPORTED_CHANGE_FIELDS)
         ],
     }
