@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from django_verified_email.models import EmailChange
 
+pytestmark = pytest.mark.hardening
+
 DAY = timedelta(days=1)
 OLD = timezone.now() - 40 * DAY
 RECENT = timezone.now() - 2 * DAY
