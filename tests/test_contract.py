@@ -16,7 +16,6 @@ from django_verified_email.conf import app_settings
 from django_verified_email.models import EmailChange
 from tests.helpers import (
     assert_error,
-    call,
     client_for,
     email_of,
     link_path,
@@ -25,6 +24,7 @@ from tests.helpers import (
     send_verification,
     url,
 )
+from tests.helpers import call as api_call
 
 from .failing_mail import LOCMEM, REFUSING, use_mail_backend
 
@@ -132,11 +132,11 @@ def test_api_resend_with_the_mail_server_down_answers_503_and_keeps_the_change(
     request_change(logged_in, "new@example.com")
     use_mail_backend(settings, REFUSING)
 
-    assert_error(call(logged_in, "change-resend"), 503, "delivery_failed")
+    assert_error(api_call(logged_in, "change-resend"), 503, "delivery_failed")
 
     assert EmailChange.objects.get().status == "awaiting_old"
     use_mail_backend(settings, LOCMEM)
-    assert call(logged_in, "change-resend").status_code == 202
+    assert api_call(logged_in, "change-resend").status_code == 202
     assert Client().post(link_path(mailoutbox[-1], to="alice@example.com")).status_code == 200
 
 
@@ -251,7 +251,7 @@ def test_reauthentication_signals_wait_for_the_request_transaction(
         signal.connect(receiver)
     try:
         assert request_change(client, "new@example.com", password="wrong").status_code == 200
-        response = call(client, "change", {"new_email": "n@example.com", "password": "wrong"})
+        response = api_call(client, "change", {"new_email": "n@example.com", "password": "wrong"})
     finally:
         for signal in watched:
             signal.disconnect(receiver)

@@ -3,7 +3,8 @@
 The default test run does not collect this folder: SQLite serialises every
 writer and the locmem cache lives in one process, so a race there proves
 nothing. The ``postgres`` and ``mariadb`` tox envs (scripts/test-services)
-set VE_CONCURRENCY_TESTS=1 to run it.
+set VE_CONCURRENCY_TESTS=1 to run it; ``mariadb`` selects these tests by the
+``concurrency`` marker.
 """
 
 import os
