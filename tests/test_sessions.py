@@ -101,7 +101,7 @@ def test_logout_other_sessions_also_ends_them_on_a_revert(settings, user, mailou
     intruder = client_for(user)
     complete_change_in(intruder, user, mailoutbox)
     assert is_logged_in(intruder)
-    [notice] = [m for m in mailoutbox if m.to == ["alice@example.com"] and "/revert/" in m.body]
+    [notice] = [m for m in mailoutbox if m.to == ["alice@example.com"] and links_in(m, REVERT_PAGE)]
 
     assert Client().post(revert_path(revert_token_in(notice))).status_code == 200
 
