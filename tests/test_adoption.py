@@ -12,8 +12,7 @@ from django.utils import timezone
 from time_machine import travel
 
 from django_verified_email.models import EmailChange
-
-from .conftest import reloaded
+from tests.helpers import reloaded
 
 ADOPTION = timezone.now().replace(microsecond=0)
 

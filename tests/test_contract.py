@@ -14,12 +14,19 @@ from django.test import Client
 from django_verified_email import signals
 from django_verified_email.conf import app_settings
 from django_verified_email.models import EmailChange
+from tests.helpers import (
+    assert_error,
+    client_for,
+    email_of,
+    link_path,
+    reloaded,
+    request_change,
+    send_verification,
+    url,
+)
+from tests.helpers import call as api_call
 
-from .api.steps import assert_error
-from .api.steps import call as api_call
-from .conftest import client_for, email_of, reloaded
 from .failing_mail import LOCMEM, REFUSING, use_mail_backend
-from .steps import link_path, request_change, send_verification, url
 
 LOGIN_REQUIRED_MIDDLEWARE = "django.contrib.auth.middleware.LoginRequiredMiddleware"
 COMMON_MIDDLEWARE = "django.middleware.common.CommonMiddleware"

@@ -15,8 +15,7 @@ from django_verified_email.privacy import (
     NOT_EXPORTED,
     export_user_data,
 )
-
-from .conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 WHEN = timezone.now().replace(microsecond=0)
 

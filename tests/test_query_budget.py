@@ -19,9 +19,7 @@ from django.urls import reverse
 
 from django_verified_email import flows
 from django_verified_email.models import EmailChange
-
-from . import populate
-from .conftest import PASSWORD, email_of, link_in, path_of
+from tests.helpers import PASSWORD, email_of, fill_tables, link_in, path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,10 +49,6 @@ MANY = 2_000
 
 def is_transaction_control(sql):
     return sql.lstrip().upper().startswith(TRANSACTION_CONTROL)
-
-
-def fill_tables(rows):
-    populate.fill_tables(rows, PASSWORD)
 
 
 @pytest.fixture(params=[1, MANY], ids=["1-row", f"{MANY}-rows"])

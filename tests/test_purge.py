@@ -13,9 +13,9 @@ from time_machine import travel
 from django_verified_email import flows
 from django_verified_email.exceptions import LockedOut
 from django_verified_email.models import EmailChange
+from tests.helpers import PASSWORD, complete_dual_change, email_of, reloaded, revert_token_in
 
-from ..conftest import PASSWORD, email_of, reloaded
-from .support import complete_dual_change, revert_token_of
+pytestmark = pytest.mark.hardening
 
 DAY = timedelta(days=1)
 OLD = timezone.now() - 40 * DAY
@@ -146,7 +146,7 @@ def test_a_completed_change_keeps_its_addresses_while_its_revert_link_lives(
     with travel(T0 + 6 * DAY + 23 * HOUR, tick=False):
         assert purge().splitlines()[1] == "Blanked the addresses of 0 kept email change(s)."
         assert addresses(change) == ("alice@example.com", "new@example.com")
-        assert flows.check_revert(revert_token_of(notice)) == change
+        assert flows.check_revert(revert_token_in(notice)) == change
 
     with travel(T0 + 7 * DAY + 23 * HOUR, tick=False):
         purge()
@@ -174,7 +174,7 @@ def test_a_revert_still_works_after_a_purge_and_its_lock_outlives_the_scrub(
 
     with travel(T0 + 6 * DAY, tick=False):
         purge()
-        flows.revert_change(revert_token_of(notice))
+        flows.confirm_revert(revert_token_in(notice))
     assert email_of(reloaded(user)) == "alice@example.com"
 
     # Reverted: no link reads the addresses any more, and the row is past
