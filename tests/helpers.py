@@ -50,6 +50,14 @@ def client_for(user):
     return client
 
 
+def with_new_password(user, password=PASSWORD):
+    """The user after its owner chose a new password (a revert or deny retires the old one)."""
+    user = reloaded(user)
+    user.set_password(password)
+    user.save()
+    return user
+
+
 def later(seconds):
     """Travel ``seconds`` ahead, with the clock standing still there."""
     return time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False)

@@ -23,8 +23,11 @@ DEFAULTS = {
     "SUCCESS_URL": None,  # None: the status page
     "REVERT_MAX_AGE": 604800,  # seconds: 7 days
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
-    "LOGOUT_OTHER_SESSIONS": False,
+    # A completed change ends the account's other sessions; a revert or a
+    # deny ends every session whatever this says.
+    "LOGOUT_OTHER_SESSIONS": True,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
+    "SUPPORT_URL": None,  # e.g. "https://example.com/help/"; None: no pointer shown
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

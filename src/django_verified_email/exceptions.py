@@ -83,6 +83,13 @@ class Throttled(VerifiedEmailError):
     detail = _("A link was sent a moment ago. Wait a little before asking for another.")
 
 
+class InvalidPassword(VerifiedEmailError):
+    """The new password was refused by the password validators (``detail`` says why)."""
+
+    code = "invalid_password"
+    detail = _("This password is not accepted. Choose another one.")
+
+
 class NoPendingChange(VerifiedEmailError):
     code = "no_pending_change"
     detail = _("There is no email change in progress.")

@@ -29,6 +29,7 @@ from ..exceptions import (
     LockedOut,
     NoPendingChange,
     SameEmail,
+    WrongPassword,
 )
 from ..models import EmailChange, VerifiedUser
 from . import _common
@@ -56,6 +57,10 @@ def request_change(
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _locked_user_for_new_change(user.pk, new_email, now)
+            if locked.password != user.password:
+                # The password was checked against the row as it was read
+                # before the lock; a revert or a deny retired it since.
+                raise WrongPassword
             # Read in the lock query whatever REVEAL_TAKEN_EMAIL says, so both
             # settings, and both answers, do exactly the same database work.
             if app_settings.REVEAL_TAKEN_EMAIL and locked.verified_email_address_taken:
@@ -101,6 +106,12 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     was probably taken over, and whoever did it may still know the password.
     Also read: whether another account has ``new_email``, and whether the user
     has a pending change to supersede (most have none: no UPDATE then).
+
+    The lock comes first, in a query of its own, and the reads after it: a
+    read in the locking query itself would see the database as it was when
+    the query began (PostgreSQL re-checks only the locked row once the lock
+    is granted), so a revert committed while this request waited for the
+    user row would go unseen and the new change would slip past its lock.
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
     recent_revert = (
@@ -108,13 +119,13 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         .order_by("-reverted_at")
         .values("reverted_at")[:1]
     )
+    users = get_user_model()._default_manager
+    users.select_for_update().filter(pk=user_id).values_list("pk", flat=True).first()
     user = (
-        get_user_model()
-        ._default_manager.select_for_update()
-        .annotate(
+        users.annotate(
             verified_email_reverted_at=Subquery(recent_revert),
             verified_email_address_taken=Exists(
-                addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
+                _common.blocking_holders(new_email).exclude(pk=OuterRef("pk"))
             ),
             verified_email_has_pending_change=Exists(
                 EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
@@ -237,16 +248,20 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
                 "Your email address was not changed."
             )
         )
+    _common.release_address(user, change.new_email, outbox)
     old_email = addresses.of_user(user)
-    _common.set_verified_address(user, change.new_email, now)
+    _common.set_verified_address(
+        user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
+    )
     change.user = user
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now
     change.save(update_fields=["status", "closed_at"])
     outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
-    # Only an address that proved itself hears of the change: an unverified
-    # old address may be a typo that belongs to someone else.
-    if app_settings.NOTIFY_OLD_EMAIL and change.old_email and change.old_confirmed_at:
+    # An unverified old address hears of it too, with the way back: it may
+    # be the owner's real mailbox (an account from before the app was
+    # adopted), and a typo'd one simply never reads it.
+    if app_settings.NOTIFY_OLD_EMAIL and change.old_email:
         outbox.email(emails.CHANGE_NOTICE_OLD, user=user, change=change, base_url=base_url)
     outbox.signal(
         signals.email_changed,

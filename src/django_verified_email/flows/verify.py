@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from .. import addresses, emails, signals, throttle, tokens
 from ..delivery import atomic_outbox
 from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail
-from ..models import VerifiedUser
+from ..models import EmailChange, VerifiedUser
 from ._common import read_token
 
 
@@ -48,11 +49,20 @@ def check_verification(token: object) -> VerifiedUser:
 
 
 def confirm_verification(token: object) -> VerifiedUser:
-    """Use a verification link: the user's current address becomes verified."""
+    """Use a verification link: the user's current address becomes verified.
+
+    A pending single-link change (opened while the address was unverified,
+    so it skips the old address) is superseded: from now on, moving the
+    account needs the dual-link flow, and that change's link dies.
+    """
     with atomic_outbox() as outbox:
         user = _user_for_token(token, lock=True)
-        user.mark_email_verified()
+        now = timezone.now()
+        user.mark_email_verified(now)
         user.save(update_fields=["is_email_verified", "email_verified_at"])
+        EmailChange.objects.pending_for(user).filter(old_confirmed_at__isnull=True).exclude(
+            status=EmailChange.Status.AWAITING_OLD
+        ).update(status=EmailChange.Status.SUPERSEDED, closed_at=now)
         outbox.signal(signals.email_verified, user=user, email=addresses.of_user(user))
     return user
 
