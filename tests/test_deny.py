@@ -1,4 +1,4 @@
-""""This wasn't me" at the old-address step (deny), and the new password after it."""
+""" "This wasn't me" at the old-address step (deny), and the new password after it."""
 
 import pytest
 from django.test import Client

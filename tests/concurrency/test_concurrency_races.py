@@ -122,7 +122,8 @@ def test_a_revert_and_a_change_racing_for_one_address_never_share_it(
     carol_token = token_in(mailoutbox[-1])
 
     results = run_at_once(
-        lambda: flows.revert_change(revert_token, base_url="http://testserver"), lambda: flows.confirm_change(carol_token)
+        lambda: flows.revert_change(revert_token, base_url="http://testserver"),
+        lambda: flows.confirm_change(carol_token),
     )
 
     assert sorted(kind for kind, _ in results) == ["error", "ok"], results
