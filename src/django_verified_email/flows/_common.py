@@ -75,7 +75,8 @@ def can_release_addresses() -> bool:
     """
     model = get_user_model()
     name = model.get_email_field_name()
-    return name != model.USERNAME_FIELD and model._meta.get_field(name).blank
+    field = model._meta.get_field(name)
+    return name != model.USERNAME_FIELD and bool(getattr(field, "blank", False))
 
 
 def blocking_holders(address: str) -> models.QuerySet[Any]:
@@ -109,7 +110,7 @@ def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
     if not can_release_addresses():
         return
     field = get_user_model().get_email_field_name()
-    blank = None if get_user_model()._meta.get_field(field).null else ""
+    blank = None if getattr(get_user_model()._meta.get_field(field), "null", False) else ""
     holders = (
         addresses.users_with_address(address)
         .exclude(pk=user.pk)

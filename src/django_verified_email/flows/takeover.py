@@ -93,8 +93,8 @@ def confirm_set_password(token: object, new_password: object) -> VerifiedUser:
     """
     with atomic_outbox():
         user = _user_for_token(token, lock=True)
-        validate_new_password(user, new_password)
-        user.set_password(new_password)
+        password = validate_new_password(user, new_password)
+        user.set_password(password)
         user.save(update_fields=["password"])
-    password_validation.password_changed(new_password, user)
+    password_validation.password_changed(password, user)
     return user

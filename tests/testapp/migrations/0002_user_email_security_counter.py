@@ -13,6 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='user',
             name='email_security_counter',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Moves on every address change, revert and refused change. Links and sessions issued before it moved stop working.', verbose_name='email security counter'),
+            field=models.PositiveIntegerField(default=0, editable=False, help_text="Moves on every address change, revert and refused change. "
+                "Links and sessions issued before it moved stop working.", verbose_name='email security counter'),
         ),
     ]

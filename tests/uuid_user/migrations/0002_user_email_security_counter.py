@@ -15,7 +15,8 @@ class Migration(migrations.Migration):
             field=models.PositiveIntegerField(
                 default=0,
                 editable=False,
-                help_text="Moves on every address change, revert and refused change. Links and sessions issued before it moved stop working.",
+                help_text="Moves on every address change, revert and refused change. "
+                "Links and sessions issued before it moved stop working.",
                 verbose_name="email security counter",
             ),
         ),
