@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_verified_email.models import EmailChange
+from django_verified_email.models import EmailChange, ReauthAttempts
 
 DAY = timedelta(days=1)
 OLD = timezone.now() - 40 * DAY
@@ -102,3 +102,39 @@ def test_the_purge_lookups_have_indexes():
     names = {index.name: index.fields for index in EmailChange._meta.indexes}
     assert names["verified_em_status_closed_idx"] == ["status", "closed_at"]
     assert names["verified_em_status_sent_idx"] == ["status", "link_sent_at"]
+
+
+def test_purge_deletes_reauth_counters_whose_window_and_lock_are_over(make_user, settings):
+    settings.VERIFIED_EMAIL = {"REAUTH_LOCKOUT": 900}
+    now = timezone.now()
+    users = [make_user(f"user{i}", f"user{i}@example.com") for i in range(4)]
+    ReauthAttempts.objects.bulk_create(
+        [
+            # Window over, never locked: goes.
+            ReauthAttempts(user=users[0], count=2, window_started_at=now - timedelta(hours=1)),
+            # Window and lock over: goes.
+            ReauthAttempts(
+                user=users[1],
+                count=5,
+                window_started_at=now - timedelta(hours=1),
+                locked_until=now - timedelta(minutes=1),
+            ),
+            # Window still open: stays.
+            ReauthAttempts(user=users[2], count=2, window_started_at=now - timedelta(minutes=5)),
+            # Window over but still locked: stays.
+            ReauthAttempts(
+                user=users[3],
+                count=5,
+                window_started_at=now - timedelta(hours=1),
+                locked_until=now + timedelta(minutes=1),
+            ),
+        ]
+    )
+
+    output = purge("--batch-size", "1")
+
+    assert "Deleted 2 expired re-authentication counter(s)." in output
+    assert sorted(ReauthAttempts.objects.values_list("user__username", flat=True)) == [
+        "user2",
+        "user3",
+    ]

@@ -21,6 +21,7 @@ from .. import flows, sessions
 from ..conf import app_settings
 from ..exceptions import DeliveryFailed
 from ..views import link_base
+from .authentication import authentication_classes
 from .errors import handle_exception
 from .parsers import SmallJSONParser
 from .serializers import ChangeRequestSerializer, StatusSerializer, TokenSerializer
@@ -34,9 +35,10 @@ class VerifiedEmailAPIView(APIView):
     metadata_class = None
 
     def get_authenticators(self):
-        # Read at request time, not import time: authentication is the host's
-        # choice (session, token, JWT...), and follows its settings.
-        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+        # The classes named for this app (API_AUTHENTICATION_CLASSES), read at
+        # request time; never the host's DRF default, which includes HTTP
+        # Basic: a password check with no lockout on every endpoint.
+        return [auth() for auth in authentication_classes()]
 
     def get_throttles(self):
         return [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]

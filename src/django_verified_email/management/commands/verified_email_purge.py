@@ -5,6 +5,9 @@ Closed changes (completed, cancelled, superseded) go once they are older than
 completed change is kept at least while its "this wasn't me" link and the
 change lock after a revert can still need it. Rows go in batches, each in its
 own short transaction, so a million rows never hold one long lock.
+
+Re-authentication counters go too once both their window and any lockout are
+over: a user's next attempt would start a fresh count anyway.
 """
 
 from datetime import timedelta
@@ -15,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from django_verified_email.conf import app_settings
-from django_verified_email.models import EmailChange
+from django_verified_email.models import EmailChange, ReauthAttempts
 
 
 def purgeable(now):
@@ -34,6 +37,31 @@ def purgeable(now):
     )
 
 
+def stale_attempts(now):
+    window = timedelta(seconds=app_settings.REAUTH_LOCKOUT)
+    return ReauthAttempts.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        window_started_at__lte=now - window,
+    )
+
+
+def delete_in_batches(queryset, *, database, batch_size):
+    """Delete what ``queryset`` matches, one transaction per batch; (rows, batches)."""
+    total = batches = 0
+    while True:
+        with transaction.atomic(using=database):
+            ids = list(
+                queryset.using(database).order_by("pk").values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            # The filter again: a row may have changed since it was read.
+            deleted, _ = queryset.using(database).filter(pk__in=ids).delete()
+        total += deleted
+        batches += 1
+    return total, batches
+
+
 class Command(BaseCommand):
     help = "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER']."
 
@@ -50,18 +78,10 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         now = timezone.now()
-        total = batches = 0
-        while True:
-            with transaction.atomic(using=database):
-                ids = list(
-                    purgeable(now)
-                    .using(database)
-                    .order_by("pk")
-                    .values_list("pk", flat=True)[:batch_size]
-                )
-                if not ids:
-                    break
-                deleted, _ = EmailChange.objects.using(database).filter(pk__in=ids).delete()
-            total += deleted
-            batches += 1
+        total, batches = delete_in_batches(purgeable(now), database=database, batch_size=batch_size)
         self.stdout.write(f"Deleted {total} email change(s) in {batches} batch(es).")
+        counters, _ = delete_in_batches(
+            stale_attempts(now), database=database, batch_size=batch_size
+        )
+        if counters:
+            self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
