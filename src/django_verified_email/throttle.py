@@ -12,6 +12,7 @@ import math
 import time
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -81,57 +82,69 @@ def check_lockout(user):
         raise LockedOut(retry_after=_retry_after(until, now))
 
 
-def _first_attempt(user, now):
+def _insert_first_attempt(user, now):
     """Count attempt 1 by creating the user's row; False if a row exists.
 
-    In autocommit the insert is its own transaction; inside a caller's
-    transaction a savepoint keeps a duplicate key from breaking it.
+    Only in autocommit, where the insert is its own transaction: a failed
+    insert holds no lock afterwards. Inside a transaction, MySQL/MariaDB keep
+    the shared lock a duplicate key takes, and parallel attempts that then
+    ask for the row lock deadlock each other.
     """
-    row = _lockouts().model(user_id=user.pk, count=1, window_started_at=now)
     try:
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():
-                row.save(force_insert=True)
-        else:
-            row.save(force_insert=True)
+        _lockouts().create(user_id=user.pk, count=1, window_started_at=now)
     except IntegrityError:
         return False
     return True
+
+
+def _lock_user_row(user):
+    """Serialise one user's attempts on the user's row, which always exists.
+
+    A row lock on a counter that is not there yet locks nothing (PostgreSQL)
+    or only a gap that parallel inserts share (MySQL/MariaDB).
+    """
+    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list(
+        "pk", flat=True
+    ).first()
 
 
 def take_attempt(user):
     """Reserve one password attempt before checking the password.
 
     Reserving first means parallel guesses cannot get more than
-    ``REAUTH_MAX_ATTEMPTS`` passwords checked: the user's row is locked
-    while its count is read and raised. Returns the attempt number. The
-    count belongs to a window of ``REAUTH_LOCKOUT`` seconds from its first
-    attempt, and a lockout starts a fresh count when it ends.
+    ``REAUTH_MAX_ATTEMPTS`` passwords checked: the count is read and raised
+    under a row lock. Returns the attempt number. The count belongs to a
+    window of ``REAUTH_LOCKOUT`` seconds from its first attempt, and a
+    lockout starts a fresh count when it ends.
     """
+    now = timezone.now()
+    in_transaction = transaction.get_connection().in_atomic_block
+    if not in_transaction and _insert_first_attempt(user, now):
+        return 1
     window = timedelta(seconds=app_settings.REAUTH_LOCKOUT)
-    for _ in range(3):  # the row may be deleted (a success) between two tries
-        now = timezone.now()
-        if _first_attempt(user, now):
-            return 1
-        with transaction.atomic():
-            row = _lockouts().select_for_update().filter(user_id=user.pk).first()
-            if row is None:
-                continue
-            if row.locked_until is not None and row.locked_until > now:
-                raise LockedOut(retry_after=_retry_after(row.locked_until, now))
-            if row.locked_until is not None or row.window_started_at + window <= now:
-                row.count, row.window_started_at, row.locked_until = 0, now, None
-            row.count += 1
-            # A guess that arrives while the last allowed one is still being
-            # checked: lock now, before that one has a chance to.
-            over = row.count > app_settings.REAUTH_MAX_ATTEMPTS
-            if over:
-                row.locked_until = now + window
-            row.save(update_fields=["count", "window_started_at", "locked_until"])
-        if over:
+    with transaction.atomic():
+        _lock_user_row(user)
+        now = timezone.now()  # after any wait for the lock
+        row = _lockouts().select_for_update().filter(user_id=user.pk).first()
+        if row is None:
+            row = _lockouts().model(user_id=user.pk, count=0, window_started_at=now)
+        elif row.locked_until is not None and row.locked_until > now:
             raise LockedOut(retry_after=_retry_after(row.locked_until, now))
-        return row.count
-    raise RuntimeError("The re-authentication attempts row keeps disappearing.")
+        elif row.locked_until is not None or row.window_started_at + window <= now:
+            row.count, row.window_started_at, row.locked_until = 0, now, None
+        row.count += 1
+        # A guess that arrives while the last allowed one is still being
+        # checked: lock now, before that one has a chance to.
+        over = row.count > app_settings.REAUTH_MAX_ATTEMPTS
+        if over:
+            row.locked_until = now + window
+        if row._state.adding:  # a new row: no one else can insert it under the lock
+            row.save(force_insert=True)
+        else:
+            row.save(update_fields=["count", "window_started_at", "locked_until"])
+    if over:
+        raise LockedOut(retry_after=_retry_after(row.locked_until, now))
+    return row.count
 
 
 def lock(user):
@@ -139,15 +152,16 @@ def lock(user):
     seconds = app_settings.REAUTH_LOCKOUT
     now = timezone.now()
     until = now + timedelta(seconds=seconds)
-    # take_attempt created the row; a success in a parallel request may have
-    # deleted it since.
+    # take_attempt created the row; a right password in a parallel request
+    # may have deleted it since.
     if not _lockouts().filter(user_id=user.pk).update(locked_until=until):
-        row = _lockouts().model(user_id=user.pk, count=0, window_started_at=now, locked_until=until)
-        try:
-            with transaction.atomic():
-                row.save(force_insert=True)
-        except IntegrityError:
-            _lockouts().filter(user_id=user.pk).update(locked_until=until)
+        with transaction.atomic():
+            _lock_user_row(user)
+            _lockouts().update_or_create(
+                user_id=user.pk,
+                defaults={"locked_until": until},
+                create_defaults={"count": 0, "window_started_at": now, "locked_until": until},
+            )
     return seconds
 
 
