@@ -201,11 +201,12 @@ def check_cache(app_configs=None, **kwargs):
     return [
         checks.Warning(
             f"VERIFIED_EMAIL['CACHE'] is {alias!r}, a {backend.rsplit('.', 1)[-1]}: "
-            "resend cooldowns and password lockouts do not hold across processes.",
+            "resend cooldowns do not hold across processes.",
             hint=(
-                "Each worker process counts on its own, so an attacker gets "
-                "REAUTH_MAX_ATTEMPTS guesses per process. Point CACHE at a shared "
-                "cache (Redis, Memcached or the database cache)."
+                "Each worker process keeps its own cooldowns, so one account can have "
+                "a link sent once per process every RESEND_COOLDOWN. Point CACHE at a "
+                "shared cache (Redis, Memcached, the database or file cache). Password "
+                "lockouts are kept in the database whatever the cache."
             ),
             id="verified_email.W003",
         )
@@ -230,5 +231,55 @@ def check_link_host(app_configs=None, **kwargs):
                 "list your hosts in ALLOWED_HOSTS."
             ),
             id="verified_email.W004",
+        )
+    ]
+
+
+# API authentication --------------------------------------------------------
+
+
+def _api_authentication_classes(value):
+    """The classes ``value`` names, or None if it is not a list of importable paths."""
+    from django.utils.module_loading import import_string
+
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        return None
+    try:
+        return [import_string(path) for path in value]
+    except (ImportError, TypeError, ValueError):
+        return None
+
+
+@checks.register(checks.Tags.security)
+def check_api_authentication(app_configs=None, **kwargs):
+    user_values = app_settings.user_values
+    if not isinstance(user_values, dict) or "API_AUTHENTICATION_CLASSES" not in user_values:
+        return []
+    if not find_spec("rest_framework"):
+        return []  # No API without Django REST framework: nothing uses the setting.
+    from rest_framework.authentication import BasicAuthentication
+
+    classes = _api_authentication_classes(user_values["API_AUTHENTICATION_CLASSES"])
+    if classes is None:
+        return [
+            checks.Error(
+                "VERIFIED_EMAIL['API_AUTHENTICATION_CLASSES'] must be a list of dotted "
+                "paths of DRF authentication classes that can be imported.",
+                hint='e.g. ["rest_framework.authentication.SessionAuthentication"].',
+                id="verified_email.E007",
+            )
+        ]
+    if not any(isinstance(cls, type) and issubclass(cls, BasicAuthentication) for cls in classes):
+        return []
+    return [
+        checks.Warning(
+            "VERIFIED_EMAIL['API_AUTHENTICATION_CLASSES'] names HTTP Basic authentication.",
+            hint=(
+                "Every API request then checks a password sent with it, outside the "
+                "re-authentication lockout (REAUTH_MAX_ATTEMPTS): anyone can guess "
+                "passwords at the speed of the status endpoint. Use session, token or "
+                "JWT authentication, or rate-limit Basic in front of the app."
+            ),
+            id="verified_email.W005",
         )
     ]

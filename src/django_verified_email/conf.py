@@ -25,6 +25,11 @@ DEFAULTS = {
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": False,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
+    # Dotted paths of the DRF authentication classes the JSON API accepts,
+    # in the order DRF tries them. Not the host's DEFAULT_AUTHENTICATION_CLASSES:
+    # DRF's default there includes HTTP Basic, which would let anyone try
+    # passwords on the API with no lockout (check W005 when it is named here).
+    "API_AUTHENTICATION_CLASSES": ("rest_framework.authentication.SessionAuthentication",),
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")
