@@ -59,7 +59,9 @@ def scrubbable(now):
     """
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
     revertable = timedelta(seconds=app_settings.REVERT_MAX_AGE) + LATE_SEND_GRACE
-    closed = [status for status in EmailChange.Status if status not in EmailChange.PENDING_STATUSES]
+    closed = [
+        status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
+    ]
     return (
         EmailChange.objects.filter(status__in=closed, closed_at__lt=now - keep)
         .exclude(
