@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -51,6 +51,26 @@ def _locked_user(user_id):
 
 def _taken_by_other(user, address):
     return addresses.users_with_address(address).exclude(pk=user.pk).exists()
+
+
+def _took_address(user, address, now):
+    """Give ``user`` the address, verified; False if the database refuses it.
+
+    The lookup before it asks what the host's constraint would say, but a
+    constraint it cannot read (a ``citext`` column, a case-insensitive
+    collation) may fold letters otherwise: its refusal is then the answer,
+    not a 500. The savepoint keeps the transaction usable for that answer.
+    """
+    setattr(user, user.get_email_field_name(), address)
+    user.mark_email_verified(now)
+    try:
+        with transaction.atomic():
+            user.save(
+                update_fields=[user.get_email_field_name(), "is_email_verified", "email_verified_at"]
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def _lock_user_and_address(change_id, address_field):
@@ -393,7 +413,8 @@ def _complete(outbox, change, now, base_url):
     user = change.user  # locked by _change_for_token
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
-    if _taken_by_other(user, change.new_email):
+    old_email = current_address(user)
+    if _taken_by_other(user, change.new_email) or not _took_address(user, change.new_email, now):
         raise EmailTaken(
             _(
                 "Another account took this email address before you confirmed it. "
@@ -401,10 +422,6 @@ def _complete(outbox, change, now, base_url):
             ),
             status=409,
         )
-    old_email = current_address(user)
-    setattr(user, user.get_email_field_name(), change.new_email)
-    user.mark_email_verified(now)
-    user.save(update_fields=[user.get_email_field_name(), "is_email_verified", "email_verified_at"])
     change.user = user
     change.status = Status.COMPLETED
     change.closed_at = now
@@ -557,7 +574,11 @@ def revert_change(token):
     with atomic_outbox() as outbox:
         change = _change_for_revert_token(token, lock=True)
         user = change.user
-        if _taken_by_other(user, change.old_email):
+        now = timezone.now()
+        discarded = current_address(user)
+        if _taken_by_other(user, change.old_email) or not _took_address(
+            user, change.old_email, now
+        ):
             raise EmailTaken(
                 _(
                     "Your old email address now belongs to another account, so the change "
@@ -565,14 +586,7 @@ def revert_change(token):
                 ),
                 status=409,
             )
-        now = timezone.now()
         user.email_changes.open().update(status=Status.CANCELLED, closed_at=now)
-        discarded = current_address(user)
-        setattr(user, user.get_email_field_name(), change.old_email)
-        user.mark_email_verified(now)
-        user.save(
-            update_fields=[user.get_email_field_name(), "is_email_verified", "email_verified_at"]
-        )
         # This change and every later one are undone: their own revert links
         # (the later ones went to addresses the taker may control) die too.
         _changes_since(change).update(reverted_at=now)
