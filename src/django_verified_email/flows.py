@@ -61,13 +61,12 @@ def _took_address(user, address, now):
     collation) may fold letters otherwise: its refusal is then the answer,
     not a 500. The savepoint keeps the transaction usable for that answer.
     """
-    setattr(user, user.get_email_field_name(), address)
+    field = user.get_email_field_name()
+    setattr(user, field, address)
     user.mark_email_verified(now)
     try:
         with transaction.atomic():
-            user.save(
-                update_fields=[user.get_email_field_name(), "is_email_verified", "email_verified_at"]
-            )
+            user.save(update_fields=[field, "is_email_verified", "email_verified_at"])
     except IntegrityError:
         return False
     return True
