@@ -46,8 +46,18 @@ def confirm_new(mailoutbox):
     return Client().post(f"/account/email/change/confirm/{token_of(mailoutbox[-1])}/")
 
 
+@pytest.fixture(params=["declared index", "no index"])
+def lookup(request, monkeypatch):
+    """Each lookup test runs with the test app's index, and as for a model without one."""
+    if request.param == "no index":
+        monkeypatch.setattr(addresses, "email_index", lambda model: None)
+    return request.param
+
+
 @pytest.mark.parametrize("stored", ["bob@example.com.", "BOB@Example.COM."])
-def test_a_trailing_dot_spelling_stored_by_the_host_is_taken_at_the_request(make_user, stored):
+def test_a_trailing_dot_spelling_stored_by_the_host_is_taken_at_the_request(
+    make_user, stored, lookup
+):
     make_user("bob", stored)
     alice = make_user()
     with pytest.raises(EmailTaken) as taken:
@@ -70,7 +80,7 @@ def test_a_trailing_dot_spelling_stored_after_the_request_is_taken_at_the_confir
     assert email_of(reloaded(alice)) == "alice@example.com"
 
 
-def test_a_twin_python_folds_alike_is_taken(make_user):
+def test_a_twin_python_folds_alike_is_taken(make_user, lookup):
     # Stored by the host as typed; the app's own validator refuses this spelling.
     make_user("bob", DECOMPOSED_IVAN)
     alice = make_user()
@@ -154,3 +164,20 @@ def test_a_revert_the_constraint_refuses_is_email_taken(make_user, mailoutbox, m
 
     assert response.status_code == 409
     assert email_of(reloaded(alice)) == "alice@new.example.com"
+
+
+def test_the_lookup_repeats_the_declared_expression_and_condition(db):
+    sql = str(addresses.users_with_address("Bob@Example.com.").query)
+    column = '"testapp_user"."email_address"'
+    assert f"LOWER({column}) IN (LOWER(" in sql
+    assert f"NOT ({column} = " in sql
+    assert "UPPER(" not in sql
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan format")
+def test_sqlite_answers_the_lookup_from_the_constraints_index(db):
+    sql, params = addresses.users_with_address("bob@example.com").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "USING INDEX testapp_user_email_unique_ci" in plan, plan
