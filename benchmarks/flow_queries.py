@@ -26,7 +26,6 @@ count differs between the two table sizes.
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import time
@@ -37,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 SETTINGS = {"sqlite": "tests.settings", "postgres": "tests.settings_postgres"}
 PASSWORD = "benchmark password"
-LINK_RE = re.compile(r"https?://[^/\s]+(/[^\s\"'<>]*/change/confirm/[^\s\"'<>/]+/)")
 FLOW_STEPS = ("request change", "confirm old", "confirm new")
 # Whether transaction control is logged as queries depends on the Django
 # version and the backend: counted apart, so the budget reads the same on all.
@@ -74,7 +72,7 @@ def setup_django(database):
 
 
 def fill_tables(rows):
-    from tests.populate import fill_tables as fill
+    from tests.helpers import fill_tables as fill
 
     fill(rows, PASSWORD)
 
@@ -93,9 +91,9 @@ def empty_tables():
 
 
 def change_link(message):
-    paths = set(LINK_RE.findall(message.body))
-    assert len(paths) == 1, paths
-    return paths.pop()
+    from tests.helpers import link_path
+
+    return link_path(message, pages=["change/confirm"])
 
 
 def is_transaction_control(sql):

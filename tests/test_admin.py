@@ -10,8 +10,7 @@ from django.urls import include, path, reverse
 
 from django_verified_email.admin import EmailChangeAdmin, VerifiedEmailUserAdminMixin
 from django_verified_email.models import EmailChange
-
-from .conftest import email_of, link_in, path_of
+from tests.helpers import email_of, link_in, path_of
 
 
 class FlaggedUserAdmin(VerifiedEmailUserAdminMixin, UserAdmin):

@@ -12,8 +12,7 @@ import re
 import pytest
 from django.test import Client
 
-from .conftest import reloaded
-from .steps import link_path, no_cooldown, request_change, send_verification, url
+from tests.helpers import link_path, no_cooldown, reloaded, request_change, send_verification, url
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 

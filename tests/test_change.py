@@ -1,18 +1,32 @@
 """The change flows (dual-link and add-email), through the HTML pages."""
 
+import copy
 import logging
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from django.test import Client
 
-from django_verified_email import signals
+from django_verified_email import flows, signals
 from django_verified_email.models import EmailChange
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    REVERT_PAGE,
+    client_for,
+    email_of,
+    later,
+    link_path,
+    links_in,
+    no_cooldown,
+    reloaded,
+    request_change,
+    url,
+)
 
-from .conftest import PASSWORD, client_for, email_of, later, links_in, reloaded
 from .failing_mail import LOCMEM, REFUSING, UNREACHABLE, use_mail_backend
-from .steps import link_path, no_cooldown, request_change, url
 
 
 @pytest.fixture
@@ -214,7 +228,7 @@ def test_a_new_request_supersedes_the_open_change(logged_in, mailoutbox, setting
 
     request_change(logged_in, "second@example.com")
 
-    assert EmailChange.objects.open().count() == 1
+    assert EmailChange.objects.pending().count() == 1
     first, second = EmailChange.objects.order_by("pk")
     assert (first.status, first.new_email) == ("superseded", "first@example.com")
     assert first.closed_at is not None
@@ -235,7 +249,7 @@ def test_a_new_request_supersedes_a_change_waiting_for_the_new_address(
     request_change(logged_in, "second@example.com")
 
     assert Client().post(waiting_link).status_code == 400
-    assert EmailChange.objects.open().get().new_email == "second@example.com"
+    assert EmailChange.objects.pending().get().new_email == "second@example.com"
 
 
 def test_cancel(logged_in, user, mailoutbox, heard):
@@ -466,6 +480,23 @@ def test_address_taken_before_the_old_step_answers_409(logged_in, user, make_use
     assert len(mailoutbox) == 1
 
 
+@pytest.mark.hardening
+def test_the_old_address_link_goes_to_the_address_the_account_has_under_the_lock(user, mailoutbox):
+    # The request's user was loaded before another request changed the
+    # address: the first link must go to the account's address, not the
+    # one it had when this request began.
+    stale = reloaded(user)
+    moved = reloaded(user)
+    moved.email_address = "moved@example.com"
+    moved.mark_email_verified()
+    moved.save()
+
+    change = flows.request_change(stale, "new@example.com", PASSWORD, base_url=BASE_URL)
+
+    assert change.old_email == "moved@example.com"
+    assert mailoutbox[-1].to == ["moved@example.com"]
+
+
 # Links and hosts ---------------------------------------------------------------
 
 
@@ -504,6 +535,22 @@ def test_a_forged_host_on_the_confirm_step_sends_nothing(logged_in, mailoutbox):
     assert response.status_code == 400
     assert EmailChange.objects.get().status == "awaiting_old"
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.hardening
+def test_base_url_keeps_links_on_the_site_whatever_host_the_request_names(
+    settings, user, mailoutbox
+):
+    # Why W004 exists: without BASE_URL, links take the request's host, and
+    # ALLOWED_HOSTS = ["*"] lets the requester name any.
+    settings.ALLOWED_HOSTS = ["*"]
+
+    request_change(client_for(user), "new@example.com", HTTP_HOST="evil.example.net")
+
+    assert "://evil.example.net/" in mailoutbox[-1].body
+    settings.VERIFIED_EMAIL = {"BASE_URL": "https://example.com", "RESEND_COOLDOWN": 0}
+    request_change(client_for(user), "new@example.com", HTTP_HOST="evil.example.net")
+    assert "evil.example.net" not in mailoutbox[-1].body
 
 
 def test_change_link_pages_are_private_and_load_nothing_from_elsewhere(logged_in, mailoutbox):
@@ -564,6 +611,28 @@ def test_change_signals_fire_after_commit_with_their_arguments(make_user):
     assert (changed["old_email"], changed["new_email"]) == ("alice@example.com", "new@example.com")
     # The receiver of email_changed reads the committed new address.
     assert email_of(events[2][3]) == "new@example.com"
+
+
+@pytest.mark.hardening
+def test_a_failing_receiver_does_not_turn_a_completed_change_into_an_error(user, mailoutbox):
+    browser = client_for(user)
+    request_change(browser, "new@example.com")
+    browser.post(link_path(mailoutbox[-1]))
+
+    def failing(**kwargs):
+        raise RuntimeError("the host's webhook is down")
+
+    signals.email_changed.connect(failing)
+    try:
+        key = browser.session.session_key
+        response = browser.post(link_path(mailoutbox[-1]))
+    finally:
+        signals.email_changed.disconnect(failing)
+
+    assert response.status_code == 302
+    assert email_of(reloaded(user)) == "new@example.com"
+    assert browser.session.session_key != key
+    assert EmailChange.objects.get().status == EmailChange.Status.COMPLETED
 
 
 # Delivery failures (DELIVERY = "sync") -------------------------------------------
@@ -654,6 +723,52 @@ def test_a_completed_change_survives_failing_notices(logged_in, user, settings, 
     assert email_of(stored) == "new@example.com"
     assert stored.is_email_verified
     assert EmailChange.objects.get().status == "completed"
+
+
+def broken_template(settings, tmp_path, kind):
+    """A host override of one email template that fails to render."""
+    folder = tmp_path / "verified_email" / "email"
+    folder.mkdir(parents=True)
+    (folder / f"{kind}.html").write_text(
+        '{% extends "verified_email/email/base.html" %}'
+        "{% block subject %}{% url 'no-such-view' %}{% endblock %}"
+    )
+    templates = copy.deepcopy(settings.TEMPLATES)
+    templates[0]["DIRS"] = [str(tmp_path)]
+    settings.TEMPLATES = templates
+
+
+@pytest.mark.hardening
+def test_a_broken_completed_template_still_sends_the_old_address_its_way_back(
+    settings, tmp_path, user, mailoutbox
+):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    browser = client_for(user)
+    request_change(browser, "new@example.com")
+    browser.post(link_path(mailoutbox[-1]))
+    broken_template(settings, tmp_path, "change_completed")
+    changed = []
+
+    def receiver(**kwargs):
+        changed.append(kwargs["new_email"])
+
+    signals.email_changed.connect(receiver)
+    try:
+        key = browser.session.session_key
+        response = browser.post(link_path(mailoutbox[-1]))
+    finally:
+        signals.email_changed.disconnect(receiver)
+
+    assert email_of(reloaded(user)) == "new@example.com"
+    # The notice with the "this wasn't me" link went out all the same ...
+    assert any(links_in(m, REVERT_PAGE) for m in mailoutbox if m.to == ["alice@example.com"])
+    # ... the host heard of the change, and the page says it is done.
+    assert changed == ["new@example.com"]
+    assert response.status_code == 503
+    assert "Your email address is now new@example.com" in response.content.decode()
+    # The session key the change was made under is worth nothing any more
+    # (Django saves no session on a 5xx, so the renewal ends it instead).
+    assert not SessionStore().exists(key)
 
 
 @pytest.fixture

@@ -14,12 +14,19 @@ from django.test import Client
 from django_verified_email import signals
 from django_verified_email.conf import app_settings
 from django_verified_email.models import EmailChange
+from tests.helpers import (
+    assert_error,
+    client_for,
+    email_of,
+    link_path,
+    reloaded,
+    request_change,
+    send_verification,
+    url,
+)
+from tests.helpers import call as api_call
 
-from .api.steps import assert_error
-from .api.steps import call as api_call
-from .conftest import client_for, email_of, reloaded
 from .failing_mail import LOCMEM, REFUSING, use_mail_backend
-from .steps import link_path, request_change, send_verification, url
 
 LOGIN_REQUIRED_MIDDLEWARE = "django.contrib.auth.middleware.LoginRequiredMiddleware"
 COMMON_MIDDLEWARE = "django.middleware.common.CommonMiddleware"
@@ -41,7 +48,7 @@ def test_a_change_has_the_contract_statuses_and_only_two_are_open():
         "cancelled",
         "superseded",
     }
-    assert set(EmailChange.OPEN_STATUSES) == {"awaiting_old", "awaiting_new"}
+    assert set(EmailChange.PENDING_STATUSES) == {"awaiting_old", "awaiting_new"}
 
 
 def test_the_database_refuses_a_second_open_change(user):
@@ -50,7 +57,7 @@ def test_the_database_refuses_a_second_open_change(user):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         EmailChange.objects.create(user=user, new_email="two@example.com", status="awaiting_new")
-    assert EmailChange.objects.open().count() == 1
+    assert EmailChange.objects.pending().count() == 1
 
 
 # HTML pages: verify-confirm and change-confirm need no login ---------------------

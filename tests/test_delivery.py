@@ -22,10 +22,9 @@ from django.utils import timezone
 from django_verified_email import checks as verified_email_checks
 from django_verified_email import delivery, emails, flows, signals, tasks
 from django_verified_email.models import EmailChange
+from tests.helpers import PASSWORD, link_path, request_change, send_verification, url
 
-from .conftest import PASSWORD
 from .failing_mail import REFUSING, UNREACHABLE, use_mail_backend
-from .steps import link_path, request_change, send_verification, url
 
 # Django 6.x ships the tasks framework; on 5.2 the django-tasks backport does.
 TASKS_PACKAGE = "django.tasks" if find_spec("django.tasks") else "django_tasks"

@@ -7,9 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_verified_email import flows
 from django_verified_email.exceptions import InvalidEmail, WrongPassword
 from django_verified_email.models import EmailChange
-
-from .conftest import PASSWORD, email_of
-from .steps import url
+from tests.helpers import PASSWORD, email_of, url
 
 
 @pytest.fixture

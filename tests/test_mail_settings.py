@@ -13,10 +13,9 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from django_verified_email import emails
+from tests.helpers import email_of, link_path, request_change, url
 
-from .conftest import email_of
 from .failing_mail import LOCMEM, REFUSING, use_mail_backend
-from .steps import link_path, request_change, url
 
 
 def django_has_mailers():

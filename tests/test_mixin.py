@@ -5,9 +5,7 @@ from django import forms
 from django.test import Client
 
 from django_verified_email.models import VerifiedEmailMixin
-
-from .conftest import email_of
-from .steps import link_path, request_change
+from tests.helpers import email_of, link_path, request_change
 
 
 def reloaded(user):

@@ -19,9 +19,7 @@ from django.urls import reverse
 
 from django_verified_email import flows
 from django_verified_email.models import EmailChange
-
-from . import populate
-from .conftest import PASSWORD, email_of, link_in, path_of
+from tests.helpers import PASSWORD, email_of, fill_tables, link_in, path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,10 +49,6 @@ MANY = 2_000
 
 def is_transaction_control(sql):
     return sql.lstrip().upper().startswith(TRANSACTION_CONTROL)
-
-
-def fill_tables(rows):
-    populate.fill_tables(rows, PASSWORD)
 
 
 @pytest.fixture(params=[1, MANY], ids=["1-row", f"{MANY}-rows"])
@@ -160,7 +154,7 @@ def test_status_resend_and_cancel_stay_in_budget(
     with django_assert_max_num_queries(step_budget("cancel")):
         response = client.post(reverse("verified_email:change-cancel"))
     assert response.status_code == 302
-    assert not EmailChange.objects.open().filter(user=client.user).exists()
+    assert not EmailChange.objects.pending().filter(user=client.user).exists()
 
 
 def flow_query_counts(client, mailoutbox, new_email):

@@ -6,8 +6,7 @@ from templated_mail.mail import BaseEmailMessage
 
 from django_verified_email import emails
 from django_verified_email.rendering import TemplatedEmail
-
-from .steps import link_path, request_change, send_verification
+from tests.helpers import link_path, request_change, send_verification
 
 
 @pytest.fixture

@@ -7,9 +7,17 @@ from itsdangerous.encoding import base64_decode
 from django_verified_email import flows
 from django_verified_email.exceptions import InvalidToken
 from django_verified_email.models import EmailChange
-
-from .conftest import PASSWORD, email_of, later
-from .steps import link_path, no_cooldown, request_change, send_verification, url
+from tests.helpers import (
+    PASSWORD,
+    email_of,
+    later,
+    link_path,
+    no_cooldown,
+    request_change,
+    send_verification,
+    token_of,
+    url,
+)
 
 DAY = 86400
 
@@ -87,10 +95,6 @@ BAD_TOKENS = {
     "10 kB long": lambda token: "A" * 10240,
     "10 kB long, signed prefix": lambda token: token + "A" * 10240,
 }
-
-
-def token_of(path):
-    return path.rstrip("/").rsplit("/", 1)[1]
 
 
 @pytest.mark.parametrize("spoil", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())

@@ -19,8 +19,7 @@ from django.utils import translation
 from django.utils.translation.template import templatize
 
 import django_verified_email
-
-from .conftest import link_in
+from tests.helpers import link_in
 
 PACKAGE = Path(django_verified_email.__file__).parent
 LOCALE = PACKAGE / "locale"

@@ -11,10 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from django_verified_email import flows, signals
+from tests.helpers import email_of, link_in, link_path, reloaded, send_verification, url
 
-from .conftest import email_of, link_in, reloaded
 from .failing_mail import REFUSING, UNREACHABLE, use_mail_backend
-from .steps import link_path, send_verification, url
 
 
 @pytest.fixture

@@ -80,6 +80,11 @@ def same_address(first, second):
     return comparable(first) == comparable(second)
 
 
+def of_user(user) -> str:
+    """Return the user's address, from whatever field ``EMAIL_FIELD`` names ("" if none)."""
+    return getattr(user, user.get_email_field_name(), "") or ""
+
+
 def is_valid(address):
     if not address or len(address) > MAX_LENGTH or len(ascii_form(address)) > MAX_LENGTH:
         return False
@@ -112,7 +117,7 @@ def spellings(address):
     any of these is found too.
     """
     key = comparable(address)
-    found = set()
+    found: set[str] = set()
     for base in {normalize(address), ascii_form(address)}:
         for cased in _cased(base):
             found.update((cased, f"{cased}."))

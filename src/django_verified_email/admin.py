@@ -5,17 +5,25 @@ them but never edits them, since a hand-edited status would let a link work
 (or stop working) behind the flows' back.
 """
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import flows
-from .conf import app_settings
 from .exceptions import AlreadyVerified, VerifiedEmailError
 from .models import EmailChange
+from .web import link_base
 
 VERIFICATION_FIELDS = ("is_email_verified", "email_verified_at")
+
+if TYPE_CHECKING:
+    # What the mixin is mixed with: the host's user admin.
+    _UserAdmin = admin.ModelAdmin
+else:
+    _UserAdmin = object
 
 
 @admin.register(EmailChange)
@@ -43,12 +51,7 @@ class EmailChangeAdmin(admin.ModelAdmin):
         return False
 
 
-def _link_base(request):
-    # Same rule as the HTML views: BASE_URL, else the host Django validated.
-    return app_settings.BASE_URL or request.build_absolute_uri("/")
-
-
-class VerifiedEmailUserAdminMixin:
+class VerifiedEmailUserAdminMixin(_UserAdmin):
     """Mix into the host's user admin, before ``UserAdmin``.
 
     Adds the verified flag to the list (column and filter), shows the flag and
@@ -87,7 +90,7 @@ class VerifiedEmailUserAdminMixin:
 
     @admin.action(description=_("Send verification link"), permissions=["change"])
     def send_verification_link(self, request, queryset):
-        base_url = _link_base(request)
+        base_url = link_base(request)
         sent = []
         already_verified = []
         for user in queryset:

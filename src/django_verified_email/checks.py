@@ -103,7 +103,7 @@ def check_delivery(app_configs=None, **kwargs):
         package = "django-tasks (the backport of django.tasks for Django 5.2)"
     else:
         missing = not find_spec("celery")
-        package = "Celery: install django-verified-email[celery]"
+        package = "Celery: install django-dual-link-email[celery]"
     if missing:
         messages.append(
             checks.Error(

@@ -4,25 +4,27 @@ Read a value as ``app_settings.LINK_MAX_AGE``. The cache is dropped whenever
 ``VERIFIED_EMAIL`` changes (``override_settings`` in tests).
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 DEFAULTS = {
-    "LINK_MAX_AGE": 86400,
-    "REAUTH_MAX_ATTEMPTS": 5,
-    "REAUTH_LOCKOUT": 900,
-    "RESEND_COOLDOWN": 60,
+    "LINK_MAX_AGE": 86400,  # seconds: 1 day
+    "REAUTH_MAX_ATTEMPTS": 5,  # wrong passwords
+    "REAUTH_LOCKOUT": 900,  # seconds: 15 minutes
+    "RESEND_COOLDOWN": 60,  # seconds: 1 minute
     "REVEAL_TAKEN_EMAIL": True,
     "NOTIFY_OLD_EMAIL": True,
-    "DELIVERY": "sync",
-    "BASE_URL": None,
-    "CACHE": "default",
-    "SUCCESS_URL": None,
-    "REVERT_MAX_AGE": 604800,
-    "CHANGE_LOCK_AFTER_REVERT": 86400,
+    "DELIVERY": "sync",  # or "tasks", "celery"
+    "BASE_URL": None,  # e.g. "https://example.com"; None: the request's host
+    "CACHE": "default",  # cache alias
+    "SUCCESS_URL": None,  # None: the status page
+    "REVERT_MAX_AGE": 604800,  # seconds: 7 days
+    "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": False,
-    "PURGE_AFTER": 2592000,
+    "PURGE_AFTER": 2592000,  # seconds: 30 days
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")
@@ -41,7 +43,7 @@ class AppSettings:
         """What the host set, without defaults (the system checks validate it)."""
         return getattr(settings, "VERIFIED_EMAIL", None) or {}
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown VERIFIED_EMAIL setting: {name}")
         if self._values is None:

@@ -10,14 +10,19 @@ only (kind, user id, change id, base URL) and leave building, signing and
 sending to the worker, which runs ``deliver()``.
 """
 
+from __future__ import annotations
+
 import logging
 import smtplib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.dispatch import Signal
 
 from . import emails, signals, tokens
 from .conf import app_settings
@@ -41,12 +46,12 @@ class Outgoing:
 
     kind: str
     #: ``tokens.portable_id`` of the user's key: task arguments must be JSON.
-    user_id: int | str
+    user_id: tokens.PortableId
     change_id: int | None = None
     base_url: str | None = None
 
 
-def send_now(outgoing, *, change=None):
+def send_now(outgoing: Outgoing, *, change: Any = None) -> bool:
     """Build and send one message. Returns True if a message went out.
 
     ``change`` is the row the flow just committed, used as it is instead of
@@ -69,7 +74,7 @@ def send_now(outgoing, *, change=None):
     return True
 
 
-def send_signal(signal, *, user, **kwargs):
+def send_signal(signal: Signal, *, user: Any, **kwargs: Any) -> None:
     """Send one of the app's signals; a receiver that fails is logged, not raised.
 
     Receivers run after the commit and cannot undo it: one that fails must not
@@ -85,7 +90,9 @@ def send_signal(signal, *, user, **kwargs):
             )
 
 
-def deliver(kind, user_id, change_id=None, base_url=None):
+def deliver(
+    kind: str, user_id: tokens.PortableId, change_id: int | None = None, base_url: str | None = None
+) -> bool:
     """The worker's side of a task: send one message from its ids, now.
 
     Sends nothing when the message is no longer due (the change was cancelled
@@ -95,7 +102,7 @@ def deliver(kind, user_id, change_id=None, base_url=None):
     return send_now(Outgoing(kind=kind, user_id=user_id, change_id=change_id, base_url=base_url))
 
 
-def enqueue(outgoing):
+def enqueue(outgoing: Outgoing) -> None:
     """Hand one message to the task queue of the ``DELIVERY`` mode."""
     arguments = asdict(outgoing)
     if app_settings.DELIVERY == "tasks":
@@ -109,13 +116,17 @@ def enqueue(outgoing):
 
 
 class Outbox:
-    def __init__(self):
-        self.messages = []
-        self.events = []
+    """What a flow wants sent once its transaction commits: messages, then signals."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Outgoing, Any, Any]] = []
+        self.events: list[tuple[Signal, Any, dict[str, Any]]] = []
         #: Set once the flow's own transaction committed, before the flush.
         self.committed = False
 
-    def email(self, kind, *, user, change=None, base_url=None):
+    def email(
+        self, kind: str, *, user: Any, change: Any = None, base_url: str | None = None
+    ) -> None:
         """Queue a message; it is handed over once the transaction commits."""
         outgoing = Outgoing(
             kind=kind,
@@ -125,10 +136,10 @@ class Outbox:
         )
         self.messages.append((outgoing, user, change))
 
-    def signal(self, signal, *, user, **kwargs):
+    def signal(self, signal: Signal, *, user: Any, **kwargs: Any) -> None:
         self.events.append((signal, user, kwargs))
 
-    def _hand_over(self, outgoing, user, change):
+    def _hand_over(self, outgoing: Outgoing, user: Any, change: Any) -> bool:
         if app_settings.DELIVERY == "sync":
             try:
                 send_now(outgoing, change=change)
@@ -148,18 +159,21 @@ class Outbox:
             return False
         return True
 
-    def flush(self, *, raise_errors=True, fresh=True):
-        """Hand everything over; ``fresh``: right after the flow's own commit.
+    def flush(self, *, late: bool = False) -> None:
+        """Hand everything over, right after the flow's own commit or ``late``.
 
-        Fresh, the change rows the flow wrote are what the database holds, so
-        the messages are built from them without reading them again. Later
-        (after a caller's commit), the request may have moved on: re-read.
+        Right after, the change rows the flow wrote are what the database
+        holds, so the messages are built from them without reading them again,
+        and failures reach the caller (``DeliveryFailed``, or the build error).
+        Late, after a caller's commit, the request may have moved on: rows are
+        read again, and failures are only logged, since nobody is left to
+        report them to (the user can ask for the link again).
         """
         failed = False
         error = None
         for outgoing, user, change in self.messages:
             try:
-                if not self._hand_over(outgoing, user, change if fresh else None):
+                if not self._hand_over(outgoing, user, None if late else change):
                     failed = True
             except Exception as exc:
                 # A bug or a broken template. The data is committed: the other
@@ -169,13 +183,15 @@ class Outbox:
                 error = error or exc
         for signal, user, kwargs in self.events:
             send_signal(signal, user=user, **kwargs)
-        if error is not None and raise_errors:
+        if late:
+            return
+        if error is not None:
             raise error
-        if failed and raise_errors:
+        if failed:
             raise DeliveryFailed
 
 
-def _inside_callers_transaction():
+def _inside_callers_transaction() -> bool:
     # The atomic blocks a TestCase wraps each test in are not the caller's:
     # Django marks them, and treats them the same way for durable=True.
     return any(
@@ -184,8 +200,27 @@ def _inside_callers_transaction():
     )
 
 
+def _flush_on_callers_commit(outbox: Outbox) -> None:
+    transaction.on_commit(partial(outbox.flush, late=True), robust=True)
+
+
+def signal_after_commit(signal: Signal, *, user: Any, **kwargs: Any) -> None:
+    """Send one of the app's signals after the caller's commit, or now outside one.
+
+    For a step that writes no row of its own (a wrong password): under
+    ``ATOMIC_REQUESTS`` the request's transaction is still open, and the
+    receivers wait for it, as they do for every other signal of the app.
+    """
+    outbox = Outbox()
+    outbox.signal(signal, user=user, **kwargs)
+    if _inside_callers_transaction():
+        _flush_on_callers_commit(outbox)
+    else:
+        outbox.flush()
+
+
 @contextmanager
-def atomic_outbox():
+def atomic_outbox() -> Iterator[Outbox]:
     """A transaction whose outbox is flushed after it commits.
 
     Run on its own, the flush happens as the block exits, so a mail failure
@@ -200,9 +235,7 @@ def atomic_outbox():
     with transaction.atomic():
         yield outbox
         if deferred:
-            transaction.on_commit(
-                partial(outbox.flush, raise_errors=False, fresh=False), robust=True
-            )
+            _flush_on_callers_commit(outbox)
     if not deferred:
         outbox.committed = True
         outbox.flush()

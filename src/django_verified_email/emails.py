@@ -1,5 +1,16 @@
-"""The six messages: who gets each, with which link, from which template."""
+"""The six messages: who gets each, with which link, from which template.
 
+``KINDS`` is the one table of them: a row per kind says who receives it, the
+link it carries, and the state of the change it is due in. Building a
+message (``build``), deciding whether a late one is still due, and the
+flows' "which status is this link's step" all read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -7,10 +18,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from . import tokens
+from . import addresses, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
+
+Status = EmailChange.Status
 
 VERIFY = "verify"
 CHANGE_CONFIRM_OLD = "change_confirm_old"
@@ -19,21 +32,88 @@ CHANGE_COMPLETED = "change_completed"
 CHANGE_NOTICE_OLD = "change_notice_old"
 EMAIL_TAKEN_NOTICE = "email_taken_notice"
 
-KINDS = (
-    VERIFY,
-    CHANGE_CONFIRM_OLD,
-    CHANGE_CONFIRM_NEW,
-    CHANGE_COMPLETED,
-    CHANGE_NOTICE_OLD,
-    EMAIL_TAKEN_NOTICE,
-)
+#: The steps of a change, as its links name them.
+OLD_STEP = "old"
+NEW_STEP = "new"
 
 
-def template_name(kind):
+def _verify_link(user: Any, change: EmailChange | None) -> str:
+    token = tokens.make_verify_token(user)
+    return reverse("verified_email:verify-confirm", kwargs={"token": token})
+
+
+def _change_link(step: str) -> Callable[[Any, EmailChange], str]:
+    def link(user: Any, change: EmailChange) -> str:
+        token = tokens.make_change_token(change, step)
+        return reverse("verified_email:change-confirm", kwargs={"token": token})
+
+    return link
+
+
+def _revert_link(user: Any, change: EmailChange) -> str:
+    token = tokens.make_revert_token(change)
+    return reverse("verified_email:change-revert", kwargs={"token": token})
+
+
+def _to_user(user: Any, change: EmailChange | None) -> str:
+    return addresses.of_user(user)
+
+
+def _to_old(user: Any, change: EmailChange) -> str:
+    return change.old_email
+
+
+def _to_new(user: Any, change: EmailChange) -> str:
+    return change.new_email
+
+
+def _revert_context() -> dict[str, Any]:
+    return {"revert_max_age_days": max(1, app_settings.REVERT_MAX_AGE // 86400)}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of message."""
+
+    #: Whose address it goes to: ``(user, change) -> address``.
+    recipient: Callable[[Any, Any], str]
+    #: The change status it is due in; None for the one message about the
+    #: user alone (verify), due while the address is unverified. (Typed
+    #: ``object``: the stubs see a choice as its (value, label) tuple.)
+    due_in: object
+    #: The link it carries, as a path: ``(user, change) -> path``.
+    link: Callable[[Any, Any], str] | None = None
+    #: The change step whose link it carries (the link is for ``due_in``).
+    step: str | None = None
+    #: More template context.
+    context: Callable[[], dict[str, Any]] | None = None
+
+
+KINDS: dict[str, Kind] = {
+    VERIFY: Kind(recipient=_to_user, due_in=None, link=_verify_link),
+    CHANGE_CONFIRM_OLD: Kind(
+        recipient=_to_old, due_in=Status.AWAITING_OLD, link=_change_link(OLD_STEP), step=OLD_STEP
+    ),
+    CHANGE_CONFIRM_NEW: Kind(
+        recipient=_to_new, due_in=Status.AWAITING_NEW, link=_change_link(NEW_STEP), step=NEW_STEP
+    ),
+    # Sent instead of CHANGE_CONFIRM_NEW when the new address is taken.
+    EMAIL_TAKEN_NOTICE: Kind(recipient=_to_new, due_in=Status.AWAITING_NEW),
+    CHANGE_COMPLETED: Kind(recipient=_to_new, due_in=Status.COMPLETED),
+    CHANGE_NOTICE_OLD: Kind(
+        recipient=_to_old, due_in=Status.COMPLETED, link=_revert_link, context=_revert_context
+    ),
+}
+
+#: The status a change must be in for a link of each step to work.
+STEP_STATUS: dict[str, object] = {kind.step: kind.due_in for kind in KINDS.values() if kind.step}
+
+
+def template_name(kind: str) -> str:
     return f"verified_email/email/{kind}.html"
 
 
-def _absolute(base_url, path):
+def _absolute(base_url: str | None, path: str) -> str:
     if not base_url:
         # A link in an email must be absolute, and outside a request (a
         # signup hook, a shell, a worker) there is no host to take it from.
@@ -44,47 +124,33 @@ def _absolute(base_url, path):
     return base_url.rstrip("/") + path
 
 
-def _change_link(change, step, base_url):
-    token = tokens.make_change_token(change, step)
-    return _absolute(base_url, reverse("verified_email:change-confirm", kwargs={"token": token}))
-
-
-def _revert_link(change, base_url):
-    token = tokens.make_revert_token(change)
-    return _absolute(base_url, reverse("verified_email:change-revert", kwargs={"token": token}))
-
-
-def _verify_link(user, base_url):
-    token = tokens.make_verify_token(user)
-    return _absolute(base_url, reverse("verified_email:verify-confirm", kwargs={"token": token}))
-
-
-def _current_address(user):
-    return getattr(user, user.get_email_field_name(), "") or ""
-
-
-def _still_due(kind, user, change):
-    """Whether the message still makes sense now (a worker may send it late)."""
+def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
+    """Return whether the message still makes sense now (a worker may send it late)."""
     if not user.is_active:
         return False
-    if kind == VERIFY:
-        return bool(_current_address(user)) and not user.is_email_verified
-    if change is None:
-        return False
-    if kind == CHANGE_CONFIRM_OLD:
-        return change.status == EmailChange.Status.AWAITING_OLD
-    if kind in (CHANGE_CONFIRM_NEW, EMAIL_TAKEN_NOTICE):
-        return change.status == EmailChange.Status.AWAITING_NEW
-    return change.status == EmailChange.Status.COMPLETED
+    if kind.due_in is None:
+        return bool(addresses.of_user(user)) and not user.is_email_verified
+    return change is not None and change.status == kind.due_in
 
 
-def build(kind, *, user_id, change_id=None, base_url=None, change=None):
-    """The message to send, or None when it is no longer due.
+def build(
+    kind: str,
+    *,
+    user_id: Any,
+    change_id: int | None = None,
+    base_url: str | None = None,
+    change: EmailChange | None = None,
+) -> TemplatedEmail | None:
+    """Return the message to send, or None when it is no longer due.
 
     Links are signed here, at send time, so a queued message never carries a
     token and always carries the newest link of its step. ``change``: the
     row (with its user) as a flow just committed it, instead of reading it.
     """
+    row = KINDS.get(kind)
+    if row is None:
+        raise ValueError(f"Unknown email kind: {kind}")
+    user: Any
     if change is not None:
         user = change.user
     elif change_id is None:
@@ -95,7 +161,7 @@ def build(kind, *, user_id, change_id=None, base_url=None, change=None):
             EmailChange.objects.select_related("user").filter(pk=change_id, user_id=user_id).first()
         )
         user = change.user if change is not None else None
-    if user is None or not _still_due(kind, user, change):
+    if user is None or not _still_due(row, user, change):
         return None
     base_url = app_settings.BASE_URL or base_url
     context = {
@@ -106,25 +172,12 @@ def build(kind, *, user_id, change_id=None, base_url=None, change=None):
         "base_url": base_url,
         "site_name": urlsplit(base_url or "").hostname or "",
     }
-    if kind == VERIFY:
-        recipient = _current_address(user)
-        context["link"] = _verify_link(user, base_url)
-    elif kind == CHANGE_CONFIRM_OLD:
-        recipient = change.old_email
-        context["link"] = _change_link(change, "old", base_url)
-    elif kind == CHANGE_CONFIRM_NEW:
-        recipient = change.new_email
-        context["link"] = _change_link(change, "new", base_url)
-    elif kind in (CHANGE_COMPLETED, EMAIL_TAKEN_NOTICE):
-        recipient = change.new_email
-    elif kind == CHANGE_NOTICE_OLD:
-        recipient = change.old_email
-        context["link"] = _revert_link(change, base_url)
-        context["revert_max_age_days"] = max(1, app_settings.REVERT_MAX_AGE // 86400)
-    else:
-        raise ValueError(f"Unknown email kind: {kind}")
+    if row.link is not None:
+        context["link"] = _absolute(base_url, row.link(user, change))
+    if row.context is not None:
+        context.update(row.context())
     message = TemplatedEmail(template_name=template_name(kind), context=context)
-    message.to = [recipient]
+    message.to = [row.recipient(user, change)]
     message.from_email = settings.DEFAULT_FROM_EMAIL
     message.render()
     return message

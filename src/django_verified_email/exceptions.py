@@ -1,22 +1,26 @@
 """The errors a flow can end in: one type per error code of the public contract.
 
-Front ends map them: the HTML views to form errors and pages, the API to
-``{"code", "detail"}`` bodies with ``status``.
+They say what went wrong, not how to answer it: no HTTP here. Front ends map
+them (``web.http_status``): the HTML views to form errors and pages, the API
+to ``{"code", "detail"}`` bodies.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
 class VerifiedEmailError(Exception):
     code = "error"
-    status = 400
-    detail = _("The request could not be completed.")
+    detail: str | Promise = _("The request could not be completed.")
 
-    def __init__(self, detail=None, *, retry_after=None, status=None):
+    def __init__(self, detail: str | Promise | None = None, *, retry_after: int | None = None):
         if detail is not None:
             self.detail = detail
-        if status is not None:
-            self.status = status
+        #: Seconds until trying again can succeed (lockouts, cooldowns).
         self.retry_after = retry_after
         super().__init__(str(self.detail))
 
@@ -28,19 +32,16 @@ class InvalidToken(VerifiedEmailError):
 
 class ExpiredToken(VerifiedEmailError):
     code = "expired_token"
-    status = 410
     detail = _("This link has expired. Ask for a new one.")
 
 
 class AlreadyVerified(VerifiedEmailError):
     code = "already_verified"
-    status = 409
     detail = _("Your email address is already verified.")
 
 
 class NoEmail(VerifiedEmailError):
     code = "no_email"
-    status = 409
     detail = _("Your account has no email address to verify. Add one first.")
 
 
@@ -59,6 +60,14 @@ class EmailTaken(VerifiedEmailError):
     detail = _("This email address is already used by another account.")
 
 
+class EmailTakenMeanwhile(EmailTaken):
+    """The address was free when the change began, and another account took it since.
+
+    A conflict with the account's state rather than bad input: the request
+    was right when it was made.
+    """
+
+
 class WrongPassword(VerifiedEmailError):
     code = "wrong_password"
     detail = _("Your password was entered incorrectly.")
@@ -66,31 +75,27 @@ class WrongPassword(VerifiedEmailError):
 
 class LockedOut(VerifiedEmailError):
     code = "locked_out"
-    status = 429
     detail = _("Too many wrong passwords. Try again later.")
 
 
 class Throttled(VerifiedEmailError):
     code = "throttled"
-    status = 429
     detail = _("A link was sent a moment ago. Wait a little before asking for another.")
 
 
 class NoPendingChange(VerifiedEmailError):
     code = "no_pending_change"
-    status = 404
     detail = _("There is no email change in progress.")
 
 
 class DeliveryFailed(VerifiedEmailError):
     code = "delivery_failed"
-    status = 503
     detail = _(
         "We could not send the email just now. Your request is saved: "
         "try sending the link again in a moment."
     )
 
-    def __init__(self, detail=None, *, change=None, **kwargs):
+    def __init__(self, detail: str | Promise | None = None, *, change: Any = None, **kwargs: Any):
         super().__init__(detail, **kwargs)
         #: Set when the change completed and only its notices failed.
         self.change = change

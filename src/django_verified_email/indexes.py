@@ -35,7 +35,7 @@ def fold_of(expressions, field_name):
     if not isinstance(expression, FOLDS):
         return None
     sources = expression.get_source_expressions()
-    if len(sources) == 1 and isinstance(sources[0], F) and sources[0].name == field_name:
+    if len(sources) == 1 and isinstance(sources[0], F) and sources[0].name == field_name:  # type: ignore[attr-defined]
         return type(expression)
     return None
 

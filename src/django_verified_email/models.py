@@ -1,11 +1,23 @@
+from __future__ import annotations
+
 import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
+from django.db.models import Q, Subquery
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import comparable, same_address
+from .addresses import comparable, of_user, same_address
+
+#: An instance of the host's user model, which has ``VerifiedEmailMixin``.
+#: Typed loosely: the model is the host's, and its email field too.
+VerifiedUser = Any
 
 
 class VerifiedEmailMixin(models.Model):
@@ -22,7 +34,12 @@ class VerifiedEmailMixin(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    if TYPE_CHECKING:
+        # What the user model the mixin is mixed into provides.
+        @classmethod
+        def get_email_field_name(cls) -> str: ...
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
         field = self.get_email_field_name()
         update_fields = kwargs.get("update_fields")
         # Only a save that writes the address can change it; an address that
@@ -50,13 +67,13 @@ class VerifiedEmailMixin(models.Model):
             self._remember_saved_email()
 
     @classmethod
-    def from_db(cls, *args, **kwargs):
+    def from_db(cls, *args: Any, **kwargs: Any) -> Any:
         # Arguments passed through untouched: Django 6.1 added fetch_mode.
         instance = super().from_db(*args, **kwargs)
         instance._remember_saved_email()
         return instance
 
-    def refresh_from_db(self, *args, **kwargs):
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         super().refresh_from_db(*args, **kwargs)
         fields = kwargs.get("fields", args[1] if len(args) > 1 else None)
         # A refresh of other fields leaves an unsaved address edit in place.
@@ -81,17 +98,18 @@ class VerifiedEmailMixin(models.Model):
             .first()
         )
 
-    def mark_email_verified(self, when=None):
+    def mark_email_verified(self, when: datetime | None = None) -> None:
         """Mark the current address verified. The flows call this; hosts may too."""
         self.is_email_verified = True
         self.email_verified_at = when or timezone.now()
         self._verified_email_trusted = True
 
-    def get_session_auth_hash(self):
-        return self._verified_email_session_hash(super().get_session_auth_hash())
+    def get_session_auth_hash(self) -> str:
+        parent = super().get_session_auth_hash()  # type: ignore[misc]
+        return self._verified_email_session_hash(parent)
 
-    def get_session_auth_fallback_hash(self):
-        for value in super().get_session_auth_fallback_hash():
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        for value in super().get_session_auth_fallback_hash():  # type: ignore[misc]
             yield self._verified_email_session_hash(value)
 
     def _verified_email_session_hash(self, value):
@@ -103,13 +121,73 @@ class VerifiedEmailMixin(models.Model):
         # request that made the change stores the new hash and stays in).
         if not app_settings.LOGOUT_OTHER_SESSIONS:
             return value
-        address = comparable(getattr(self, self.get_email_field_name(), "") or "")
+        address = comparable(of_user(self))
         return hashlib.sha256(f"{value}\x1f{address}".encode()).hexdigest()
 
 
-class EmailChangeQuerySet(models.QuerySet):
-    def open(self):
-        return self.filter(status__in=EmailChange.OPEN_STATUSES)
+class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
+    """The queries several flows share."""
+
+    def pending(self) -> EmailChangeQuerySet:
+        """Changes still waiting for a link (at most one per user)."""
+        return self.filter(status__in=EmailChange.PENDING_STATUSES)
+
+    def pending_for(self, user: models.Model) -> EmailChangeQuerySet:
+        """The user's pending change, as a queryset of at most one row."""
+        return self.pending().filter(user_id=user.pk)
+
+    def completed_since(self, change: EmailChange) -> EmailChangeQuerySet:
+        """The completed, not undone, changes of ``change``'s user from ``change`` on."""
+        return self.filter(
+            user_id=change.user_id,
+            status=EmailChange.Status.COMPLETED,
+            pk__gte=change.pk,
+            reverted_at__isnull=True,
+        )
+
+    def lock_for_taking(self, change_id: int, address_field: str) -> EmailChange | None:
+        """Lock a change's user, then every pending change to one address; return the change.
+
+        For a flow about to give the user the address in ``address_field``
+        (``"new_email"`` to complete, ``"old_email"`` to revert). Two accounts
+        completing a change to the same address at once would each find it
+        free and both take it: their user rows are different locks. So the
+        flow also locks every pending change to the address it is about to
+        take, in primary-key order. The second one waits for the first to
+        commit, then finds the address taken. Every flow takes its user row
+        first and change rows after it, in one order, so none deadlocks; this
+        holds on databases without expression indexes (MariaDB), where the
+        host's case-insensitive unique constraint cannot exist.
+
+        Returns None when the change does not exist (or changed hands). The
+        change's ``user`` is the locked row.
+        """
+        owner = self.filter(pk=change_id).values("user_id")[:1]
+        user = (
+            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
+        )
+        if user is None:
+            return None
+        address = self.filter(pk=change_id).values(address_field)[:1]
+        rows = (
+            self.select_for_update()
+            # Lower() on both sides, not __iexact: Django 5.2 crashes on SQLite
+            # when the right-hand side of __iexact is a subquery.
+            .alias(new_email_lower=Lower("new_email"))
+            .filter(
+                Q(pk=change_id)
+                | Q(
+                    status__in=EmailChange.PENDING_STATUSES,
+                    new_email_lower=Lower(Subquery(address)),
+                )
+            )
+            .order_by("pk")
+        )
+        change = next((row for row in rows if row.pk == change_id), None)
+        if change is None or change.user_id != user.pk:
+            return None
+        change.user = user
+        return change
 
 
 class EmailChange(models.Model):
@@ -122,7 +200,8 @@ class EmailChange(models.Model):
         CANCELLED = "cancelled", _("cancelled")
         SUPERSEDED = "superseded", _("superseded")
 
-    OPEN_STATUSES = (Status.AWAITING_OLD, Status.AWAITING_NEW)
+    #: A change in one of these is pending: its current step's link works.
+    PENDING_STATUSES = (Status.AWAITING_OLD, Status.AWAITING_NEW)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -157,23 +236,23 @@ class EmailChange(models.Model):
         ]
         indexes = [
             # What verified_email_purge looks up: closed rows by closing time,
-            # open rows by when their link was sent.
+            # pending rows by when their link was sent.
             models.Index(fields=["status", "closed_at"], name="verified_em_status_closed_idx"),
             models.Index(fields=["status", "link_sent_at"], name="verified_em_status_sent_idx"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.old_email or '-'} → {self.new_email} ({self.status})"
 
     @property
-    def is_open(self):
-        return self.status in self.OPEN_STATUSES
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING_STATUSES
 
     @property
-    def expires_at(self):
+    def expires_at(self) -> datetime | None:
         """When the newest link of the current step stops working (None if closed)."""
         from .conf import app_settings
 
-        if not self.is_open or self.link_sent_at is None:
+        if not self.is_pending or self.link_sent_at is None:
             return None
-        return self.link_sent_at + timezone.timedelta(seconds=app_settings.LINK_MAX_AGE)
+        return self.link_sent_at + timedelta(seconds=app_settings.LINK_MAX_AGE)

@@ -1,15 +1,17 @@
 """Signals sent by the flows, always after the database transaction commits.
 
 Every signal is sent with ``sender`` = the user model class and ``user`` = the
-user instance. The change signals add ``change`` (an ``EmailChange``).
+user instance. The change signals add ``change`` (an ``EmailChange``). The
+other arguments, with their types, are listed with each signal; receivers
+should accept ``**kwargs`` too, for arguments added later.
 """
 
 from django.dispatch import Signal
 
-#: A verification link was handed to the mail backend. Arguments: ``user``, ``email``.
+#: A verification link was handed to the mail backend. Arguments: ``user``, ``email: str``.
 verification_sent = Signal()
 
-#: The user's current address was verified. Arguments: ``user``, ``email``.
+#: The user's current address was verified. Arguments: ``user``, ``email: str``.
 email_verified = Signal()
 
 #: A change was requested and its first link sent. Arguments: ``user``, ``change``.
@@ -19,21 +21,23 @@ email_change_requested = Signal()
 #: Arguments: ``user``, ``change``.
 email_change_old_confirmed = Signal()
 
-#: The change completed. Arguments: ``user``, ``change``, ``old_email``, ``new_email``.
+#: The change completed. Arguments: ``user``, ``change``, ``old_email: str``,
+#: ``new_email: str``.
 email_changed = Signal()
 
-#: The user cancelled the open change. Arguments: ``user``, ``change``.
+#: The user cancelled the pending change. Arguments: ``user``, ``change``.
 email_change_cancelled = Signal()
 
-#: A wrong password was given to start a change. Arguments: ``user``, ``attempts``.
+#: A wrong password was given to start a change. Arguments: ``user``, ``attempts: int``.
 reauthentication_failed = Signal()
 
-#: Too many wrong passwords: changes are locked. Arguments: ``user``, ``retry_after``.
+#: Too many wrong passwords: changes are locked. Arguments: ``user``, ``retry_after: int``
+#: (seconds).
 user_locked_out = Signal()
 
 #: The old address used the "this wasn't me" link of a completed change: the
-#: address is back to ``change.old_email`` (verified), the user's open change
+#: address is back to ``change.old_email`` (verified), the user's pending change
 #: is cancelled, and further changes are locked for ``CHANGE_LOCK_AFTER_REVERT``
 #: seconds. A good place to force a password reset or alert staff.
-#: Arguments: ``user``, ``change``, ``restored_email``, ``discarded_email``.
+#: Arguments: ``user``, ``change``, ``restored_email: str``, ``discarded_email: str``.
 email_change_reverted = Signal()

@@ -6,6 +6,8 @@ backends (Redis, Memcached, database), so limits hold across processes.
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.cache import caches
 
@@ -48,6 +50,39 @@ def claim_send(user):
 def release_send(user):
     """Give the send back, e.g. when the mail server refused it."""
     _cache().delete(_key("cooldown", user))
+
+
+class SendCooldown:
+    """The user's resend cooldown, for one ``with send_cooldown(user)`` block."""
+
+    def __init__(self, user):
+        self.user = user
+        self.claimed = False
+
+    def claim(self) -> None:
+        """Take the user's one send per ``RESEND_COOLDOWN``, or raise ``Throttled``."""
+        claim_send(self.user)
+        self.claimed = True
+
+
+@contextmanager
+def send_cooldown(user) -> Iterator[SendCooldown]:
+    """Run a send under the user's resend cooldown, handing it back on failure.
+
+    The block calls ``cooldown.claim()`` once its own checks passed (at once
+    when it has none), so bad input is reported before "wait a bit". If the
+    block fails after claiming, nothing reached the user (refused, or the
+    mail server failed): the claim is handed back so they can try again at
+    once. Only a claim this block took is handed back, never one an earlier
+    send holds.
+    """
+    cooldown = SendCooldown(user)
+    try:
+        yield cooldown
+    except Exception:
+        if cooldown.claimed:
+            release_send(user)
+        raise
 
 
 def check_lockout(user):

@@ -1,23 +1,34 @@
 """One-time link tokens: signing and reading, nothing else.
 
-A token is an itsdangerous timed signature over a tiny payload. It says which
-user or change it is for and carries a fingerprint of the state it was issued
-against (the address, the password hash, the link generation), so it stops
-working once that state moves on: that is what makes a link one-time.
+A token is an itsdangerous timed signature over a tiny JSON payload. It says
+which user or change it is for and carries a fingerprint of the state it was
+issued against (the address, the password hash, the link generation), so it
+stops working once that state moves on: that is what makes a link one-time.
+
+Two verbs per kind of link: ``make_<kind>_token`` signs one, ``read_<kind>_token``
+checks its signature and hands back a small frozen dataclass (``VerifyLink``,
+``ChangeLink``, ``RevertLink``). Whether the link still fits the database is
+for the flows to say. This is the only module that knows the payload layout.
 
 Keys come from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``: rotating the key
 keeps links that were signed with a fallback alive until they expire.
 """
 
+from __future__ import annotations
+
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from itsdangerous import BadData, BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
-from .addresses import comparable
+from .addresses import comparable, of_user
 from .conf import app_settings
+
+if TYPE_CHECKING:
+    from .models import EmailChange
 
 VERIFY_SALT = "django_verified_email.verify"
 CHANGE_SALT = "django_verified_email.change"
@@ -26,27 +37,71 @@ REVERT_SALT = "django_verified_email.revert"
 # Real tokens are about 120 characters; refuse anything far longer unread.
 MAX_TOKEN_LENGTH = 1024
 
+#: A primary key as JSON carries it (see ``portable_id``).
+PortableId = int | str
+
 
 class BadToken(Exception):
     """The token is malformed, tampered with, or signed with an unknown key."""
 
 
 @dataclass(frozen=True)
-class ReadToken:
-    payload: dict
-    expired: bool
+class VerifyLink:
+    """What a verification link says: the user, and the state it was sent against."""
+
+    user_id: PortableId
+    fingerprint: str
+    #: Genuine, but older than ``LINK_MAX_AGE``.
+    expired: bool = False
 
 
-def _serializer(salt):
+@dataclass(frozen=True)
+class ChangeLink:
+    """What a change link says: the change, its step (``"old"``/``"new"``), the generation."""
+
+    change_id: int
+    step: str
+    generation: int
+    fingerprint: str
+    #: Genuine, but older than ``LINK_MAX_AGE``.
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class RevertLink:
+    """What a "this wasn't me" link says: the completed change and its user."""
+
+    change_id: int
+    user_id: PortableId
+    #: Genuine, but older than ``REVERT_MAX_AGE``.
+    expired: bool = False
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
     # itsdangerous signs with the last key and verifies with any of them.
     keys = [*getattr(settings, "SECRET_KEY_FALLBACKS", []), settings.SECRET_KEY]
     return URLSafeTimedSerializer(keys, salt=salt)
 
 
-def fingerprint(user, *, with_verified_state):
-    """A short digest of the user state a link was issued against."""
-    email = getattr(user, user.get_email_field_name(), "") or ""
-    parts = [str(user.pk), comparable(email), user.password or ""]
+def fingerprint(user: Any, *, with_verified_state: bool) -> str:
+    """Return a short digest of the user state a link was issued against.
+
+    A link carries it, and a flow compares it with the user as the database
+    holds them now; any piece that changed kills the link:
+
+    * the primary key: a link never opens another account;
+    * the address, compared as one mailbox however it is spelt: a link sent
+      to an address the account no longer has is void;
+    * the password hash: a new password (a reset after a suspected takeover)
+      voids every link sent before it;
+    * with ``with_verified_state`` (verification links only), the verified
+      flag and its date: a used verification link, or one sent before the
+      address was verified another way, is void.
+
+    A change link adds the change's status and link generation (checked by the
+    flow on the row), so a resend, a completion or a cancel kills it too.
+    """
+    parts = [str(user.pk), comparable(of_user(user)), user.password or ""]
     if with_verified_state:
         verified_at = user.email_verified_at.isoformat() if user.email_verified_at else ""
         parts += [str(bool(user.is_email_verified)), verified_at]
@@ -55,8 +110,8 @@ def fingerprint(user, *, with_verified_state):
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
-def portable_id(pk):
-    """A primary key as JSON carries it: an integer as it is, any other (a UUID) as text.
+def portable_id(pk: Any) -> PortableId:
+    """Return a primary key as JSON carries it: an integer as it is, any other (a UUID) as text.
 
     Token payloads and task arguments are JSON. Compare what comes back with
     ``same_id``: a text id is no longer equal to the key it was made from.
@@ -66,18 +121,45 @@ def portable_id(pk):
     return str(pk)
 
 
-def same_id(carried, pk):
-    """Whether an id read back from a token or a task is the primary key ``pk``."""
+def same_id(carried: Any, pk: Any) -> bool:
+    """Return whether an id read back from a token or a task is the primary key ``pk``."""
     return str(carried) == str(pk)
 
 
-def make_verify_token(user):
+# The payloads, signed and timestamped by itsdangerous. One-letter keys keep
+# links short; links already sent must keep working, so a key is never
+# renamed or reused for something else:
+#
+#   verify  {"u": user id (portable_id), "f": fingerprint with the verified state}
+#   change  {"c": change id, "s": step "old" or "new", "g": link generation,
+#            "f": fingerprint without the verified state}
+#   revert  {"c": change id, "u": user id (portable_id)}
+
+
+def make_verify_token(user: Any) -> str:
+    """Sign a verification link for the user's current address.
+
+    Dies when the address is verified (by this link or otherwise), when the
+    address or the password changes, and after ``LINK_MAX_AGE``.
+    """
     return _serializer(VERIFY_SALT).dumps(
         {"u": portable_id(user.pk), "f": fingerprint(user, with_verified_state=True)}
     )
 
 
-def make_change_token(change, step):
+def read_verify_token(token: object) -> VerifyLink:
+    """Return what a verification link says, or raise ``BadToken``."""
+    payload, expired = _read(token, VERIFY_SALT, {"u", "f"})
+    return VerifyLink(user_id=payload["u"], fingerprint=payload["f"], expired=expired)
+
+
+def make_change_token(change: EmailChange, step: str) -> str:
+    """Sign the link of one step (``"old"`` or ``"new"``) of a pending change.
+
+    Dies when the step is done or the change closes (its status moves on),
+    when a newer link of the change is sent (the generation moves on), when
+    the user's address or password changes, and after ``LINK_MAX_AGE``.
+    """
     return _serializer(CHANGE_SALT).dumps(
         {
             "c": change.pk,
@@ -88,15 +170,37 @@ def make_change_token(change, step):
     )
 
 
-def make_revert_token(change):
-    # Not tied to the password: whoever took the account over may have changed
-    # it, and the way back must still work. The change's own state (completed,
-    # not reverted, still the user's address) makes it one-time instead.
+def read_change_token(token: object) -> ChangeLink:
+    """Return what a change link says, or raise ``BadToken``."""
+    payload, expired = _read(token, CHANGE_SALT, {"c", "s", "g", "f"})
+    return ChangeLink(
+        change_id=payload["c"],
+        step=payload["s"],
+        generation=payload["g"],
+        fingerprint=payload["f"],
+        expired=expired,
+    )
+
+
+def make_revert_token(change: EmailChange) -> str:
+    """Sign the "this wasn't me" link of a completed change.
+
+    Not tied to the password: whoever took the account over may have changed
+    it, and the way back must still work. It dies when it is used (the change
+    is reverted), when the account's address is no longer the one the flows
+    last set, and after ``REVERT_MAX_AGE``.
+    """
     return _serializer(REVERT_SALT).dumps({"c": change.pk, "u": portable_id(change.user_id)})
 
 
-def _is_canonical(token):
-    """Whether the signature is spelt the one way itsdangerous writes it.
+def read_revert_token(token: object) -> RevertLink:
+    """Return what a "this wasn't me" link says, or raise ``BadToken``."""
+    payload, expired = _read(token, REVERT_SALT, {"c", "u"}, max_age=app_settings.REVERT_MAX_AGE)
+    return RevertLink(change_id=payload["c"], user_id=payload["u"], expired=expired)
+
+
+def _is_canonical(token: str) -> bool:
+    """Return whether the signature is spelt the one way itsdangerous writes it.
 
     The last base64 character of a signature carries unused bits: several
     spellings decode to the same bytes and would all verify. Only the one we
@@ -109,7 +213,10 @@ def _is_canonical(token):
         return False
 
 
-def _read(token, salt, required_keys, max_age=None):
+def _read(
+    token: object, salt: str, required_keys: set[str], max_age: int | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Return a genuine token's payload and whether it expired, or raise ``BadToken``."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise BadToken
     if not _is_canonical(token):
@@ -130,16 +237,4 @@ def _read(token, salt, required_keys, max_age=None):
         raise BadToken from exc
     if not isinstance(payload, dict) or not required_keys <= payload.keys():
         raise BadToken
-    return ReadToken(payload=payload, expired=expired)
-
-
-def read_verify_token(token):
-    return _read(token, VERIFY_SALT, {"u", "f"})
-
-
-def read_change_token(token):
-    return _read(token, CHANGE_SALT, {"c", "s", "g", "f"})
-
-
-def read_revert_token(token):
-    return _read(token, REVERT_SALT, {"c", "u"}, max_age=app_settings.REVERT_MAX_AGE)
+    return payload, expired

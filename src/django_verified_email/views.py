@@ -5,7 +5,6 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.exception import response_for_exception
@@ -17,21 +16,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import flows, sessions
+from . import addresses, flows, web
 from .conf import app_settings
-from .exceptions import DeliveryFailed, ExpiredToken, InvalidToken, VerifiedEmailError
+from .exceptions import ExpiredToken, InvalidToken, VerifiedEmailError
 from .forms import ChangeEmailForm
-
-
-def link_base(request):
-    """Scheme and host for links when ``BASE_URL`` is unset.
-
-    ``get_host()`` validates the Host header against ``ALLOWED_HOSTS``, so a
-    forged header cannot point links at another site.
-    """
-    if app_settings.BASE_URL:
-        return app_settings.BASE_URL
-    return request.build_absolute_uri("/")
+from .web import link_base
 
 
 def _hide_token(request, token):
@@ -113,7 +102,7 @@ def error_page(request, error, **context):
             "login_url": resolve_url(settings.LOGIN_URL),
             **context,
         },
-        status=error.status,
+        status=web.http_status(error),
     )
     if error.retry_after:
         response["Retry-After"] = str(error.retry_after)
@@ -132,7 +121,7 @@ def status(request):
         request,
         "verified_email/status.html",
         {
-            "current_email": flows.current_address(user),
+            "current_email": addresses.of_user(user),
             "is_email_verified": user.is_email_verified,
             "change": flows.pending_change(user),
         },
@@ -148,8 +137,7 @@ def verify_send(request):
         return error_page(request, error)
     messages.success(
         request,
-        _("We sent a verification link to %(email)s.")
-        % {"email": flows.current_address(request.user)},
+        _("We sent a verification link to %(email)s.") % {"email": addresses.of_user(request.user)},
         fail_silently=True,
     )
     return redirect("verified_email:status")
@@ -165,35 +153,26 @@ def verify_confirm(request, token):
             return render(
                 request,
                 "verified_email/verify_confirm.html",
-                {"email": flows.current_address(user)},
+                {"email": addresses.of_user(user)},
             )
         if "resend" in request.POST:
-            return _resend_in_place_of(request, token, flows.resend_verification_in_place_of)
+            return _resend_for_expired_link(
+                request, token, flows.resend_verification_for_expired_link
+            )
         user = flows.confirm_verification(token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="verify")
     messages.success(
         request,
-        _("Your email address %(email)s is verified.") % {"email": flows.current_address(user)},
+        _("Your email address %(email)s is verified.") % {"email": addresses.of_user(user)},
         fail_silently=True,
     )
     return success_redirect()
 
 
-def _session_user(request):
-    """Who the request is logged in as, resolved now (Django resolves it lazily).
-
-    Token pages need no login, so they also serve hosts that run them without
-    ``AuthenticationMiddleware`` (an API-only project): anonymous there.
-    """
-    user = getattr(request, "user", None) or AnonymousUser()
-    user.is_authenticated  # noqa: B018
-    return user
-
-
-def _resend_in_place_of(request, token, resend):
+def _resend_for_expired_link(request, token, resend):
     """The expired-link page's "send me a new link" button, posted to the link itself."""
-    if not _session_user(request).is_authenticated:
+    if not web.session_user(request).is_authenticated:
         # Not back to this URL: the token would travel on in ?next=.
         return redirect_to_login(reverse("verified_email:status"))
     resend(token, request.user, base_url=link_base(request))
@@ -237,7 +216,7 @@ def change(request):
     return render(
         request,
         "verified_email/change_form.html",
-        {"form": form, "current_email": flows.current_address(request.user)},
+        {"form": form, "current_email": addresses.of_user(request.user)},
     )
 
 
@@ -253,26 +232,12 @@ def change_confirm(request, token):
                 {"change": pending, "step": step},
             )
         if "resend" in request.POST:
-            return _resend_in_place_of(request, token, flows.resend_change_in_place_of)
-        if app_settings.LOGOUT_OTHER_SESSIONS:
-            # Resolve the session's user now: once the address changed, a
-            # session hash that includes it no longer matches. Otherwise the
-            # hash ignores the address, and resolving it later (only when a
-            # change completes) spares the confirm-old step two queries.
-            _session_user(request)
-        pending = flows.confirm_change(token, base_url=link_base(request))
-    except DeliveryFailed as error:
-        if error.change is not None:
-            # Completed, only the notices failed: the old session key must
-            # die all the same. (Django saves no session on a 5xx answer, so
-            # with database or cache sessions this logs the user out.)
-            sessions.after_address_changed(request, error.change.user)
-        return error_page(request, error, flow="change")
+            return _resend_for_expired_link(request, token, flows.resend_change_for_expired_link)
+        pending = web.confirm_change(request, token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="change")
     if pending.status == pending.Status.AWAITING_NEW:
         return render(request, "verified_email/change_old_confirmed.html", {"change": pending})
-    sessions.after_address_changed(request, pending.user)
     messages.success(
         request,
         _("Your email address is now %(email)s.") % {"email": pending.new_email},
@@ -315,11 +280,9 @@ def change_revert(request, token):
         if request.method != "POST":
             change = flows.check_revert(token)
             return render(request, "verified_email/change_revert.html", {"change": change})
-        _session_user(request)  # see change_confirm
-        change = flows.revert_change(token)
+        change = web.confirm_revert(request, token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="revert")
-    sessions.after_address_changed(request, change.user)
     return render(
         request,
         "verified_email/change_reverted.html",

@@ -5,9 +5,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from django_verified_email.models import EmailChange
-from tests.conftest import PASSWORD
-
-from .steps import assert_error, call, request_change, token_in
+from tests.helpers import PASSWORD, api_request_change, assert_error, call, token_in
 
 TOKEN_AUTH = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"]
@@ -28,7 +26,7 @@ def csrf_token_of(client):
 
 
 def test_session_post_without_csrf_token_is_refused(csrf_client, mailoutbox):
-    response = request_change(csrf_client)
+    response = api_request_change(csrf_client)
 
     body = assert_error(response, 403, "permission_denied")
     assert "CSRF" in body["detail"]
@@ -63,7 +61,7 @@ def test_token_authentication(token_auth, user, anonymous, mailoutbox):
 
     assert call(app, "status", method="get").json()["email"] == "alice@example.com"
     # A token client sends no CSRF token, and needs none.
-    assert request_change(app).status_code == 202
+    assert api_request_change(app).status_code == 202
     assert call(anonymous, "change-confirm", {"token": token_in(mailoutbox[0])}).json() == {
         "status": "awaiting_new"
     }
@@ -79,7 +77,7 @@ def test_token_authentication_without_a_token_answers_401(token_auth, anonymous)
 def test_token_authentication_with_a_bad_token(token_auth, user):
     app = Client(HTTP_AUTHORIZATION="Token not-a-real-key")
 
-    response = request_change(app)
+    response = api_request_change(app)
 
     assert_error(response, 401, "authentication_failed")
     assert EmailChange.objects.count() == 0

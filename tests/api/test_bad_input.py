@@ -6,9 +6,7 @@ import pytest
 from django.test import Client
 
 from django_verified_email.api.parsers import MAX_BODY_SIZE
-from tests.conftest import PASSWORD
-
-from .steps import assert_error, call, request_change, snapshot, token_in
+from tests.helpers import PASSWORD, api_request_change, assert_error, call, snapshot, token_in
 
 BODY_ENDPOINTS = ["verify-confirm", "change-confirm", "change"]
 
@@ -43,7 +41,7 @@ def world(make_user, client, mailoutbox, settings):
     call(bob_client, "verify-send")
     alice = make_user()
     client.force_login(alice)
-    request_change(client, "alice.new@example.com")
+    api_request_change(client, "alice.new@example.com")
     tokens = {"verify": token_in(mailoutbox[0]), "change": token_in(mailoutbox[1])}
     mailoutbox.clear()
     return {"client": client, "tokens": tokens}
@@ -198,7 +196,7 @@ def test_change_body_of_the_wrong_shape(body, world, mailoutbox, settings):
 
     assert_nothing_changed(before, mailoutbox)
     # No password attempt was spent: with one allowed, the right password works.
-    assert request_change(world["client"], "carol@example.com").status_code == 202
+    assert api_request_change(world["client"], "carol@example.com").status_code == 202
 
 
 @pytest.mark.parametrize(
@@ -208,7 +206,7 @@ def test_change_body_of_the_wrong_shape(body, world, mailoutbox, settings):
 def test_change_to_a_string_that_is_no_address(new_email, world, mailoutbox):
     before = snapshot()
 
-    response = request_change(world["client"], new_email)
+    response = api_request_change(world["client"], new_email)
 
     assert_error(response, 400, "invalid_email")
     assert_nothing_changed(before, mailoutbox)

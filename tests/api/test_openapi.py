@@ -7,8 +7,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from django_verified_email.api import urls
-
-from .steps import call, request_change
+from tests.helpers import api_request_change, call
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
@@ -149,7 +148,7 @@ def test_every_documented_code_is_in_the_error_schema(spec):
 
 
 def test_the_status_schema_matches_a_live_answer(spec, logged_in):
-    request_change(logged_in, "alice.new@example.com")
+    api_request_change(logged_in, "alice.new@example.com")
     body = call(logged_in, "status", method="get").json()
     schemas = spec["components"]["schemas"]
 

@@ -5,9 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from django_verified_email import flows
-
-from ..conftest import PASSWORD, client_for, email_of, reloaded
-from ..hardening.support import BASE_URL, token_of
+from tests.helpers import BASE_URL, PASSWORD, client_for, email_of, reloaded, token_in
 
 CONFIRM = "/api/account/email/change/confirm/"
 
@@ -22,9 +20,9 @@ def is_logged_in(client):
 
 def confirm_new_step_through_api(client, user, mailoutbox):
     flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
-    flows.confirm_change(token_of(mailoutbox[-1]), base_url=BASE_URL)
+    flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
     response = client.post(
-        CONFIRM, {"token": token_of(mailoutbox[-1])}, content_type="application/json"
+        CONFIRM, {"token": token_in(mailoutbox[-1])}, content_type="application/json"
     )
     assert response.status_code == 200, response.content
     assert response.json() == {"status": "completed"}
@@ -57,7 +55,7 @@ def test_confirm_old_step_leaves_the_session_key_alone(user, mailoutbox):
     flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
 
     response = client.post(
-        CONFIRM, {"token": token_of(mailoutbox[-1])}, content_type="application/json"
+        CONFIRM, {"token": token_in(mailoutbox[-1])}, content_type="application/json"
     )
 
     assert response.json() == {"status": "awaiting_new"}

@@ -3,9 +3,7 @@
 from django.urls import reverse
 
 from django_verified_email.models import EmailChange
-from tests.conftest import PASSWORD
-
-from .steps import assert_error, call, request_change
+from tests.helpers import PASSWORD, api_request_change, assert_error, call
 
 NEW = "alice.new@example.com"
 
@@ -19,7 +17,7 @@ def test_lockout_earned_on_the_html_form_holds_in_the_api(logged_in, settings, m
     html_change(logged_in, "wrong")
     assert html_change(logged_in, "wrong").status_code == 429
 
-    response = request_change(logged_in, NEW, PASSWORD)
+    response = api_request_change(logged_in, NEW, PASSWORD)
 
     assert_error(response, 429, "locked_out")
     assert 1 <= int(response["Retry-After"]) <= 600
@@ -29,8 +27,8 @@ def test_lockout_earned_on_the_html_form_holds_in_the_api(logged_in, settings, m
 
 def test_lockout_earned_in_the_api_holds_on_the_html_form(logged_in, settings, mailoutbox):
     settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 2, "REAUTH_LOCKOUT": 600}
-    request_change(logged_in, NEW, "wrong")
-    assert_error(request_change(logged_in, NEW, "wrong"), 429, "locked_out")
+    api_request_change(logged_in, NEW, "wrong")
+    assert_error(api_request_change(logged_in, NEW, "wrong"), 429, "locked_out")
 
     response = html_change(logged_in, PASSWORD)
 
@@ -44,7 +42,7 @@ def test_attempts_add_up_across_both_front_ends(logged_in, settings):
     settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 2}
     assert html_change(logged_in, "wrong").status_code == 200  # the form, with its error
 
-    assert_error(request_change(logged_in, NEW, "wrong"), 429, "locked_out")
+    assert_error(api_request_change(logged_in, NEW, "wrong"), 429, "locked_out")
 
 
 def test_cooldown_of_an_html_send_holds_in_the_api(client, make_user, mailoutbox):
@@ -58,7 +56,7 @@ def test_cooldown_of_an_html_send_holds_in_the_api(client, make_user, mailoutbox
 
 
 def test_cooldown_of_an_api_send_holds_on_the_html_pages(logged_in, mailoutbox):
-    request_change(logged_in, NEW)
+    api_request_change(logged_in, NEW)
 
     response = logged_in.post(reverse("verified_email:change-resend"))
 

@@ -4,7 +4,7 @@ import time_machine
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .steps import assert_error, call, request_change
+from tests.helpers import api_request_change, assert_error, call
 
 
 def test_status_of_a_verified_address_without_change(logged_in):
@@ -32,7 +32,7 @@ def test_status_shows_the_open_change_and_when_its_link_expires(logged_in, setti
     settings.VERIFIED_EMAIL = {"LINK_MAX_AGE": 3600}
     sent = timezone.now().replace(microsecond=0)
     with time_machine.travel(sent, tick=False):
-        request_change(logged_in, "alice.new@example.com")
+        api_request_change(logged_in, "alice.new@example.com")
 
     body = call(logged_in, "status", method="get").json()
 
@@ -46,7 +46,7 @@ def test_status_shows_the_open_change_and_when_its_link_expires(logged_in, setti
 
 
 def test_status_follows_the_change_to_its_end(logged_in):
-    request_change(logged_in, "alice.new@example.com")
+    api_request_change(logged_in, "alice.new@example.com")
     call(logged_in, "change-cancel")
 
     assert call(logged_in, "status", method="get").json()["pending_change"] is None

@@ -5,8 +5,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.failing_mail import LOCMEM, REFUSING, use_mail_backend
-
-from .steps import assert_error, call, snapshot, token_in
+from tests.helpers import assert_error, call, snapshot, token_in
 
 
 def test_verify_sends_a_link_to_the_html_confirm_page(client, make_user, mailoutbox):

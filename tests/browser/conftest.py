@@ -4,7 +4,7 @@ headless Chromium driven by Playwright.
 
 The default test run does not collect this folder: it needs Chromium and
 starts processes. The tox env `browser` (scripts/test-browser) sets
-VE_BROWSER_TESTS=1 to run it.
+VE_BROWSER_TESTS=1 and selects its tests by the ``browser`` marker.
 """
 
 import os

@@ -5,7 +5,10 @@ outbox show at the end."""
 
 import re
 
+import pytest
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
 
 USERNAME = "browser-alice"
 PASSWORD = "a-long-wallet-passphrase-4711"

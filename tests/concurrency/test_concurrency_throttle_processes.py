@@ -15,6 +15,8 @@ import pytest
 from django_verified_email import throttle
 from django_verified_email.exceptions import LockedOut, Throttled
 
+pytestmark = pytest.mark.concurrency
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

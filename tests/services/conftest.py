@@ -3,7 +3,8 @@
 The default test run does not collect this folder: it needs PostgreSQL and a
 broker, and starts processes. Its tox envs (``celery-redis``,
 ``celery-rabbitmq``, ``tasks-db``; scripts/test-services) set
-VE_SERVICE_TESTS=1 to run it.
+VE_SERVICE_TESTS=1 to run it, and each selects its suite by marker
+(``celery``, ``tasks_db``).
 
 The tests are ``transaction=True``: a worker is another process with its own
 connection, so it sees only committed rows.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.mail.backends.base import BaseEmailBackend
 
-from ..conftest import LINK_RE, path_of
+from tests.helpers import link_path
 
 
 def folder():
@@ -38,9 +38,7 @@ class Received:
         self.body = parsed.get_body(("plain",)).get_content()
 
     def link_path(self):
-        links = set(LINK_RE.findall(self.body))
-        assert len(links) == 1, (self.subject, links)
-        return path_of(links.pop())
+        return link_path(self)
 
 
 def received():

@@ -1,8 +1,8 @@
 """The end-to-end runs each service suite makes with its own worker."""
 
 from django_verified_email.models import EmailChange
+from tests.helpers import request_change, send_verification
 
-from ..steps import request_change, send_verification
 from . import mailbox
 
 NEW = "alice.new@example.com"

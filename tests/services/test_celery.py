@@ -8,7 +8,12 @@ import pytest
 from . import scenarios
 from .celery_app import app
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.postgres,
+    pytest.mark.celery,
+    pytest.mark.django_db(transaction=True),
+]
 
 QUEUE = app.conf.task_default_queue
 

@@ -8,7 +8,12 @@ from django_tasks_db.models import DBTaskResult
 
 from . import scenarios
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.postgres,
+    pytest.mark.tasks_db,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def waiting_in_queue():

@@ -13,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from ..exceptions import VerifiedEmailError
+from ..web import http_status
 
 
 class InvalidRequest(VerifiedEmailError):
@@ -35,7 +36,9 @@ BODY_ERRORS = (
 def error_response(error):
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return Response(
-        {"code": error.code, "detail": str(error.detail)}, status=error.status, headers=headers
+        {"code": error.code, "detail": str(error.detail)},
+        status=http_status(error),
+        headers=headers,
     )
 
 
@@ -66,6 +69,8 @@ def handle_exception(exc, context):
     # DRF's handler adds WWW-Authenticate and Retry-After; only the body is
     # reshaped here.
     response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
     codes = exc.get_codes()
     response.data = {
         "code": codes if isinstance(codes, str) else exc.default_code,

@@ -17,10 +17,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import flows, sessions
-from ..conf import app_settings
-from ..exceptions import DeliveryFailed
-from ..views import link_base
+from .. import addresses, flows, web
+from ..web import link_base
 from .errors import handle_exception
 from .parsers import SmallJSONParser
 from .serializers import ChangeRequestSerializer, StatusSerializer, TokenSerializer
@@ -36,10 +34,12 @@ class VerifiedEmailAPIView(APIView):
     def get_authenticators(self):
         # Read at request time, not import time: authentication is the host's
         # choice (session, token, JWT...), and follows its settings.
-        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+        classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        return [authentication() for authentication in classes]  # type: ignore[operator]
 
     def get_throttles(self):
-        return [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
+        classes = api_settings.DEFAULT_THROTTLE_CLASSES
+        return [throttle() for throttle in classes]  # type: ignore[operator]
 
     def get_exception_handler(self):
         return handle_exception
@@ -75,7 +75,7 @@ class StatusView(VerifiedEmailAPIView):
         user = request.user
         data = StatusSerializer(
             {
-                "email": flows.current_address(user),
+                "email": addresses.of_user(user),
                 "is_email_verified": user.is_email_verified,
                 "pending_change": flows.pending_change(user),
             }
@@ -86,9 +86,7 @@ class StatusView(VerifiedEmailAPIView):
 class VerifySendView(VerifiedEmailAPIView):
     def post(self, request):
         flows.send_verification(request.user, base_url=link_base(request))
-        return Response(
-            {"email": flows.current_address(request.user)}, status=status.HTTP_202_ACCEPTED
-        )
+        return Response({"email": addresses.of_user(request.user)}, status=status.HTTP_202_ACCEPTED)
 
 
 class VerifyConfirmView(TokenAPIView):
@@ -96,7 +94,7 @@ class VerifyConfirmView(TokenAPIView):
         body = TokenSerializer.read(request.data)
         user = flows.confirm_verification(body["token"])
         return Response(
-            {"email": flows.current_address(user), "is_email_verified": user.is_email_verified}
+            {"email": addresses.of_user(user), "is_email_verified": user.is_email_verified}
         )
 
 
@@ -117,29 +115,19 @@ class ChangeView(VerifiedEmailAPIView):
 class ChangeConfirmView(TokenAPIView):
     def post(self, request):
         body = TokenSerializer.read(request.data)
-        # This view authenticates nobody (the token is the proof), so DRF
-        # sets request.user to anonymous; a browser client may still carry a
-        # Django session. Read who it is logged in as before the change can
-        # alter the session hash (LOGOUT_OTHER_SESSIONS).
-        django_request = request._request
-        session_user = None
-        if app_settings.LOGOUT_OTHER_SESSIONS and hasattr(django_request, "session"):
-            session_user = auth.get_user(django_request)
-        try:
-            # An address taken since the request was accepted is the flow's 409.
-            change = flows.confirm_change(body["token"], base_url=link_base(request))
-        except DeliveryFailed as error:
-            if error.change is not None:
-                # Completed, only the notices failed: the old session key must die
-                # all the same. (Django saves no session on a 5xx answer, so
-                # with database or cache sessions this logs the user out.)
-                sessions.after_address_changed(
-                    django_request, error.change.user, session_user=session_user
-                )
-            raise
-        if change.status == change.Status.COMPLETED:
-            sessions.after_address_changed(django_request, change.user, session_user=session_user)
+        change = web.confirm_change(
+            request._request, body["token"], read_session_user=_django_session_user
+        )
         return Response({"status": change.status})
+
+
+def _django_session_user(django_request):
+    # The confirm views authenticate nobody (the token is the proof), so DRF
+    # sets request.user to anonymous; a browser client may still carry a
+    # Django session: read who it is logged in as from the session itself.
+    if not hasattr(django_request, "session"):
+        return None
+    return auth.get_user(django_request)
 
 
 class ChangeResendView(VerifiedEmailAPIView):

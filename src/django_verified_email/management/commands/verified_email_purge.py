@@ -1,10 +1,14 @@
-"""Delete email changes that are over and past keeping.
+"""Delete email changes that are over and past keeping; scrub the few kept longer.
 
 Closed changes (completed, cancelled, superseded) go once they are older than
-``PURGE_AFTER`` seconds; open ones once their link expired that long ago. A
-completed change is kept at least while its "this wasn't me" link and the
-change lock after a revert can still need it. Rows go in batches, each in its
-own short transaction, so a million rows never hold one long lock.
+``PURGE_AFTER`` seconds; pending ones once their link expired that long ago. A
+closed change is kept at least ``REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT``,
+while its "this wasn't me" link and the change lock after a revert can still
+need it. When that is longer than ``PURGE_AFTER``, a row kept past
+``PURGE_AFTER`` keeps its addresses only while a revert can still read them:
+the others have both addresses blanked (status and times stay, for the lock and
+the audit). Rows go in batches, each in its own short transaction, so a
+million rows never hold one long lock.
 """
 
 from datetime import timedelta
@@ -17,6 +21,11 @@ from django.utils import timezone
 from django_verified_email.conf import app_settings
 from django_verified_email.models import EmailChange
 
+#: A "this wasn't me" link lives REVERT_MAX_AGE from when its email was sent,
+#: and a task worker may send it well after the change completed (retries go
+#: on for hours): its change keeps its addresses this much longer.
+LATE_SEND_GRACE = timedelta(days=1)
+
 
 def purgeable(now):
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
@@ -25,24 +34,52 @@ def purgeable(now):
         timedelta(seconds=app_settings.REVERT_MAX_AGE + app_settings.CHANGE_LOCK_AFTER_REVERT),
     )
     expired = timedelta(seconds=app_settings.LINK_MAX_AGE) + keep
-    closed = [status for status in EmailChange.Status if status not in EmailChange.OPEN_STATUSES]
+    closed = [
+        status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
+    ]
     # Both halves match an index on (status, time): verified_em_status_closed_idx
     # and verified_em_status_sent_idx.
     return EmailChange.objects.filter(
         Q(status__in=closed, closed_at__lt=now - keep_closed)
-        | Q(status__in=EmailChange.OPEN_STATUSES, link_sent_at__lt=now - expired)
+        | Q(status__in=EmailChange.PENDING_STATUSES, link_sent_at__lt=now - expired)
+    )
+
+
+def scrubbable(now):
+    """Closed changes past ``PURGE_AFTER`` whose addresses no revert can read any more.
+
+    A revert reads the old address of its own change, and the new address of
+    the user's latest completed change since (to see that the account still
+    has it). Both belong to completed, not reverted changes whose link may
+    still live; a later change always closed later, so it keeps its addresses
+    at least as long as an earlier one's link can ask for them.
+    """
+    keep = timedelta(seconds=app_settings.PURGE_AFTER)
+    revertable = timedelta(seconds=app_settings.REVERT_MAX_AGE) + LATE_SEND_GRACE
+    closed = [status for status in EmailChange.Status if status not in EmailChange.PENDING_STATUSES]
+    return (
+        EmailChange.objects.filter(status__in=closed, closed_at__lt=now - keep)
+        .exclude(
+            status=EmailChange.Status.COMPLETED,
+            reverted_at__isnull=True,
+            closed_at__gte=now - revertable,
+        )
+        .exclude(old_email="", new_email="")
     )
 
 
 class Command(BaseCommand):
-    help = "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER']."
+    help = (
+        "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER'], "
+        "and blank the addresses of those kept longer for a revert once no revert needs them."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--batch-size",
             type=int,
             default=1000,
-            help="Rows deleted per transaction (default 1000).",
+            help="Rows deleted or scrubbed per transaction (default 1000).",
         )
         parser.add_argument("--database", default="default", help="The database alias to purge.")
 
@@ -65,3 +102,20 @@ class Command(BaseCommand):
             total += deleted
             batches += 1
         self.stdout.write(f"Deleted {total} email change(s) in {batches} batch(es).")
+        scrubbed = 0
+        while True:
+            with transaction.atomic(using=database):
+                ids = list(
+                    scrubbable(now)
+                    .using(database)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:batch_size]
+                )
+                if not ids:
+                    break
+                scrubbed += (
+                    EmailChange.objects.using(database)
+                    .filter(pk__in=ids)
+                    .update(old_email="", new_email="")
+                )
+        self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")

@@ -6,10 +6,21 @@ from django.test import Client
 from django_verified_email import flows, signals
 from django_verified_email.exceptions import InvalidToken, LockedOut
 from django_verified_email.models import EmailChange
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    client_for,
+    complete_dual_change,
+    email_of,
+    later,
+    reloaded,
+    request_change,
+    revert_path,
+    revert_token_in,
+    token_in,
+)
 
-from ..conftest import PASSWORD, client_for, email_of, later, reloaded
-from ..steps import request_change
-from .support import BASE_URL, complete_dual_change, revert_path, revert_token_of, token_of
+pytestmark = pytest.mark.hardening
 
 
 @pytest.fixture
@@ -30,7 +41,7 @@ def taken_over(user, mailoutbox, settings):
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
     notice = complete_dual_change(user, "mallory@example.com", mailoutbox)
     assert notice.to == ["alice@example.com"]
-    return revert_token_of(notice)
+    return revert_token_in(notice)
 
 
 def test_the_notice_carries_a_revert_link_for_a_week(taken_over, mailoutbox):
@@ -101,7 +112,7 @@ def test_a_revert_locks_further_changes_for_a_while(taken_over, user, settings):
 
 def test_a_revert_cancels_an_open_change(taken_over, user, mailoutbox):
     flows.request_change(reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL)
-    pending_link = token_of(mailoutbox[-1])
+    pending_link = token_in(mailoutbox[-1])
 
     flows.revert_change(taken_over)
 
@@ -133,7 +144,7 @@ def test_a_further_change_does_not_void_the_way_back(taken_over, user, mailoutbo
     assert Client().post(revert_path(taken_over)).status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
     # and the taker's own revert link of the second change is dead.
-    taker_link = revert_token_of(second_notice)
+    taker_link = revert_token_in(second_notice)
     assert Client().post(revert_path(taker_link)).status_code == 400
     assert email_of(reloaded(user)) == "alice@example.com"
     assert EmailChange.objects.filter(reverted_at__isnull=False).count() == 2
@@ -160,7 +171,7 @@ def test_a_revert_undone_later_leaves_the_first_link_working(taken_over, user, m
     # alice -> mallory (taken_over) -> mallory2; mallory uses the second
     # change's link to get mallory@ back; Alice's link still wins in the end.
     second_notice = complete_dual_change(reloaded(user), "mallory2@example.com", mailoutbox)
-    assert Client().post(revert_path(revert_token_of(second_notice))).status_code == 200
+    assert Client().post(revert_path(revert_token_in(second_notice))).status_code == 200
     assert email_of(reloaded(user)) == "mallory@example.com"
 
     assert Client().post(revert_path(taken_over)).status_code == 200
@@ -206,5 +217,5 @@ def test_no_revert_link_when_the_old_address_was_never_confirmed(make_user, mail
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
     user = make_user(verified=False)
     flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
-    flows.confirm_change(token_of(mailoutbox[-1]), base_url=BASE_URL)
+    flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
     assert all("/change/revert/" not in m.body for m in mailoutbox)

@@ -8,6 +8,8 @@ from django.core.cache import caches
 from django_verified_email import throttle
 from django_verified_email.exceptions import LockedOut
 
+pytestmark = pytest.mark.hardening
+
 
 def test_a_lockout_does_not_reset_the_attempt_counter(user, settings):
     settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 3}

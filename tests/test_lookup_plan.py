@@ -13,9 +13,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ..conftest import client_for, email_of, reloaded
-from ..steps import request_change
-from .support import token_of
+from tests.helpers import client_for, email_of, reloaded, request_change, token_in
 
 pytestmark = [
     pytest.mark.postgres,
@@ -65,9 +63,9 @@ def test_the_flows_taken_lookups_use_the_email_index(make_user, mailoutbox):
 
     with CaptureQueriesContext(connection) as queries:
         assert request_change(client_for(alice), "new@example.com").status_code == 302
-        confirm_old = f"/account/email/change/confirm/{token_of(mailoutbox[-1])}/"
+        confirm_old = f"/account/email/change/confirm/{token_in(mailoutbox[-1])}/"
         assert client_for(alice).post(confirm_old).status_code == 200
-        confirm_new = f"/account/email/change/confirm/{token_of(mailoutbox[-1])}/"
+        confirm_new = f"/account/email/change/confirm/{token_in(mailoutbox[-1])}/"
         assert client_for(alice).post(confirm_new).status_code == 302
     assert email_of(reloaded(alice)) == "new@example.com"
 

@@ -14,9 +14,20 @@ from django.test import Client
 
 from django_verified_email import addresses, flows
 from django_verified_email.exceptions import EmailTaken
+from django_verified_email.web import http_status
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    client_for,
+    complete_dual_change,
+    email_of,
+    reloaded,
+    revert_path,
+    revert_token_in,
+    token_in,
+)
 
-from ..conftest import PASSWORD, client_for, email_of, reloaded
-from .support import BASE_URL, complete_dual_change, revert_path, revert_token_of, token_of
+pytestmark = pytest.mark.hardening
 
 # U+0130 (capital I with a dot above). Python folds it to "i" + U+0307;
 # PostgreSQL's LOWER() (glibc, ICU) folds it to a plain "i".
@@ -38,12 +49,12 @@ def store(user, address):
 
 
 def confirm_old(mailoutbox):
-    flows.confirm_change(token_of(mailoutbox[-1]), base_url=BASE_URL)
+    flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
 
 
 def confirm_new(mailoutbox):
     """Post the new address's link as its page does."""
-    return Client().post(f"/account/email/change/confirm/{token_of(mailoutbox[-1])}/")
+    return Client().post(f"/account/email/change/confirm/{token_in(mailoutbox[-1])}/")
 
 
 @pytest.fixture(params=["declared index", "no index"])
@@ -62,7 +73,7 @@ def test_a_trailing_dot_spelling_stored_by_the_host_is_taken_at_the_request(
     alice = make_user()
     with pytest.raises(EmailTaken) as taken:
         flows.request_change(alice, "bob@example.com", PASSWORD, base_url=BASE_URL)
-    assert taken.value.status == 400
+    assert http_status(taken.value) == 400
 
 
 def test_a_trailing_dot_spelling_stored_after_the_request_is_taken_at_the_confirmation(
@@ -87,7 +98,7 @@ def test_a_twin_python_folds_alike_is_taken(make_user, lookup):
     assert addresses.same_address(DOTTED_IVAN, DECOMPOSED_IVAN)
     with pytest.raises(EmailTaken) as taken:
         flows.request_change(alice, DOTTED_IVAN, PASSWORD, base_url=BASE_URL)
-    assert taken.value.status == 400
+    assert http_status(taken.value) == 400
 
 
 def test_a_twin_the_database_folds_alike_is_taken_at_the_request(make_user, mailoutbox):
@@ -97,7 +108,7 @@ def test_a_twin_the_database_folds_alike_is_taken_at_the_request(make_user, mail
         # PostgreSQL: the constraint would refuse the write, so the flow does first.
         with pytest.raises(EmailTaken) as taken:
             flows.request_change(alice, DOTTED_IVAN, PASSWORD, base_url=BASE_URL)
-        assert taken.value.status == 400
+        assert http_status(taken.value) == 400
     else:
         # SQLite folds ASCII only: two addresses for the database and for Python.
         flows.request_change(alice, DOTTED_IVAN, PASSWORD, base_url=BASE_URL)
@@ -123,6 +134,12 @@ def test_a_twin_the_database_folds_alike_is_taken_at_the_confirmation(make_user,
         assert email_of(reloaded(alice)) == DOTTED_IVAN
 
 
+needs_the_constraint = pytest.mark.skipif(
+    not connection.features.supports_expression_indexes,
+    reason="no case-insensitive constraint without expression indexes (MariaDB)",
+)
+
+
 @pytest.fixture
 def blind_lookup(monkeypatch):
     """A lookup that misses what the constraint catches.
@@ -131,11 +148,16 @@ def blind_lookup(monkeypatch):
     case-insensitive collation, ``Lower(Trim(...))``): the database's refusal
     at the write is then the answer.
     """
+    blind(monkeypatch)
+
+
+def blind(monkeypatch):
     monkeypatch.setattr(
         addresses, "users_with_address", lambda address: get_user_model()._default_manager.none()
     )
 
 
+@needs_the_constraint
 def test_a_write_the_constraint_refuses_is_email_taken_at_the_confirmation(
     make_user, mailoutbox, blind_lookup
 ):
@@ -152,15 +174,14 @@ def test_a_write_the_constraint_refuses_is_email_taken_at_the_confirmation(
     assert reloaded(alice).is_email_verified
 
 
+@needs_the_constraint
 def test_a_revert_the_constraint_refuses_is_email_taken(make_user, mailoutbox, monkeypatch):
     alice = make_user()
     notice = complete_dual_change(alice, "alice@new.example.com", mailoutbox)
     make_user("carol", "ALICE@example.com")
-    monkeypatch.setattr(
-        addresses, "users_with_address", lambda address: get_user_model()._default_manager.none()
-    )
+    blind(monkeypatch)
 
-    response = client_for(alice).post(revert_path(revert_token_of(notice)))
+    response = client_for(alice).post(revert_path(revert_token_in(notice)))
 
     assert response.status_code == 409
     assert email_of(reloaded(alice)) == "alice@new.example.com"

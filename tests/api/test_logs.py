@@ -5,10 +5,7 @@ import logging
 from django.test import Client
 
 from django_verified_email import flows
-
-from ..conftest import PASSWORD, client_for, error_report
-from ..steps import request_change
-from .steps import call, token_in
+from tests.helpers import PASSWORD, call, client_for, error_report, request_change, token_in
 
 
 def test_an_error_report_of_a_confirm_call_carries_no_token(user, mailoutbox, monkeypatch, caplog):

@@ -6,6 +6,7 @@ traceback, and the repr of everything attached to it (Django attaches the
 request).
 """
 
+import copy
 import logging
 
 import pytest
@@ -13,11 +14,22 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_verified_email import flows
+from tests.failing_mail import REFUSING, use_mail_backend
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    client_for,
+    complete_dual_change,
+    error_report,
+    later,
+    links_in,
+    request_change,
+    revert_path,
+    revert_token_in,
+    token_in,
+)
 
-from ..conftest import PASSWORD, client_for, later
-from ..failing_mail import REFUSING, use_mail_backend
-from ..steps import request_change
-from .support import BASE_URL, complete_dual_change, revert_path, revert_token_of, token_of
+pytestmark = pytest.mark.hardening
 
 
 def leaked(records, tokens):
@@ -54,11 +66,11 @@ def test_no_token_in_logs_or_pages_through_every_html_outcome(
 
     # Request, then open and confirm the old address's link.
     assert request_change(client_for(alice), "new@example.com").status_code == 302
-    old = token_of(mailoutbox[-1])
+    old = token_in(mailoutbox[-1])
     tokens.add(old)
     pages.append(Client().get(f"/account/email/change/confirm/{old}/"))
     pages.append(Client().post(f"/account/email/change/confirm/{old}/"))
-    new = token_of(mailoutbox[-1])
+    new = token_in(mailoutbox[-1])
     tokens.add(new)
     # The used link again: 400.
     pages.append(Client().post(f"/account/email/change/confirm/{old}/"))
@@ -85,7 +97,7 @@ def test_no_token_in_logs_when_delivery_fails(logs, make_user, mailoutbox, setti
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
     alice = make_user("alice", "alice@example.com")
     flows.request_change(alice, "new@example.com", PASSWORD, base_url=BASE_URL)
-    old = token_of(mailoutbox[-1])
+    old = token_in(mailoutbox[-1])
     use_mail_backend(settings, REFUSING)
 
     page = Client().post(f"/account/email/change/confirm/{old}/")
@@ -104,8 +116,8 @@ def test_no_token_in_logs_when_delivery_fails(logs, make_user, mailoutbox, setti
 def test_no_token_in_logs_through_the_revert_pages(logs, user, mailoutbox, settings):
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
     notice = complete_dual_change(user, "mallory@example.com", mailoutbox)
-    token = revert_token_of(notice)
-    tokens = {token, *(token_of(m) for m in mailoutbox if "/change/confirm/" in m.body)}
+    token = revert_token_in(notice)
+    tokens = {token, *(token_in(m) for m in mailoutbox if links_in(m, ["change/confirm"]))}
 
     pages = [
         Client().get(revert_path(token)),
@@ -117,3 +129,49 @@ def test_no_token_in_logs_through_the_revert_pages(logs, user, mailoutbox, setti
     for page in pages:
         assert token.encode() not in page.content
     assert not leaked(logs.records, tokens)
+
+
+def test_an_error_report_of_a_token_page_carries_no_token(
+    settings, tmp_path, user, mailoutbox, caplog
+):
+    # What AdminEmailHandler (and error trackers) send for a 500: the frames'
+    # variables and the request's META, which gunicorn and uWSGI fill with
+    # the raw request line.
+    request_change(client_for(user), "new@example.com")
+    token = token_in(mailoutbox[-1])
+    path = f"/account/email/change/confirm/{token}/"
+    folder = tmp_path / "verified_email"
+    folder.mkdir()
+    (folder / "change_confirm.html").write_text("{% url 'no-such-view' %}")
+    templates = copy.deepcopy(settings.TEMPLATES)
+    templates[0]["DIRS"] = [str(tmp_path)]
+    settings.TEMPLATES = templates
+
+    response = Client(raise_request_exception=False).get(
+        path, RAW_URI=path, REQUEST_URI=path, SCRIPT_URL=path
+    )
+
+    assert response.status_code == 500
+    text, html = error_report(caplog)
+    assert "no-such-view" in text
+    assert token not in text
+    assert token not in html
+
+
+def test_an_error_report_of_a_change_request_carries_no_password(user, monkeypatch, caplog):
+    # The form re-asks for the password: like Django's own login and
+    # password views, its error reports must not show it (POST nor frames).
+    def failing(user, new_email, password, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(flows, "request_change", failing)
+    browser = client_for(user)
+    browser.raise_request_exception = False
+
+    response = request_change(browser, "new@example.com")
+
+    assert response.status_code == 500
+    text, html = error_report(caplog)
+    assert "the database went away" in text
+    assert PASSWORD not in text
+    assert PASSWORD not in html

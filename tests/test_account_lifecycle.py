@@ -6,9 +6,9 @@ from django.test import Client
 from django_verified_email import flows
 from django_verified_email.exceptions import InvalidToken
 from django_verified_email.models import EmailChange
+from tests.helpers import BASE_URL, PASSWORD, email_of, reloaded, token_in
 
-from ..conftest import PASSWORD, email_of, reloaded
-from .support import BASE_URL, token_of
+pytestmark = pytest.mark.hardening
 
 
 def deactivate(user):
@@ -22,8 +22,8 @@ def test_an_inactive_users_change_links_are_refused(step, user, mailoutbox, sett
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
     flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
     if step == "new":
-        flows.confirm_change(token_of(mailoutbox[-1]), base_url=BASE_URL)
-    token = token_of(mailoutbox[-1])
+        flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
+    token = token_in(mailoutbox[-1])
     deactivate(user)
 
     assert Client().get(f"/account/email/change/confirm/{token}/").status_code == 400
@@ -36,7 +36,7 @@ def test_an_inactive_users_change_links_are_refused(step, user, mailoutbox, sett
 def test_an_inactive_users_verification_link_is_refused(make_user, mailoutbox):
     user = make_user(verified=False)
     flows.send_verification(user, base_url=BASE_URL)
-    token = token_of(mailoutbox[-1])
+    token = token_in(mailoutbox[-1])
     deactivate(user)
 
     assert Client().post(f"/account/email/verify/{token}/").status_code == 400

@@ -6,9 +6,23 @@ from django.test import Client
 from django.urls import reverse
 
 from django_verified_email import flows
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    REVERT_PAGE,
+    client_for,
+    email_of,
+    later,
+    link_path,
+    links_in,
+    reloaded,
+    request_change,
+    revert_path,
+    revert_token_in,
+    token_in,
+)
 
-from ..conftest import PASSWORD, client_for, email_of, reloaded
-from .support import BASE_URL, revert_path, revert_token_of, token_of
+pytestmark = pytest.mark.hardening
 
 SESSION_ENGINES = [
     "django.contrib.sessions.backends.db",
@@ -18,8 +32,8 @@ SESSION_ENGINES = [
 
 def complete_change_in(client, user, mailoutbox):
     flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
-    flows.confirm_change(token_of(mailoutbox[-1]), base_url=BASE_URL)
-    response = client.post(f"/account/email/change/confirm/{token_of(mailoutbox[-1])}/")
+    flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
+    response = client.post(f"/account/email/change/confirm/{token_in(mailoutbox[-1])}/")
     assert response.status_code == 302
     assert email_of(reloaded(user)) == "new@example.com"
 
@@ -87,8 +101,37 @@ def test_logout_other_sessions_also_ends_them_on_a_revert(settings, user, mailou
     intruder = client_for(user)
     complete_change_in(intruder, user, mailoutbox)
     assert is_logged_in(intruder)
-    [notice] = [m for m in mailoutbox if m.to == ["alice@example.com"] and "/revert/" in m.body]
+    [notice] = [m for m in mailoutbox if m.to == ["alice@example.com"] and links_in(m, REVERT_PAGE)]
 
-    assert Client().post(revert_path(revert_token_of(notice))).status_code == 200
+    assert Client().post(revert_path(revert_token_in(notice))).status_code == 200
 
     assert not is_logged_in(intruder)
+
+
+def test_token_pages_work_without_session_and_auth_middleware(settings, user, mailoutbox):
+    # An API-only host (token authentication) still serves the emailed links.
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0, "LOGOUT_OTHER_SESSIONS": True}
+    request_change(client_for(user), "new@example.com")
+    settings.MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+    settings.MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+    browser = Client()
+
+    assert browser.post(link_path(mailoutbox[-1])).status_code == 200
+    assert browser.post(link_path(mailoutbox[-1])).status_code == 302
+    [notice] = [m for m in mailoutbox if links_in(m, REVERT_PAGE)]
+    revert = revert_path(revert_token_in(notice))
+    assert browser.post(revert).status_code == 200
+    assert email_of(reloaded(user)) == "alice@example.com"
+
+
+def test_the_expired_link_resend_without_auth_middleware_asks_to_log_in(settings, user, mailoutbox):
+    request_change(client_for(user), "new@example.com")
+    settings.MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+    settings.MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+    with later(86400 + 1):
+        response = Client().post(link_path(mailoutbox[-1]), {"resend": "1"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert len(mailoutbox) == 1

@@ -5,10 +5,17 @@ from django.test import Client
 
 from django_verified_email import addresses, flows
 from django_verified_email.exceptions import EmailTaken, SameEmail
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    client_for,
+    email_of,
+    reloaded,
+    request_change,
+    token_in,
+)
 
-from ..conftest import PASSWORD, client_for, email_of, reloaded
-from ..steps import request_change
-from .support import BASE_URL, token_of
+pytestmark = pytest.mark.hardening
 
 # "alice@example.com" in full-width forms, at sign and dot included.
 FULL_WIDTH_ALICE = "".join(chr(ord(c) + 0xFEE0) for c in "alice@example.com")
@@ -78,7 +85,7 @@ def test_an_idn_address_goes_through_the_whole_html_flow(make_user, mailoutbox):
 
     [message] = mailoutbox
     assert message.to == ["alice@b\u00fccher.de"]
-    confirm = f"/account/email/change/confirm/{token_of(message)}/"
+    confirm = f"/account/email/change/confirm/{token_in(message)}/"
     assert Client().post(confirm).status_code == 302
     user = reloaded(user)
     assert email_of(user) == "alice@b\u00fccher.de"
@@ -108,7 +115,7 @@ def test_a_full_width_address_is_stored_in_its_plain_form(make_user, mailoutbox)
     assert request_change(client_for(user), fancy).status_code == 302
     assert mailoutbox[-1].to == ["new@example.com"]
     assert (
-        Client().post(f"/account/email/change/confirm/{token_of(mailoutbox[-1])}/").status_code
+        Client().post(f"/account/email/change/confirm/{token_in(mailoutbox[-1])}/").status_code
         == 302
     )
     assert email_of(reloaded(user)) == "new@example.com"

@@ -1,0 +1,50 @@
+"""The business steps of verifying and changing an address. No HTTP here.
+
+Both front ends (HTML views, JSON API) call these functions and map the
+exceptions of ``exceptions.py`` to their own responses, so every rule lives
+in one place. ``base_url`` is the scheme and host to build links with when
+the ``BASE_URL`` setting is not set (the front ends pass the request's
+validated host).
+
+One module per flow: ``verify``, ``change`` and ``revert``; what they share
+is in ``_common``, and the queries on ``EmailChange``'s queryset. Call the
+verbs through this package (``flows.confirm_change(...)``).
+"""
+
+from .change import (
+    cancel_change,
+    check_change,
+    confirm_change,
+    pending_change,
+    request_change,
+    resend_change,
+    resend_change_for_expired_link,
+)
+from .revert import check_revert, confirm_revert
+from .verify import (
+    check_verification,
+    confirm_verification,
+    resend_verification_for_expired_link,
+    send_verification,
+)
+
+__all__ = [
+    "cancel_change",
+    "check_change",
+    "check_revert",
+    "check_verification",
+    "confirm_change",
+    "confirm_revert",
+    "confirm_verification",
+    "pending_change",
+    "request_change",
+    "resend_change",
+    "resend_change_for_expired_link",
+    "resend_verification_for_expired_link",
+    "send_verification",
+]
+
+# Names these verbs had in the documentation before 0.1: kept for callers.
+revert_change = confirm_revert
+resend_verification_in_place_of = resend_verification_for_expired_link
+resend_change_in_place_of = resend_change_for_expired_link

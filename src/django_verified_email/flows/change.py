@@ -1,0 +1,306 @@
+"""Change: a new address, proved by a link to the old address and then one to the new.
+
+A verified current address makes it the dual-link flow (``awaiting_old``,
+then ``awaiting_new``); an unverified or empty one sends a single link to
+the new address (``awaiting_new``). Completing gives the user the new
+address, verified.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .. import addresses, emails, signals, throttle, tokens
+from ..conf import app_settings
+from ..delivery import Outbox, atomic_outbox
+from ..exceptions import (
+    DeliveryFailed,
+    EmailTaken,
+    EmailTakenMeanwhile,
+    ExpiredToken,
+    InvalidEmail,
+    InvalidToken,
+    LockedOut,
+    NoPendingChange,
+    SameEmail,
+)
+from ..models import EmailChange, VerifiedUser
+from . import _common
+
+Status = EmailChange.Status
+
+
+def request_change(
+    user: VerifiedUser, new_email: object, password: object, *, base_url: str | None = None
+) -> EmailChange:
+    """Start a change to ``new_email``, re-authenticating with ``password``.
+
+    A verified current address makes it the dual-link flow (``awaiting_old``);
+    an unverified or empty one sends a single link to the new address
+    (``awaiting_new``). Any pending change of the user is superseded.
+    """
+    throttle.check_lockout(user)
+    new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
+    if not addresses.is_valid(new_email):
+        raise InvalidEmail
+    _common.reauthenticate(user, password)
+    if addresses.same_address(addresses.of_user(user), new_email):
+        raise SameEmail
+    with throttle.send_cooldown(user) as cooldown:
+        now = timezone.now()
+        with atomic_outbox() as outbox:
+            locked = _locked_user_for_new_change(user.pk, new_email, now)
+            # Read in the lock query whatever REVEAL_TAKEN_EMAIL says, so both
+            # settings, and both answers, do exactly the same database work.
+            if app_settings.REVEAL_TAKEN_EMAIL and locked.verified_email_address_taken:
+                raise EmailTaken
+            # The address as the lock reads it: ``user`` may have been loaded
+            # before another request changed it, and the first link must go
+            # to the account's address, not to the one it had.
+            current = addresses.of_user(locked)
+            if addresses.same_address(current, new_email):
+                raise SameEmail
+            # Only now, so bad input is reported before "wait a bit".
+            cooldown.claim()
+            if locked.verified_email_has_pending_change:
+                EmailChange.objects.pending_for(locked).update(
+                    status=Status.SUPERSEDED, closed_at=now
+                )
+            dual = locked.is_email_verified and bool(current)
+            change = EmailChange.objects.create(
+                user=locked,
+                old_email=current,
+                new_email=new_email,
+                status=Status.AWAITING_OLD if dual else Status.AWAITING_NEW,
+                link_generation=1,
+                link_sent_at=now,
+                created_at=now,
+            )
+            if dual:
+                outbox.email(
+                    emails.CHANGE_CONFIRM_OLD, user=locked, change=change, base_url=base_url
+                )
+            else:
+                _queue_new_address_step(
+                    outbox, change, base_url, taken=locked.verified_email_address_taken
+                )
+            outbox.signal(signals.email_change_requested, user=locked, change=change)
+    return change
+
+
+def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) -> VerifiedUser:
+    """Lock the user row, reading what starting a change needs in the same query.
+
+    Refuses while a recent revert locks changes: a revert means the account
+    was probably taken over, and whoever did it may still know the password.
+    Also read: whether another account has ``new_email``, and whether the user
+    has a pending change to supersede (most have none: no UPDATE then).
+    """
+    window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
+    recent_revert = (
+        EmailChange.objects.filter(user_id=OuterRef("pk"), reverted_at__gt=now - window)
+        .order_by("-reverted_at")
+        .values("reverted_at")[:1]
+    )
+    user = (
+        get_user_model()
+        ._default_manager.select_for_update()
+        .annotate(
+            verified_email_reverted_at=Subquery(recent_revert),
+            verified_email_address_taken=Exists(
+                addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
+            ),
+            verified_email_has_pending_change=Exists(
+                EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
+            ),
+        )
+        .filter(pk=user_id)
+        .first()
+    )
+    if user.verified_email_reverted_at is not None:
+        seconds = (user.verified_email_reverted_at + window - now).total_seconds()
+        raise LockedOut(
+            _("Email changes are locked for a while because a recent change was undone."),
+            retry_after=max(1, math.ceil(seconds)),
+        )
+    return user
+
+
+def _queue_new_address_step(
+    outbox: Outbox, change: EmailChange, base_url: str | None, *, taken: bool | None = None
+) -> None:
+    """Send the new address its link, or its owner a notice if it is taken.
+
+    With ``REVEAL_TAKEN_EMAIL`` off, both branches run the same query and
+    queue one message to the same address, so neither the response nor the
+    work done tells the requester which one ran.
+    """
+    if taken is None:
+        taken = _common.taken_by_other(change.user, change.new_email)
+    if taken:
+        if app_settings.REVEAL_TAKEN_EMAIL:
+            # Taken since the request was accepted: a conflict, not bad input.
+            raise EmailTakenMeanwhile
+        # Looks accepted to the requester; the address's owner learns of it.
+        outbox.email(emails.EMAIL_TAKEN_NOTICE, user=change.user, change=change, base_url=base_url)
+    else:
+        outbox.email(emails.CHANGE_CONFIRM_NEW, user=change.user, change=change, base_url=base_url)
+
+
+def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
+    link = _common.read_token(tokens.read_change_token, token)
+    change: EmailChange | None
+    if lock and link.step == emails.NEW_STEP:
+        # Completing writes the user row and takes an address: lock both and
+        # check the link against that locked state.
+        change = EmailChange.objects.lock_for_taking(link.change_id, "new_email")
+    else:
+        # Confirming the old address writes the change row alone.
+        changes = EmailChange.objects.select_for_update() if lock else EmailChange.objects
+        change = changes.filter(pk=link.change_id).first()
+    if (
+        change is None
+        or change.user is None
+        or emails.STEP_STATUS.get(link.step) != change.status
+        or link.generation != change.link_generation
+        or not change.user.is_active
+        or link.fingerprint != tokens.fingerprint(change.user, with_verified_state=False)
+    ):
+        raise InvalidToken
+    if link.expired:
+        raise ExpiredToken
+    return change, link.step
+
+
+def check_change(token: object) -> tuple[EmailChange, str]:
+    """Return the change and step (``"old"`` or ``"new"``) a link is for, without using it."""
+    return _change_for_token(token, lock=False)
+
+
+def confirm_change(token: object, *, base_url: str | None = None) -> EmailChange:
+    """Use a change link. Returns the change: ``awaiting_new`` or ``completed``."""
+    change = outbox = None
+    try:
+        with atomic_outbox() as outbox:
+            change, step = _change_for_token(token, lock=True)
+            now = timezone.now()
+            if step == emails.OLD_STEP:
+                change.status = Status.AWAITING_NEW  # type: ignore[assignment]
+                change.old_confirmed_at = now
+                change.link_generation += 1
+                change.link_sent_at = now
+                change.save(
+                    update_fields=["status", "old_confirmed_at", "link_generation", "link_sent_at"]
+                )
+                _queue_new_address_step(outbox, change, base_url)
+                outbox.signal(signals.email_change_old_confirmed, user=change.user, change=change)
+            else:
+                _complete(outbox, change, now, base_url)
+    except Exception as error:
+        if (
+            outbox is not None
+            and outbox.committed
+            and change is not None
+            and change.status == Status.COMPLETED
+        ):
+            # The change is done (committed); only its notices failed (the
+            # mail server, or a template that would not render), and there
+            # is no step left to send again. Still a delivery failure, as for
+            # every send, but one that says the change happened and carries
+            # it, so front ends can finish.
+            raise DeliveryFailed(
+                _(
+                    "Your email address is now %(email)s, but we could not send the "
+                    "confirmation emails just now."
+                )
+                % {"email": change.new_email},
+                change=change,
+            ) from error
+        raise
+    return change
+
+
+def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | None) -> None:
+    user = change.user  # locked by _change_for_token
+    # Checked again under the lock: another account may have taken the
+    # address since the link was sent.
+    old_email = addresses.of_user(user)
+    if _common.taken_by_other(user, change.new_email) or not _common.set_verified_address(
+        user, change.new_email, now
+    ):
+        raise EmailTakenMeanwhile(
+            _(
+                "Another account took this email address before you confirmed it. "
+                "Your email address was not changed."
+            )
+        )
+    change.user = user
+    change.status = Status.COMPLETED  # type: ignore[assignment]
+    change.closed_at = now
+    change.save(update_fields=["status", "closed_at"])
+    outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
+    # Only an address that proved itself hears of the change: an unverified
+    # old address may be a typo that belongs to someone else.
+    if app_settings.NOTIFY_OLD_EMAIL and change.old_email and change.old_confirmed_at:
+        outbox.email(emails.CHANGE_NOTICE_OLD, user=user, change=change, base_url=base_url)
+    outbox.signal(
+        signals.email_changed,
+        user=user,
+        change=change,
+        old_email=old_email,
+        new_email=change.new_email,
+    )
+
+
+def pending_change(user: VerifiedUser) -> EmailChange | None:
+    """Return the user's pending change, or None."""
+    return EmailChange.objects.pending_for(user).first()
+
+
+def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailChange:
+    """Send the link of the pending change's current step again (older ones stop working)."""
+    if pending_change(user) is None:
+        raise NoPendingChange
+    with throttle.send_cooldown(user) as cooldown:
+        cooldown.claim()
+        with atomic_outbox() as outbox:
+            change = EmailChange.objects.pending_for(user).select_for_update().first()
+            if change is None:
+                raise NoPendingChange
+            change.link_generation += 1
+            change.link_sent_at = timezone.now()
+            change.save(update_fields=["link_generation", "link_sent_at"])
+            if change.status == Status.AWAITING_OLD:
+                outbox.email(emails.CHANGE_CONFIRM_OLD, user=user, change=change, base_url=base_url)
+            else:
+                _queue_new_address_step(outbox, change, base_url)
+    return change
+
+
+def resend_change_for_expired_link(
+    token: object, user: VerifiedUser, *, base_url: str | None = None
+) -> EmailChange:
+    """Send the pending change's current link again, in place of an expired one."""
+    change_id = _common.read_token(tokens.read_change_token, token).change_id
+    if not EmailChange.objects.filter(pk=change_id, user_id=user.pk).exists():
+        raise InvalidToken
+    return resend_change(user, base_url=base_url)
+
+
+def cancel_change(user: VerifiedUser) -> EmailChange:
+    """Cancel the pending change; its links stop working."""
+    with atomic_outbox() as outbox:
+        change = EmailChange.objects.pending_for(user).select_for_update().first()
+        if change is None:
+            raise NoPendingChange
+        change.status = Status.CANCELLED
+        change.closed_at = timezone.now()
+        change.save(update_fields=["status", "closed_at"])
+        outbox.signal(signals.email_change_cancelled, user=user, change=change)
+    return change

@@ -1,0 +1,100 @@
+"""Revert: the "this wasn't me" link of a completed change puts the old address back."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .. import addresses, signals, tokens
+from ..delivery import atomic_outbox
+from ..exceptions import EmailTakenMeanwhile, ExpiredToken, InvalidToken
+from ..models import EmailChange
+from . import _common
+
+Status = EmailChange.Status
+
+
+def _change_for_token(token: object, *, lock: bool) -> EmailChange:
+    link = _common.read_token(tokens.read_revert_token, token)
+    change: EmailChange | None
+    if lock:
+        # Taking the old address back is taking an address: the same locks as
+        # a completion, so a revert and another account's change to that
+        # address cannot both win.
+        change = EmailChange.objects.lock_for_taking(link.change_id, "old_email")
+    else:
+        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
+    if (
+        change is None
+        or not tokens.same_id(link.user_id, change.user_id)
+        or change.status != Status.COMPLETED
+        or change.reverted_at is not None
+        or not change.old_email
+        or not change.user.is_active
+        or not _address_still_set_by_changes_since(change)
+    ):
+        raise InvalidToken
+    if link.expired:
+        raise ExpiredToken(
+            _(
+                "This link has expired: a change can only be undone for a limited time. "
+                "Please contact support."
+            )
+        )
+    return change
+
+
+def _address_still_set_by_changes_since(change: EmailChange) -> bool:
+    """Return whether the account's address is the one this flow last gave it.
+
+    Later changes made through the flows do not void the way back: whoever
+    took an account over could otherwise change the address once more, to
+    send the next notice to a mailbox of theirs, and so kill the real owner's
+    link. An address set outside the app does: the link no longer describes
+    the account.
+    """
+    latest = EmailChange.objects.completed_since(change).order_by("-pk").first()
+    return latest is not None and addresses.same_address(
+        addresses.of_user(change.user), latest.new_email
+    )
+
+
+def check_revert(token: object) -> EmailChange:
+    """Return the completed change a "this wasn't me" link would undo, without using it."""
+    return _change_for_token(token, lock=False)
+
+
+def confirm_revert(token: object) -> EmailChange:
+    """Use a "this wasn't me" link: put the old address back and lock changes.
+
+    The old address becomes the account's address again, verified (it proved
+    itself when the change was confirmed). Any pending change is cancelled,
+    and new changes are refused for ``CHANGE_LOCK_AFTER_REVERT`` seconds.
+    """
+    with atomic_outbox() as outbox:
+        change = _change_for_token(token, lock=True)
+        user = change.user
+        now = timezone.now()
+        discarded = addresses.of_user(user)
+        if _common.taken_by_other(user, change.old_email) or not _common.set_verified_address(
+            user, change.old_email, now
+        ):
+            raise EmailTakenMeanwhile(
+                _(
+                    "Your old email address now belongs to another account, so the change "
+                    "cannot be undone here. Please contact support."
+                )
+            )
+        EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
+        # This change and every later one are undone: their own revert links
+        # (the later ones went to addresses the taker may control) die too.
+        EmailChange.objects.completed_since(change).update(reverted_at=now)
+        change.reverted_at = now
+        outbox.signal(
+            signals.email_change_reverted,
+            user=user,
+            change=change,
+            restored_email=change.old_email,
+            discarded_email=discarded,
+        )
+    return change

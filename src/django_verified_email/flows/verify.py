@@ -1,0 +1,71 @@
+"""Verify: one link to the user's current address; using it marks the address verified."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from .. import addresses, emails, signals, throttle, tokens
+from ..delivery import atomic_outbox
+from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail
+from ..models import VerifiedUser
+from ._common import read_token
+
+
+def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> None:
+    """Send (or re-send) a verification link to the user's current address."""
+    if not addresses.of_user(user):
+        raise NoEmail
+    if user.is_email_verified:
+        raise AlreadyVerified
+    with throttle.send_cooldown(user) as cooldown:
+        cooldown.claim()
+        with atomic_outbox() as outbox:
+            # verification_sent goes out with the message (delivery.SENT_SIGNALS).
+            outbox.email(emails.VERIFY, user=user, base_url=base_url)
+
+
+def _user_for_token(token: object, *, lock: bool) -> VerifiedUser:
+    link = read_token(tokens.read_verify_token, token)
+    users = get_user_model()._default_manager
+    if lock:
+        users = users.select_for_update()
+    user = users.filter(pk=link.user_id).first()
+    if (
+        user is None
+        or not user.is_active
+        or user.is_email_verified
+        or link.fingerprint != tokens.fingerprint(user, with_verified_state=True)
+    ):
+        raise InvalidToken
+    if link.expired:
+        raise ExpiredToken
+    return user
+
+
+def check_verification(token: object) -> VerifiedUser:
+    """Return the user a verification link is for, without using the link up."""
+    return _user_for_token(token, lock=False)
+
+
+def confirm_verification(token: object) -> VerifiedUser:
+    """Use a verification link: the user's current address becomes verified."""
+    with atomic_outbox() as outbox:
+        user = _user_for_token(token, lock=True)
+        user.mark_email_verified()
+        user.save(update_fields=["is_email_verified", "email_verified_at"])
+        outbox.signal(signals.email_verified, user=user, email=addresses.of_user(user))
+    return user
+
+
+def resend_verification_for_expired_link(
+    token: object, user: VerifiedUser, *, base_url: str | None = None
+) -> None:
+    """Send a fresh verification link in place of an expired (or any) one.
+
+    For the expired-link page's button: the old link is posted back, and only
+    the user it was sent to may swap it for a new one, so the request needs no
+    CSRF token (browsers send "Origin: null" from no-referrer token pages).
+    """
+    if not tokens.same_id(read_token(tokens.read_verify_token, token).user_id, user.pk):
+        raise InvalidToken
+    send_verification(user, base_url=base_url)

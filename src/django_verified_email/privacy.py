@@ -1,0 +1,59 @@
+"""What the app holds about one person, for access requests (docs/privacy.md).
+
+``export_user_data`` is public: hosts call it from their own "download my
+data" page, or run ``manage.py verified_email_export <pk>``.
+"""
+
+from .models import EmailChange
+
+#: Version of the export's shape; bumped when a key changes meaning or goes.
+EXPORT_VERSION = 1
+
+#: The ``EmailChange`` fields an export shows. Every field of the model is
+#: either here or in ``NOT_EXPORTED`` (a test holds that), so a field added
+#: later is a decision, not an oversight.
+EXPORTED_CHANGE_FIELDS = (
+    "id",
+    "old_email",
+    "new_email",
+    "status",
+    "created_at",
+    "link_sent_at",
+    "old_confirmed_at",
+    "closed_at",
+    "reverted_at",
+)
+#: ``user`` is the person the export is for; ``link_generation`` is a counter
+#: that only says which link of a step is the newest.
+NOT_EXPORTED = ("user", "link_generation")
+
+
+def _value(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def export_user_data(user):
+    """Return, as a JSON-ready dict, everything this app stores about ``user``.
+
+    That is the user's address and its verified flag and time (the fields of
+    ``VerifiedEmailMixin``), and every ``EmailChange`` row of the user, oldest
+    first, with its addresses and times. Times are ISO 8601 strings in UTC;
+    the user's key is a string whatever its type. Rows of other accounts are
+    never included, even those that name one of this user's addresses.
+    """
+    changes = (
+        EmailChange.objects.using(user._state.db).filter(user=user).order_by("created_at", "pk")
+    )
+    return {
+        "version": EXPORT_VERSION,
+        "user": {
+            "pk": str(user.pk),
+            "email": getattr(user, user.get_email_field_name()) or "",
+            "is_email_verified": user.is_email_verified,
+            "email_verified_at": _value(user.email_verified_at),
+        },
+        "email_changes": [
+            {name: _value(value) for name, value in zip(EXPORTED_CHANGE_FIELDS, row, strict=True)}
+            for row in changes.values_list(*EXPORTED_CHANGE_FIELDS)
+        ],
+    }

@@ -1,0 +1,114 @@
+"""Glue the front ends share (HTML views, JSON API, admin): links, statuses, sessions.
+
+The flows know nothing of HTTP; what every front end must do the same way
+around them lives here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+
+from . import flows, sessions
+from .conf import app_settings
+from .exceptions import (
+    AlreadyVerified,
+    DeliveryFailed,
+    EmailTakenMeanwhile,
+    ExpiredToken,
+    LockedOut,
+    NoEmail,
+    NoPendingChange,
+    Throttled,
+    VerifiedEmailError,
+)
+from .models import EmailChange
+
+# The HTTP status of each flow error; any other answers 400 (bad input, a
+# link that is not valid). Read through the class hierarchy, so a subclass
+# listed here wins over its base: a taken address is bad input when it is
+# asked for (400), a conflict when it was taken since (409).
+HTTP_STATUS: dict[type[VerifiedEmailError], int] = {
+    ExpiredToken: 410,
+    AlreadyVerified: 409,
+    NoEmail: 409,
+    EmailTakenMeanwhile: 409,
+    LockedOut: 429,
+    Throttled: 429,
+    NoPendingChange: 404,
+    DeliveryFailed: 503,
+}
+
+
+def http_status(error: VerifiedEmailError) -> int:
+    """Return the HTTP status a front end answers ``error`` with."""
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 400
+
+
+def link_base(request: HttpRequest) -> str:
+    """Return the scheme and host for links when ``BASE_URL`` is unset.
+
+    ``get_host()`` validates the Host header against ``ALLOWED_HOSTS``, so a
+    forged header cannot point links at another site.
+    """
+    if app_settings.BASE_URL:
+        return app_settings.BASE_URL
+    return request.build_absolute_uri("/")
+
+
+def session_user(request: HttpRequest) -> Any:
+    """Return who the request is logged in as, resolved now (Django resolves it lazily).
+
+    Token pages need no login, so they also serve hosts that run them without
+    ``AuthenticationMiddleware`` (an API-only project): anonymous there.
+    """
+    user = getattr(request, "user", None) or AnonymousUser()
+    user.is_authenticated  # noqa: B018
+    return user
+
+
+def confirm_change(
+    request: HttpRequest,
+    token: object,
+    *,
+    read_session_user: Callable[[HttpRequest], Any] = session_user,
+) -> EmailChange:
+    """Use a change link for a front end, and renew the session if the address changed.
+
+    ``read_session_user`` says who the request's session is logged in as.
+    With ``LOGOUT_OTHER_SESSIONS`` it is read before the change: once the
+    address changed, a session hash that includes it no longer matches.
+    Otherwise the hash ignores the address, and reading it later (only when
+    a change completes) spares the confirm-old step two queries.
+    """
+    before = read_session_user(request) if app_settings.LOGOUT_OTHER_SESSIONS else None
+    try:
+        change = flows.confirm_change(token, base_url=link_base(request))
+    except DeliveryFailed as error:
+        if error.change is not None:
+            # Completed, only the notices failed: the old session key must
+            # die all the same. (Django saves no session on a 5xx answer, so
+            # with database or cache sessions this logs the user out.)
+            sessions.after_address_changed(request, error.change.user, session_user=before)
+        raise
+    if change.status == EmailChange.Status.COMPLETED:
+        sessions.after_address_changed(request, change.user, session_user=before)
+    return change
+
+
+def confirm_revert(request: HttpRequest, token: object) -> EmailChange:
+    """Use a "this wasn't me" link for a front end, and renew the session.
+
+    Who the session is logged in as is read first, for the reason
+    ``confirm_change`` gives: a revert always changes the address.
+    """
+    before = session_user(request)
+    change = flows.confirm_revert(token)
+    sessions.after_address_changed(request, change.user, session_user=before)
+    return change

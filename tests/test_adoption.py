@@ -1,0 +1,205 @@
+"""Adopting the app on an existing user table: the audit and the trust commands."""
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from time_machine import travel
+
+from django_verified_email.models import EmailChange
+from tests.helpers import reloaded
+
+ADOPTION = timezone.now().replace(microsecond=0)
+
+
+def run(command, *args):
+    """The command's output, and whether it exited with an error."""
+    out = StringIO()
+    try:
+        call_command(command, *args, stdout=out)
+    except CommandError as error:
+        return out.getvalue(), error
+    return out.getvalue(), None
+
+
+def audit(*args):
+    return run("verified_email_audit_addresses", *args)
+
+
+def trust(*args):
+    output, error = run("verified_email_trust_existing", *args)
+    assert error is None, error
+    return output
+
+
+@pytest.fixture
+def table(make_user):
+    """An existing user table, as it was before the app was installed."""
+    earlier = ADOPTION - timedelta(days=100)
+    return {
+        "plain": make_user("plain", "plain@example.com", verified=False),
+        "other": make_user("other", "other@example.org", verified=False),
+        "blank": make_user("blank", "", verified=False),
+        "invalid": make_user("invalid", "not an address", verified=False),
+        "case_a": make_user("case_a", "Sam@Example.com", verified=False),
+        "case_b": make_user("case_b", "sam@example.COM", verified=False),
+        "verified": make_user("verified", "v@example.com", email_verified_at=earlier),
+    }
+
+
+# verified_email_audit_addresses ----------------------------------------------
+
+
+def test_the_audit_finds_case_only_duplicates_and_invalid_addresses_and_exits_1(table):
+    output, error = audit()
+
+    assert error is not None and error.returncode == 1
+    assert "1 duplicate group(s), 1 invalid address(es)" in str(error)
+    assert "Checked the addresses ('email_address') of 7 user(s)." in output
+    assert (
+        f"  sam@example.com: pk {table['case_a'].pk} 'Sam@Example.com', "
+        f"pk {table['case_b'].pk} 'sam@example.COM'" in output
+    )
+    assert f"  pk {table['invalid'].pk}: 'not an address'" in output
+    assert "Blank addresses (1; allowed" in output
+
+
+def test_the_audit_as_json(table):
+    output, error = audit("--json")
+
+    assert error is not None
+    report = json.loads(output)
+    assert report["users"] == 7
+    assert report["field"] == "email_address"
+    assert report["duplicates"] == [
+        {
+            "address": "sam@example.com",
+            "users": [
+                {"pk": str(table["case_a"].pk), "email": "Sam@Example.com"},
+                {"pk": str(table["case_b"].pk), "email": "sam@example.COM"},
+            ],
+        }
+    ]
+    assert report["invalid"] == [{"pk": str(table["invalid"].pk), "email": "not an address"}]
+    assert report["blank"] == [str(table["blank"].pk)]
+    assert report["problems"] == 2
+
+
+def test_the_audit_counts_other_spellings_of_one_mailbox_as_duplicates(make_user):
+    first = make_user("first", "ann@bücher.de", verified=False)
+    second = make_user("second", "ann@xn--bcher-kva.de.", verified=False)
+
+    output, error = audit("--json")
+
+    assert error is not None
+    [group] = json.loads(output)["duplicates"]
+    assert [user["pk"] for user in group["users"]] == [str(first.pk), str(second.pk)]
+
+
+def test_a_clean_table_passes_the_audit_blank_addresses_included(make_user):
+    make_user("a", "a@example.com")
+    make_user("b", "", verified=False)
+    make_user("c", "", verified=False)
+
+    output, error = audit()
+
+    assert error is None
+    assert output.splitlines()[-1] == "No duplicates and no invalid addresses."
+    assert "Blank addresses (2;" in output
+
+
+def test_an_empty_table_passes_the_audit(db):
+    output, error = audit("--json")
+    assert error is None
+    assert json.loads(output)["problems"] == 0
+
+
+# verified_email_trust_existing ----------------------------------------------
+
+
+def test_a_dry_run_counts_and_writes_nothing(table):
+    with CaptureQueriesContext(connection) as queries:
+        output = trust("--dry-run")
+
+    assert (
+        output.splitlines()[0]
+        == "Would trust 2 address(es) in 1 batch(es) (dry run: nothing written)."
+    )
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    for user in table.values():
+        assert reloaded(user).is_email_verified == user.is_email_verified
+        assert reloaded(user).email_verified_at == user.email_verified_at
+
+
+def test_trust_marks_valid_unshared_addresses_and_skips_the_rest(table):
+    with travel(ADOPTION, tick=False):
+        output = trust()
+
+    assert output.splitlines() == [
+        "Trusted 2 address(es) in 1 batch(es).",
+        "Left alone: 1 already verified;",
+        "  skipped 1 blank, 1 invalid, 2 shared with another account "
+        "(verified_email_audit_addresses lists them), 0 with an email change in the app.",
+    ]
+    for name in ("plain", "other"):
+        user = reloaded(table[name])
+        assert (user.is_email_verified, user.email_verified_at) == (True, ADOPTION)
+    for name in ("blank", "invalid", "case_a", "case_b"):
+        user = reloaded(table[name])
+        assert (user.is_email_verified, user.email_verified_at) == (False, None)
+
+
+def test_trust_never_touches_users_verified_before_or_since(table):
+    before = table["verified"].email_verified_at
+    with travel(ADOPTION, tick=False):
+        trust()
+    # Verified through the app after the first run.
+    table["blank"].email_address = "blank@example.com"
+    table["blank"].mark_email_verified(ADOPTION + timedelta(days=1))
+    table["blank"].save()
+
+    with travel(ADOPTION + timedelta(days=2), tick=False):
+        output = trust()
+
+    assert output.splitlines()[0] == "Trusted 0 address(es) in 1 batch(es)."
+    assert reloaded(table["verified"]).email_verified_at == before
+    assert reloaded(table["blank"]).email_verified_at == ADOPTION + timedelta(days=1)
+    # Idempotent: the first run's time stays.
+    assert reloaded(table["plain"]).email_verified_at == ADOPTION
+
+
+def test_trust_skips_users_who_started_a_change_in_the_app(table):
+    EmailChange.objects.create(
+        user=table["plain"],
+        old_email="plain@example.com",
+        new_email="new@example.com",
+        status="awaiting_new",
+    )
+
+    output = trust()
+
+    assert output.splitlines()[0] == "Trusted 1 address(es) in 1 batch(es)."
+    assert "1 with an email change in the app." in output
+    assert not reloaded(table["plain"]).is_email_verified
+
+
+def test_trust_works_in_batches(make_user):
+    users = [make_user(f"u{i}", f"u{i}@example.com", verified=False) for i in range(5)]
+
+    with CaptureQueriesContext(connection) as queries:
+        output = trust("--batch-size", "2")
+
+    assert output.splitlines()[0] == "Trusted 5 address(es) in 3 batch(es)."
+    updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 3
+    assert all(reloaded(user).is_email_verified for user in users)
+
+
+def test_trust_refuses_a_batch_size_below_one(db):
+    with pytest.raises(CommandError):
+        call_command("verified_email_trust_existing", "--batch-size", "0", stdout=StringIO())

@@ -1,0 +1,237 @@
+"""verified_email_purge: old rows go, in batches; recent and open ones stay."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from time_machine import travel
+
+from django_verified_email import flows
+from django_verified_email.exceptions import LockedOut
+from django_verified_email.models import EmailChange
+from tests.helpers import PASSWORD, complete_dual_change, email_of, reloaded, revert_token_in
+
+pytestmark = pytest.mark.hardening
+
+DAY = timedelta(days=1)
+OLD = timezone.now() - 40 * DAY
+RECENT = timezone.now() - 2 * DAY
+
+
+@pytest.fixture
+def rows(make_user):
+    alice = make_user()
+    bob = make_user("bob", "bob@example.com")
+
+    def change(user, status, when, **extra):
+        return EmailChange(
+            user=user,
+            new_email="x@example.com",
+            status=status,
+            link_generation=1,
+            created_at=when,
+            link_sent_at=when,
+            closed_at=None if status in EmailChange.PENDING_STATUSES else when,
+            **extra,
+        )
+
+    old_closed = [
+        change(alice, status, OLD) for status in ("completed", "cancelled", "superseded") * 9
+    ]
+    recent_closed = [change(alice, "completed", RECENT), change(alice, "cancelled", RECENT)]
+    EmailChange.objects.bulk_create(old_closed + recent_closed)
+    # One open change per user: an expired one for bob, a live one for alice.
+    expired_open = EmailChange.objects.create(**vars_of(change(bob, "awaiting_new", OLD)))
+    live_open = EmailChange.objects.create(**vars_of(change(alice, "awaiting_old", RECENT)))
+    return {"old": 27, "expired_open": expired_open, "live_open": live_open}
+
+
+def vars_of(instance):
+    return {
+        field.name: getattr(instance, field.name)
+        for field in EmailChange._meta.fields
+        if field.name != "id"
+    }
+
+
+def purge(*args):
+    out = StringIO()
+    call_command("verified_email_purge", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_purge_deletes_old_closed_and_long_expired_changes_in_batches(rows):
+    with CaptureQueriesContext(connection) as queries:
+        output = purge("--batch-size", "5")
+
+    assert output.splitlines()[0] == "Deleted 28 email change(s) in 6 batch(es)."
+    left = EmailChange.objects.all()
+    assert sorted(change.status for change in left) == ["awaiting_old", "cancelled", "completed"]
+    assert rows["live_open"] in left
+    assert rows["expired_open"] not in left
+    deletes = [q for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 6
+    # Each batch is its own transaction (Django logs BEGIN on 6.0+; savepoints
+    # inside the test's transaction otherwise).
+    assert sum("SAVEPOINT" in q["sql"] and "RELEASE" not in q["sql"] for q in queries) >= 6
+
+
+def test_purge_keeps_what_is_younger_than_purge_after(rows, settings):
+    settings.VERIFIED_EMAIL = {"PURGE_AFTER": 60 * 86400}
+    assert purge().splitlines() == [
+        "Deleted 0 email change(s) in 0 batch(es).",
+        "Blanked the addresses of 0 kept email change(s).",
+    ]
+    assert EmailChange.objects.count() == 31
+
+
+def test_purge_keeps_a_completed_change_while_its_revert_link_lives(make_user, settings):
+    settings.VERIFIED_EMAIL = {"PURGE_AFTER": 1}
+    alice = make_user()
+    EmailChange.objects.create(
+        user=alice,
+        new_email="x@example.com",
+        status="completed",
+        closed_at=timezone.now() - 3 * DAY,
+    )
+    purge()
+    assert EmailChange.objects.count() == 1
+
+
+def test_purge_refuses_a_batch_size_below_one(db):
+    with pytest.raises(CommandError):
+        purge("--batch-size", "0")
+
+
+def test_the_purge_lookups_have_indexes():
+    names = {index.name: index.fields for index in EmailChange._meta.indexes}
+    assert names["verified_em_status_closed_idx"] == ["status", "closed_at"]
+    assert names["verified_em_status_sent_idx"] == ["status", "link_sent_at"]
+
+
+# Scrubbing: rows kept past PURGE_AFTER only for a revert lose their addresses
+# as soon as no revert can read them.
+
+T0 = timezone.now().replace(microsecond=0)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def short_purge(settings):
+    """Keep personal data a day; revert links live a week, the lock three days."""
+    settings.VERIFIED_EMAIL = {
+        "RESEND_COOLDOWN": 0,
+        "PURGE_AFTER": 86400,  # 1 day
+        "REVERT_MAX_AGE": 7 * 86400,
+        "CHANGE_LOCK_AFTER_REVERT": 3 * 86400,
+    }
+
+
+def addresses(change):
+    change.refresh_from_db()
+    return change.old_email, change.new_email
+
+
+def test_a_completed_change_keeps_its_addresses_while_its_revert_link_lives(
+    short_purge, user, mailoutbox
+):
+    with travel(T0, tick=False):
+        notice = complete_dual_change(user, "new@example.com", mailoutbox)
+    change = EmailChange.objects.get(status="completed")
+
+    with travel(T0 + 6 * DAY + 23 * HOUR, tick=False):
+        assert purge().splitlines()[1] == "Blanked the addresses of 0 kept email change(s)."
+        assert addresses(change) == ("alice@example.com", "new@example.com")
+        assert flows.check_revert(revert_token_in(notice)) == change
+
+    with travel(T0 + 7 * DAY + 23 * HOUR, tick=False):
+        purge()
+        assert addresses(change) == ("alice@example.com", "new@example.com")
+
+    # REVERT_MAX_AGE and a day's grace for a late send are over: no link can
+    # read them, though the row stays for the post-revert lock's window.
+    with travel(T0 + 8 * DAY + HOUR, tick=False):
+        assert purge().splitlines()[1] == "Blanked the addresses of 1 kept email change(s)."
+        assert addresses(change) == ("", "")
+        assert change.status == "completed"
+        assert change.closed_at is not None
+
+    with travel(T0 + 10 * DAY + HOUR, tick=False):
+        assert purge().splitlines()[0] == "Deleted 1 email change(s) in 1 batch(es)."
+    assert not EmailChange.objects.exists()
+
+
+def test_a_revert_still_works_after_a_purge_and_its_lock_outlives_the_scrub(
+    short_purge, user, mailoutbox
+):
+    with travel(T0, tick=False):
+        notice = complete_dual_change(user, "mallory@example.com", mailoutbox)
+    change = EmailChange.objects.get(status="completed")
+
+    with travel(T0 + 6 * DAY, tick=False):
+        purge()
+        flows.confirm_revert(revert_token_in(notice))
+    assert email_of(reloaded(user)) == "alice@example.com"
+
+    # Reverted: no link reads the addresses any more, and the row is past
+    # PURGE_AFTER. The lock only needs the row's times.
+    with travel(T0 + 6 * DAY + HOUR, tick=False):
+        assert purge().splitlines() == [
+            "Deleted 0 email change(s) in 0 batch(es).",
+            "Blanked the addresses of 1 kept email change(s).",
+        ]
+        assert addresses(change) == ("", "")
+        with pytest.raises(LockedOut):
+            flows.request_change(reloaded(user), "other@example.com", PASSWORD)
+
+
+def test_the_scrub_takes_closed_rows_past_purge_after_in_batches_and_only_once(
+    short_purge, make_user
+):
+    alice = make_user()
+
+    def closed(status, age, **extra):
+        return EmailChange(
+            user=alice,
+            old_email="alice@example.com",
+            new_email="x@example.com",
+            status=status,
+            created_at=T0 - age,
+            link_sent_at=T0 - age,
+            closed_at=T0 - age,
+            **extra,
+        )
+
+    old = [closed(status, 2 * DAY) for status in ("cancelled", "superseded") * 3]
+    young = [closed("cancelled", 12 * HOUR), closed("completed", 12 * HOUR)]
+    live_revert = closed("completed", 2 * DAY)
+    EmailChange.objects.bulk_create([*old, *young, live_revert])
+
+    with travel(T0, tick=False), CaptureQueriesContext(connection) as queries:
+        output = purge("--batch-size", "4")
+
+    assert output.splitlines()[1] == "Blanked the addresses of 6 kept email change(s)."
+    updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 2
+    blank = EmailChange.objects.filter(old_email="", new_email="")
+    assert sorted(blank.values_list("status", flat=True)) == ["cancelled"] * 3 + ["superseded"] * 3
+    assert EmailChange.objects.exclude(old_email="").count() == 3
+    with travel(T0, tick=False):
+        assert purge().splitlines()[1] == "Blanked the addresses of 0 kept email change(s)."
+
+
+def test_nothing_is_scrubbed_when_purge_after_outlasts_the_revert_window(make_user):
+    alice = make_user()
+    change = EmailChange.objects.create(
+        user=alice,
+        old_email="alice@example.com",
+        new_email="x@example.com",
+        status="cancelled",
+        closed_at=timezone.now() - 20 * DAY,
+    )
+    assert purge().splitlines()[1] == "Blanked the addresses of 0 kept email change(s)."
+    assert addresses(change) == ("alice@example.com", "x@example.com")
