@@ -131,7 +131,6 @@ def check_delivery(app_configs=None, **kwargs):
 
 # Hardening ---------------------------------------------------------------
 
-CASE_INSENSITIVE_FUNCTIONS = ("Lower", "Upper")
 PROCESS_LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -139,15 +138,21 @@ PROCESS_LOCAL_CACHES = (
 
 
 def _is_case_insensitive_unique(constraint, field_name):
-    from django.db.models import F, UniqueConstraint
+    from django.db.models import UniqueConstraint
 
-    if not isinstance(constraint, UniqueConstraint) or len(constraint.expressions) != 1:
-        return False
-    expression = constraint.expressions[0]
-    if type(expression).__name__ not in CASE_INSENSITIVE_FUNCTIONS:
-        return False
-    sources = expression.get_source_expressions()
-    return len(sources) == 1 and isinstance(sources[0], F) and sources[0].name == field_name
+    from .indexes import fold_of
+
+    return (
+        isinstance(constraint, UniqueConstraint)
+        and fold_of(constraint.expressions, field_name) is not None
+    )
+
+
+def _recipe(field_name):
+    return (
+        f"models.UniqueConstraint(Lower({field_name!r}), condition=~Q({field_name}=''), "
+        "name=..., violation_error_code='email_taken', violation_error_message=...)"
+    )
 
 
 def email_unique_warnings(user_model):
@@ -163,15 +168,39 @@ def email_unique_warnings(user_model):
             f"The user model {user_model._meta.label} has no case-insensitive unique "
             f"constraint on its email field {field_name!r}.",
             hint=(
-                f"Add models.UniqueConstraint(Lower({field_name!r}), name=...) to its "
-                "Meta.constraints (with condition=~Q(...='') if the address may be "
-                "blank), then makemigrations. The app's flows lock rows so they never "
+                f"Add {_recipe(field_name)} to its Meta.constraints, then makemigrations "
+                "(the quickstart shows it). The app's flows lock rows so they never "
                 "give one address to two accounts, but only the database can stop "
                 "other code paths (admin, imports) from doing it. On MariaDB, which "
                 "has no expression indexes, silence this check."
             ),
             obj=user_model,
             id="verified_email.W002",
+        )
+    ]
+
+
+def email_index_warnings(user_model):
+    """W006 for ``user_model``: no index can serve the "address taken?" lookup."""
+    from .indexes import email_index
+
+    if email_index(user_model) is not None:
+        return []
+    field_name = user_model.get_email_field_name()
+    return [
+        checks.Warning(
+            f"No index of the user model {user_model._meta.label} can serve the "
+            f'"address taken?" lookup on its email field {field_name!r}: each change '
+            "reads the whole user table.",
+            hint=(
+                f"Declare {_recipe(field_name)} in its Meta.constraints: the lookup "
+                "compares with the same expression, so the constraint's own index serves "
+                "it. A Lower() or Upper() index or constraint works too, unconditional "
+                "or with a condition that leaves out only blank addresses. On MariaDB, "
+                "which has no expression indexes, silence this check."
+            ),
+            obj=user_model,
+            id="verified_email.W006",
         )
     ]
 
@@ -186,7 +215,7 @@ def check_email_unique(app_configs=None, **kwargs):
         return []
     if not issubclass(user_model, VerifiedEmailMixin):
         return []  # E001 says what to do first.
-    return email_unique_warnings(user_model)
+    return email_unique_warnings(user_model) + email_index_warnings(user_model)
 
 
 @checks.register(checks.Tags.caches)
