@@ -25,6 +25,11 @@ DEFAULTS = {
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": False,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
+    # Request context in the security emails (request_context.py).
+    "CAPTURE_IP": True,
+    "CLIENT_IP_HEADER": None,  # e.g. "X-Forwarded-For"; None: REMOTE_ADDR
+    "CLIENT_IP_PROXY_COUNT": 1,  # proxies that append to CLIENT_IP_HEADER
+    "USER_TIME_ZONE": None,  # user attribute or dotted path; None: UTC
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")
