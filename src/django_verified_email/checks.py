@@ -95,7 +95,9 @@ def _check_request_context_settings(user_values):
     errors = []
     if not isinstance(user_values.get("CAPTURE_IP", DEFAULTS["CAPTURE_IP"]), bool):
         errors.append(
-            checks.Error("VERIFIED_EMAIL['CAPTURE_IP'] must be True or False.", id="verified_email.E007")
+            checks.Error(
+                "VERIFIED_EMAIL['CAPTURE_IP'] must be True or False.", id="verified_email.E007"
+            )
         )
     for key in ("CLIENT_IP_HEADER", "USER_TIME_ZONE"):
         value = user_values.get(key)

@@ -224,7 +224,9 @@ class EmailChange(models.Model):
     # that ask "was this me?" (request_context.py); blanked by the purge with
     # the addresses. A null browser means no context was recorded (a change
     # started outside a request), "" one the User-Agent did not name.
-    requested_ip = models.GenericIPAddressField(_("requested from IP address"), null=True, blank=True)
+    requested_ip = models.GenericIPAddressField(
+        _("requested from IP address"), null=True, blank=True
+    )
     requested_browser = models.CharField(  # noqa: DJ001
         _("requested with browser"), max_length=64, null=True, blank=True
     )

@@ -138,7 +138,8 @@ class EmailRequestContext:
     @property
     def device(self) -> str:
         """The browser and system in words: "Firefox on Android", "an unknown browser"."""
-        if self.browser and self.os:
+        # ua-parser names Android's own browser after the system: "Android".
+        if self.browser and self.os and self.browser != self.os:
             return gettext("%(browser)s on %(os)s") % {"browser": self.browser, "os": self.os}
         if self.browser:
             return self.browser
@@ -192,4 +193,3 @@ def user_time_zone(user: Any) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         logger.debug("Unknown time zone for user %s: using UTC", getattr(user, "pk", None))
         return UTC
-

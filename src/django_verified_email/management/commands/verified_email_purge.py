@@ -67,7 +67,7 @@ def scrubbable(now):
     """
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
     revertable = timedelta(seconds=app_settings.REVERT_MAX_AGE) + LATE_SEND_GRACE
-    closed = [status for status in EmailChange.Status if status not in EmailChange.PENDING_STATUSES]
+    closed = [s for s in EmailChange.Status.values if s not in EmailChange.PENDING_STATUSES]
     return (
         EmailChange.objects.filter(status__in=closed, closed_at__lt=now - keep)
         .exclude(
@@ -126,8 +126,6 @@ class Command(BaseCommand):
                 if not ids:
                     break
                 scrubbed += (
-                    EmailChange.objects.using(database)
-                    .filter(pk__in=ids)
-                    .update(**SCRUBBED)
+                    EmailChange.objects.using(database).filter(pk__in=ids).update(**SCRUBBED)
                 )
         self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")
