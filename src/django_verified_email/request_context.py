@@ -74,7 +74,9 @@ def client_ip(meta: Mapping[str, Any]) -> str | None:
     header = app_settings.CLIENT_IP_HEADER
     if not header:
         return _valid_ip(meta.get("REMOTE_ADDR"))
-    value = meta.get("HTTP_" + header.upper().replace("-", "_"))
+    # "X-Forwarded-For" or its META key, "HTTP_X_FORWARDED_FOR".
+    key = header.upper().replace("-", "_")
+    value = meta.get(key if key.startswith("HTTP_") else "HTTP_" + key)
     if not value:
         logger.debug("No client IP address: the request has no %s header", header)
         return None
