@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from . import addresses, tokens
+from . import addresses, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -205,6 +205,8 @@ def build(
         "base_url": base_url,
         "site_name": urlsplit(base_url or "").hostname or "",
         "support_url": app_settings.SUPPORT_URL,
+        # Read from the row, so a worker has it too: tasks carry ids only.
+        "request_context": request_context.for_email(change, user),
     }
     if row.link is not None:
         context["link"] = _absolute(base_url, row.link(user, change))

@@ -264,6 +264,17 @@ class EmailChange(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Set when the old address used its "this wasn't me" link on a completed change.
     reverted_at = models.DateTimeField(_("reverted at"), null=True, blank=True)
+    # Where the request that started the change came from, for the emails
+    # that ask "was this me?" (request_context.py); blanked by the purge with
+    # the addresses. A null browser means no context was recorded (a change
+    # started outside a request), "" one the User-Agent did not name.
+    requested_ip = models.GenericIPAddressField(
+        _("requested from IP address"), null=True, blank=True
+    )
+    requested_browser = models.CharField(  # noqa: DJ001
+        _("requested with browser"), max_length=64, null=True, blank=True
+    )
+    requested_os = models.CharField(_("requested on system"), max_length=64, blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 
@@ -300,3 +311,34 @@ class EmailChange(models.Model):
         if not self.is_pending or self.link_sent_at is None:
             return None
         return self.link_sent_at + timedelta(seconds=app_settings.LINK_MAX_AGE)
+
+
+class ReauthAttempts(models.Model):
+    """A user's password attempts at re-authentication, and their lockout.
+
+    Kept in a table, not in the cache: a row lock makes "reserve an attempt"
+    one atomic step on every database, and the window and the lockout end at
+    the times stored here, whatever the cache's own expiry does (Django's
+    database and file caches count with get-then-set and their default
+    timeout). ``throttle`` reads and writes these rows; nothing else does.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    count = models.PositiveIntegerField(_("attempts"), default=0)
+    # The window of REAUTH_LOCKOUT seconds the count belongs to starts with
+    # its first attempt: a fixed window, which no pace of guessing slides.
+    window_started_at = models.DateTimeField(_("window started at"))
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("re-authentication attempts")
+        verbose_name_plural = _("re-authentication attempts")
+
+    def __str__(self):
+        return f"{self.user_id}: {self.count}"

@@ -69,8 +69,9 @@ def test_a_change_request_racing_the_revert_never_outlives_it(make_user, mailout
     reauthenticate = flows._common.reauthenticate
 
     def slow_set_address(*args, **kwargs):
-        set_address(*args, **kwargs)
+        done = set_address(*args, **kwargs)
         time.sleep(WINDOW)  # the revert holds the user row meanwhile
+        return done
 
     def late_reauthenticate(*args, **kwargs):
         reauthenticate(*args, **kwargs)

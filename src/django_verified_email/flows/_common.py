@@ -50,21 +50,37 @@ def reauthenticate(user: VerifiedUser, password: object) -> None:
 
 def set_verified_address(
     user: VerifiedUser, address: str, now: datetime, *, end_sessions: bool
-) -> None:
+) -> bool:
     """Give the (locked) user ``address``, verified, and save it.
 
     Only for an address a link proved: the mixin's ``save()`` would otherwise
     clear the verified flag of an address set by any other path. The
     account's ``email_security_counter`` moves (links sent before die), to
     the next session epoch with ``end_sessions`` (every session ends).
+
+    Returns False if the database refuses the address. ``taken_by_other``
+    asks what the host's constraint would say, but a rule it cannot read (a
+    ``citext`` column, a case-insensitive collation) may fold letters
+    otherwise: its refusal is then the answer, not a 500. No savepoint (two
+    statements more on every completion): the caller raises at once, so the
+    flow's transaction is rolled back and nothing runs in it after the error.
     """
     field = user.get_email_field_name()
     setattr(user, field, address)
     user.mark_email_verified(now)
     user.move_email_security_counter(end_sessions=end_sessions)
-    user.save(
-        update_fields=[field, "is_email_verified", "email_verified_at", "email_security_counter"]
-    )
+    try:
+        user.save(
+            update_fields=[
+                field,
+                "is_email_verified",
+                "email_verified_at",
+                "email_security_counter",
+            ]
+        )
+    except IntegrityError:
+        return False
+    return True
 
 
 def can_release_addresses() -> bool:

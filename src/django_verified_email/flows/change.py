@@ -32,19 +32,28 @@ from ..exceptions import (
     WrongPassword,
 )
 from ..models import EmailChange, VerifiedUser
+from ..request_context import RequestContext
 from . import _common
 
 Status = EmailChange.Status
 
 
 def request_change(
-    user: VerifiedUser, new_email: object, password: object, *, base_url: str | None = None
+    user: VerifiedUser,
+    new_email: object,
+    password: object,
+    *,
+    base_url: str | None = None,
+    context: RequestContext | None = None,
 ) -> EmailChange:
     """Start a change to ``new_email``, re-authenticating with ``password``.
 
     A verified current address makes it the dual-link flow (``awaiting_old``);
     an unverified or empty one sends a single link to the new address
     (``awaiting_new``). Any pending change of the user is superseded.
+    ``context``: where the request came from (``web.request_context``), kept
+    on the change for the emails that ask "was this me?"; None outside a
+    request.
     """
     throttle.check_lockout(user)
     new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
@@ -86,6 +95,7 @@ def request_change(
                 link_generation=1,
                 link_sent_at=now,
                 created_at=now,
+                **_context_fields(context),
             )
             if dual:
                 outbox.email(
@@ -97,6 +107,16 @@ def request_change(
                 )
             outbox.signal(signals.email_change_requested, user=locked, change=change)
     return change
+
+
+def _context_fields(context: RequestContext | None) -> dict[str, object]:
+    if context is None:
+        return {}
+    return {
+        "requested_ip": context.ip,
+        "requested_browser": context.browser,
+        "requested_os": context.os,
+    }
 
 
 def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) -> VerifiedUser:
@@ -241,18 +261,20 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     user = change.user  # locked by _change_for_token
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
-    if _common.taken_by_other(user, change.new_email):
+    old_email = addresses.of_user(user)
+    taken = _common.taken_by_other(user, change.new_email)
+    if not taken:
+        # An account that only typed the address does not block this one.
+        _common.release_address(user, change.new_email, outbox)
+    if taken or not _common.set_verified_address(
+        user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
+    ):
         raise EmailTakenMeanwhile(
             _(
                 "Another account took this email address before you confirmed it. "
                 "Your email address was not changed."
             )
         )
-    _common.release_address(user, change.new_email, outbox)
-    old_email = addresses.of_user(user)
-    _common.set_verified_address(
-        user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
-    )
     change.user = user
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now

@@ -81,18 +81,22 @@ def confirm_revert(token: object, *, base_url: str | None = None) -> EmailChange
         with atomic_outbox() as outbox:
             change = _change_for_token(token, lock=True)
             user = change.user
-            if _common.taken_by_other(user, change.old_email):
+            now = timezone.now()
+            discarded = addresses.of_user(user)
+            taken = _common.taken_by_other(user, change.old_email)
+            if not taken:
+                # An account that only typed the address does not block the way back.
+                _common.release_address(user, change.old_email, outbox)
+            if taken or not _common.set_verified_address(
+                user, change.old_email, now, end_sessions=True
+            ):
                 raise EmailTakenMeanwhile(
                     _(
                         "Your old email address now belongs to another account, so the change "
                         "cannot be undone here. Please contact support."
                     )
                 )
-            _common.release_address(user, change.old_email, outbox)
-            now = timezone.now()
             EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
-            discarded = addresses.of_user(user)
-            _common.set_verified_address(user, change.old_email, now, end_sessions=True)
             takeover.retire_access(user)
             # This change and every later one are undone: their own revert links
             # (the later ones went to addresses the taker may control) die too.
