@@ -33,7 +33,8 @@ BUDGETS = {
     # 7 and one transaction for the flow, 5 and two transactions to give the
     # session a new key once the address changed.
     "confirm new": (12, 3),
-    "status page": (3, 0),
+    # Session, user, the pending change, a revert that locks changes.
+    "status page": (4, 0),
     "resend": (6, 1),
     "cancel": (4, 1),
 }

@@ -110,3 +110,20 @@ def address_q(field, address):
 def users_with_address(address):
     """Users whose address is ``address`` in any letter case or domain form."""
     return get_user_model()._default_manager.filter(address_q(email_field_name(), address))
+
+
+def masked(address):
+    """Return the address with its local part hidden but for one letter: ``n•••@example.org``.
+
+    Enough for the owner to recognise it, not enough for a stranger who
+    reads the message (or the mailbox of an old address) to learn it.
+    """
+    local, sep, domain = _split(address)
+    if not sep:
+        return "•••"
+    return f"{local[:1]}•••@{domain}"
+
+
+def is_login(user) -> bool:
+    """Return whether the user signs in with their address (it is ``USERNAME_FIELD``)."""
+    return user.USERNAME_FIELD == user.get_email_field_name()
