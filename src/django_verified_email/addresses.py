@@ -126,4 +126,4 @@ def masked(address):
 
 def is_login(user) -> bool:
     """Return whether the user signs in with their address (it is ``USERNAME_FIELD``)."""
-    return user.USERNAME_FIELD == user.get_email_field_name()
+    return user.get_email_field_name() == user.USERNAME_FIELD

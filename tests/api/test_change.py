@@ -376,3 +376,22 @@ def test_password_is_checked_through_the_same_attempt_counter(logged_in, setting
     assert_error(api_request_change(logged_in, NEW, "wrong"), 400, "wrong_password")
     assert api_request_change(logged_in, NEW, PASSWORD).status_code == 202
     assert_error(api_request_change(logged_in, NEW, "wrong"), 400, "wrong_password")
+
+
+WRONG = "not-the-password-at-all"
+
+
+def test_the_api_keeps_seconds_in_retry_after_and_words_in_the_detail(logged_in, settings):
+    settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 1, "REAUTH_LOCKOUT": 900}
+
+    response = api_request_change(logged_in, password=WRONG)
+
+    body = assert_error(response, 429, "locked_out")
+    assert response["Retry-After"] == "900"
+    assert body["detail"] == "Too many wrong passwords. Try again in 15 minutes."
+
+
+def test_the_api_says_the_tries_left(logged_in, settings):
+    settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 5}
+    body = assert_error(api_request_change(logged_in, password=WRONG), 400, "wrong_password")
+    assert body["detail"] == "Your password was entered incorrectly. 4 tries left."
