@@ -1,5 +1,6 @@
 """System checks: stable ids for a missing mixin, bad settings, a non-unique address (W002),
-a process-local cache (W003), bad hardening numbers (E003) and links on any host (W004)."""
+a process-local cache (W003), bad hardening numbers (E003), links on any host (W004) and
+an address lookup no index serves (W006)."""
 
 import pytest
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -15,8 +16,10 @@ from django_verified_email.checks import (
     check_cache,
     check_settings,
     check_user_model,
+    email_index_warnings,
     email_unique_warnings,
 )
+from django_verified_email.indexes import email_index
 from django_verified_email.models import VerifiedEmailMixin
 
 
@@ -143,11 +146,12 @@ REDIS = {
 }
 
 
-def user_model(*constraints):
+def user_model(*constraints, indexes=()):
     class Meta:
         app_label = "testapp"
 
     Meta.constraints = list(constraints)
+    Meta.indexes = list(indexes)
 
     return type(
         "CheckedUser",
@@ -195,6 +199,104 @@ def test_no_w002_with_a_lower_or_upper_unique_constraint(function):
 def test_w002_looks_at_the_models_own_email_field():
     model = user_model(models.UniqueConstraint(Lower("username"), name="username_ci"))
     assert [w.id for w in email_unique_warnings(model)] == ["verified_email.W002"]
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_the_w002_hint_is_the_quickstart_recipe():
+    [warning] = email_unique_warnings(user_model())
+    assert "condition=~Q(email='')" in warning.hint
+    assert "violation_error_code='email_taken'" in warning.hint
+    assert "violation_error_message" in warning.hint
+
+
+NOT_BLANK = ~models.Q(email="")
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize("function", [Lower, Upper])
+@pytest.mark.parametrize("condition", [None, NOT_BLANK, models.Q(email__isnull=False)])
+def test_no_w005_when_a_case_insensitive_constraint_serves_the_lookup(function, condition):
+    model = user_model(
+        models.UniqueConstraint(function("email"), name="email_ci_unique", condition=condition)
+    )
+    assert email_index_warnings(model) == []
+    index = email_index(model)
+    assert (index.name, index.fold, index.condition, index.unique) == (
+        "email_ci_unique",
+        function,
+        condition,
+        True,
+    )
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_no_w005_with_a_plain_index_on_the_folded_address():
+    model = user_model(indexes=[models.Index(Upper("email"), name="email_upper")])
+    assert email_index_warnings(model) == []
+    assert email_index(model).fold is Upper
+    # Not unique, so W002 still asks for the constraint.
+    assert [w.id for w in email_unique_warnings(model)] == ["verified_email.W002"]
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize(
+    "rules",
+    [
+        pytest.param({}, id="nothing"),
+        pytest.param(
+            {"constraints": [models.UniqueConstraint(fields=["email"], name="email_unique")]},
+            id="case-sensitive",
+        ),
+        pytest.param({"indexes": [models.Index(fields=["email"], name="email_idx")]}, id="plain"),
+        pytest.param(
+            {"constraints": [models.UniqueConstraint(Lower("username"), name="username_ci")]},
+            id="another-field",
+        ),
+        pytest.param(
+            # The lookup would have to repeat the condition, and then miss
+            # the inactive accounts that hold an address.
+            {
+                "constraints": [
+                    models.UniqueConstraint(
+                        Lower("email"), name="active_email_ci", condition=models.Q(is_active=True)
+                    )
+                ]
+            },
+            id="partial-on-another-field",
+        ),
+        pytest.param(
+            {
+                "constraints": [
+                    models.UniqueConstraint(
+                        Lower("email"), name="email_ci", condition=~models.Q(email="a@b.c")
+                    )
+                ]
+            },
+            id="partial-leaving-out-an-address",
+        ),
+    ],
+)
+def test_w005_when_no_index_can_serve_the_lookup(rules):
+    model = user_model(*rules.get("constraints", ()), indexes=rules.get("indexes", ()))
+    [warning] = email_index_warnings(model)
+    assert warning.id == "verified_email.W006"
+    assert "Lower('email')" in warning.hint
+    assert email_index(model) is None
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_the_lookup_compares_like_the_constraint_when_an_index_folds_otherwise():
+    # The constraint's function is the one that refuses a write.
+    model = user_model(
+        models.UniqueConstraint(Lower("email"), name="email_ci"),
+        indexes=[models.Index(Upper("email"), name="email_upper")],
+    )
+    assert email_index(model).fold is Lower
 
 
 @pytest.mark.hardening

@@ -107,7 +107,10 @@ def test_the_completed_email_says_the_address_is_now_the_login(make_user, monkey
     user_model = get_user_model()
     monkeypatch.setattr(user_model, "USERNAME_FIELD", user_model.get_email_field_name())
 
-    message = build(emails.CHANGE_COMPLETED, lambda **kw: make_user(username="carol", **kw))
+    message = build(
+        emails.CHANGE_COMPLETED,
+        lambda **kw: make_user(username="carol", email="carol@example.com", **kw),
+    )
     assert "You now sign in with new.address@example.org." in message.body
     assert "You now sign in with new.address@example.org." in html_of(message)
 

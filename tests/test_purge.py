@@ -12,7 +12,7 @@ from time_machine import travel
 
 from django_verified_email import flows
 from django_verified_email.exceptions import LockedOut
-from django_verified_email.models import EmailChange
+from django_verified_email.models import EmailChange, ReauthAttempts
 from tests.helpers import PASSWORD, complete_dual_change, email_of, reloaded, revert_token_in
 
 pytestmark = pytest.mark.hardening
@@ -235,3 +235,39 @@ def test_nothing_is_scrubbed_when_purge_after_outlasts_the_revert_window(make_us
     )
     assert purge().splitlines()[1] == "Blanked the addresses of 0 kept email change(s)."
     assert addresses(change) == ("alice@example.com", "x@example.com")
+
+
+def test_purge_deletes_reauth_counters_whose_window_and_lock_are_over(make_user, settings):
+    settings.VERIFIED_EMAIL = {"REAUTH_LOCKOUT": 900}
+    now = timezone.now()
+    users = [make_user(f"user{i}", f"user{i}@example.com") for i in range(4)]
+    ReauthAttempts.objects.bulk_create(
+        [
+            # Window over, never locked: goes.
+            ReauthAttempts(user=users[0], count=2, window_started_at=now - timedelta(hours=1)),
+            # Window and lock over: goes.
+            ReauthAttempts(
+                user=users[1],
+                count=5,
+                window_started_at=now - timedelta(hours=1),
+                locked_until=now - timedelta(minutes=1),
+            ),
+            # Window still open: stays.
+            ReauthAttempts(user=users[2], count=2, window_started_at=now - timedelta(minutes=5)),
+            # Window over but still locked: stays.
+            ReauthAttempts(
+                user=users[3],
+                count=5,
+                window_started_at=now - timedelta(hours=1),
+                locked_until=now + timedelta(minutes=1),
+            ),
+        ]
+    )
+
+    output = purge("--batch-size", "1")
+
+    assert "Deleted 2 expired re-authentication counter(s)." in output
+    assert sorted(ReauthAttempts.objects.values_list("user__username", flat=True)) == [
+        "user2",
+        "user3",
+    ]

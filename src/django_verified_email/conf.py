@@ -27,6 +27,11 @@ DEFAULTS = {
     "PURGE_AFTER": 2592000,  # seconds: 30 days
     "SITE_NAME": None,  # e.g. "Pocket Wallet"; None: the Sites framework's name, else the host
     "SUPPORT_URL": None,  # URL or URL name dead-end pages link to; None: no link
+    # Dotted paths of the DRF authentication classes the JSON API accepts,
+    # in the order DRF tries them. Not the host's DEFAULT_AUTHENTICATION_CLASSES:
+    # DRF's default there includes HTTP Basic, which would let anyone try
+    # passwords on the API with no lockout (check W005 when it is named here).
+    "API_AUTHENTICATION_CLASSES": ("rest_framework.authentication.SessionAuthentication",),
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -256,3 +256,34 @@ class EmailChange(models.Model):
         if not self.is_pending or self.link_sent_at is None:
             return None
         return self.link_sent_at + timedelta(seconds=app_settings.LINK_MAX_AGE)
+
+
+class ReauthAttempts(models.Model):
+    """A user's password attempts at re-authentication, and their lockout.
+
+    Kept in a table, not in the cache: a row lock makes "reserve an attempt"
+    one atomic step on every database, and the window and the lockout end at
+    the times stored here, whatever the cache's own expiry does (Django's
+    database and file caches count with get-then-set and their default
+    timeout). ``throttle`` reads and writes these rows; nothing else does.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    count = models.PositiveIntegerField(_("attempts"), default=0)
+    # The window of REAUTH_LOCKOUT seconds the count belongs to starts with
+    # its first attempt: a fixed window, which no pace of guessing slides.
+    window_started_at = models.DateTimeField(_("window started at"))
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("re-authentication attempts")
+        verbose_name_plural = _("re-authentication attempts")
+
+    def __str__(self):
+        return f"{self.user_id}: {self.count}"

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from .. import addresses, flows, web
 from ..web import link_base
+from .authentication import authentication_classes
 from .errors import handle_exception
 from .parsers import SmallJSONParser
 from .serializers import ChangeRequestSerializer, StatusSerializer, TokenSerializer
@@ -32,10 +33,10 @@ class VerifiedEmailAPIView(APIView):
     metadata_class = None
 
     def get_authenticators(self):
-        # Read at request time, not import time: authentication is the host's
-        # choice (session, token, JWT...), and follows its settings.
-        classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
-        return [authentication() for authentication in classes]  # type: ignore[operator]
+        # The classes named for this app (API_AUTHENTICATION_CLASSES), read at
+        # request time; never the host's DRF default, which includes HTTP
+        # Basic: a password check with no lockout on every endpoint.
+        return [auth() for auth in authentication_classes()]
 
     def get_throttles(self):
         classes = api_settings.DEFAULT_THROTTLE_CLASSES

@@ -256,15 +256,16 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     user = change.user  # locked by _change_for_token
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
-    if _common.taken_by_other(user, change.new_email):
+    old_email = addresses.of_user(user)
+    if _common.taken_by_other(user, change.new_email) or not _common.set_verified_address(
+        user, change.new_email, now
+    ):
         raise EmailTakenMeanwhile(
             _(
                 "Another account took this email address before you confirmed it. "
                 "Your email address was not changed."
             )
         )
-    old_email = addresses.of_user(user)
-    _common.set_verified_address(user, change.new_email, now)
     change.user = user
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now

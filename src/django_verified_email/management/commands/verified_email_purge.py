@@ -9,6 +9,9 @@ need it. When that is longer than ``PURGE_AFTER``, a row kept past
 the others have both addresses blanked (status and times stay, for the lock and
 the audit). Rows go in batches, each in its own short transaction, so a
 million rows never hold one long lock.
+
+Re-authentication counters go too once both their window and any lockout are
+over: a user's next attempt would start a fresh count anyway.
 """
 
 from datetime import timedelta
@@ -19,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from django_verified_email.conf import app_settings
-from django_verified_email.models import EmailChange
+from django_verified_email.models import EmailChange, ReauthAttempts
 
 #: A "this wasn't me" link lives REVERT_MAX_AGE from when its email was sent,
 #: and a task worker may send it well after the change completed (retries go
@@ -56,7 +59,9 @@ def scrubbable(now):
     """
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
     revertable = timedelta(seconds=app_settings.REVERT_MAX_AGE) + LATE_SEND_GRACE
-    closed = [status for status in EmailChange.Status if status not in EmailChange.PENDING_STATUSES]
+    closed = [
+        status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
+    ]
     return (
         EmailChange.objects.filter(status__in=closed, closed_at__lt=now - keep)
         .exclude(
@@ -68,10 +73,36 @@ def scrubbable(now):
     )
 
 
+def stale_attempts(now):
+    window = timedelta(seconds=app_settings.REAUTH_LOCKOUT)
+    return ReauthAttempts.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        window_started_at__lte=now - window,
+    )
+
+
+def delete_in_batches(queryset, *, database, batch_size):
+    """Delete what ``queryset`` matches, one transaction per batch; (rows, batches)."""
+    total = batches = 0
+    while True:
+        with transaction.atomic(using=database):
+            ids = list(
+                queryset.using(database).order_by("pk").values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            # The filter again: a row may have changed since it was read.
+            deleted, _ = queryset.using(database).filter(pk__in=ids).delete()
+        total += deleted
+        batches += 1
+    return total, batches
+
+
 class Command(BaseCommand):
     help = (
         "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER'], "
-        "and blank the addresses of those kept longer for a revert once no revert needs them."
+        "and blank the addresses of those kept longer for a revert once no revert needs them; "
+        "delete expired re-authentication counters."
     )
 
     def add_arguments(self, parser):
@@ -87,20 +118,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         now = timezone.now()
-        total = batches = 0
-        while True:
-            with transaction.atomic(using=database):
-                ids = list(
-                    purgeable(now)
-                    .using(database)
-                    .order_by("pk")
-                    .values_list("pk", flat=True)[:batch_size]
-                )
-                if not ids:
-                    break
-                deleted, _ = EmailChange.objects.using(database).filter(pk__in=ids).delete()
-            total += deleted
-            batches += 1
+        total, batches = delete_in_batches(purgeable(now), database=database, batch_size=batch_size)
         self.stdout.write(f"Deleted {total} email change(s) in {batches} batch(es).")
         scrubbed = 0
         while True:
@@ -119,3 +137,8 @@ class Command(BaseCommand):
                     .update(old_email="", new_email="")
                 )
         self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")
+        counters, _ = delete_in_batches(
+            stale_attempts(now), database=database, batch_size=batch_size
+        )
+        if counters:
+            self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
