@@ -98,6 +98,44 @@ def test_e003_for_a_bad_number(settings, key, value):
     assert repr(key) in error.msg
 
 
+@pytest.mark.parametrize("value", [0, -1, "1", True, 1.5])
+def test_e003_for_a_bad_proxy_count(settings, value):
+    settings.VERIFIED_EMAIL = {"CLIENT_IP_PROXY_COUNT": value}
+
+    assert ids(check_settings()) == ["verified_email.E003"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("CAPTURE_IP", "yes"),
+        ("CAPTURE_IP", None),
+        ("CLIENT_IP_HEADER", ""),
+        ("CLIENT_IP_HEADER", ["X-Forwarded-For"]),
+        ("USER_TIME_ZONE", ""),
+        ("USER_TIME_ZONE", 5),
+    ],
+)
+def test_e008_for_a_bad_request_context_setting(settings, key, value):
+    settings.VERIFIED_EMAIL = {key: value}
+
+    [error] = check_settings()
+
+    assert error.id == "verified_email.E008"
+    assert repr(key) in error.msg
+
+
+def test_good_request_context_settings(settings):
+    settings.VERIFIED_EMAIL = {
+        "CAPTURE_IP": False,
+        "CLIENT_IP_HEADER": "X-Forwarded-For",
+        "CLIENT_IP_PROXY_COUNT": 2,
+        "USER_TIME_ZONE": "accounts.zones.of_user",
+    }
+
+    assert check_settings() == []
+
+
 def test_a_zero_cooldown_is_allowed(settings):
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
 

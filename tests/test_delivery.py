@@ -541,3 +541,39 @@ def test_password_is_never_in_a_task(dummy_tasks, logged_in):
     assert set(task_result.kwargs) == ID_ARGUMENTS
     assert PASSWORD not in repr(task_result.kwargs)
     assert "alice" not in repr(task_result.kwargs)
+
+
+CONTEXT_HEADERS = {
+    "REMOTE_ADDR": "27.34.1.2",
+    "HTTP_USER_AGENT": "Mozilla/5.0 (Android 14; Mobile; rv:131.0) Gecko/131.0 Firefox/131.0",
+}
+CONTEXT_WORDS = ("27.34.1.2", "Firefox", "Android")
+
+
+def test_the_request_context_is_never_in_a_task(dummy_tasks, logged_in, mailoutbox):
+    pytest.importorskip("ua_parser")
+    request_change(logged_in, "alice.new@example.com", **CONTEXT_HEADERS)
+
+    [task_result] = queued()
+    assert set(task_result.kwargs) == ID_ARGUMENTS
+    for word in CONTEXT_WORDS:
+        assert word not in repr((task_result.args, task_result.kwargs))
+
+    # The worker reads it from the row.
+    run_queued()
+    [message] = mailoutbox
+    assert "from the IP address 27.34.1.2, using Firefox Mobile on Android." in message.body
+
+
+def test_the_request_context_is_never_in_a_celery_task(
+    eager_celery, published, logged_in, mailoutbox
+):
+    pytest.importorskip("ua_parser")
+    request_change(logged_in, "alice.new@example.com", **CONTEXT_HEADERS)
+
+    [(args, options)] = published
+    assert set(options["kwargs"]) == ID_ARGUMENTS
+    for word in CONTEXT_WORDS:
+        assert word not in repr((args, options))
+    [message] = mailoutbox
+    assert "from the IP address 27.34.1.2, using Firefox Mobile on Android." in message.body

@@ -271,3 +271,34 @@ def test_purge_deletes_reauth_counters_whose_window_and_lock_are_over(make_user,
         "user2",
         "user3",
     ]
+
+
+def test_the_scrub_blanks_where_the_request_came_from_with_the_addresses(short_purge, make_user):
+    alice = make_user()
+    context = {
+        "requested_ip": "27.34.1.2",
+        "requested_browser": "Firefox",
+        "requested_os": "Android",
+    }
+
+    def closed(age):
+        return EmailChange.objects.create(
+            user=alice,
+            old_email="alice@example.com",
+            new_email="x@example.com",
+            status="cancelled",
+            created_at=T0 - age,
+            closed_at=T0 - age,
+            **context,
+        )
+
+    old, young = closed(2 * DAY), closed(12 * HOUR)
+
+    with travel(T0, tick=False):
+        assert purge().splitlines()[1] == "Blanked the addresses of 1 kept email change(s)."
+
+    def kept(change):
+        return EmailChange.objects.filter(pk=change.pk).values(*context).get()
+
+    assert kept(old) == {"requested_ip": None, "requested_browser": None, "requested_os": ""}
+    assert kept(young) == context

@@ -59,6 +59,7 @@ def check_settings(app_configs=None, **kwargs):
         "REVERT_MAX_AGE",
         "CHANGE_LOCK_AFTER_REVERT",
         "PURGE_AFTER",
+        "CLIENT_IP_PROXY_COUNT",
     ):
         value = user_values.get(key, DEFAULTS[key])
         minimum = 0 if key in ("RESEND_COOLDOWN", "CHANGE_LOCK_AFTER_REVERT") else 1
@@ -86,6 +87,27 @@ def check_settings(app_configs=None, **kwargs):
                 id="verified_email.E005",
             )
         )
+    errors.extend(_check_request_context_settings(user_values))
+    return errors
+
+
+def _check_request_context_settings(user_values):
+    errors = []
+    if not isinstance(user_values.get("CAPTURE_IP", DEFAULTS["CAPTURE_IP"]), bool):
+        errors.append(
+            checks.Error(
+                "VERIFIED_EMAIL['CAPTURE_IP'] must be True or False.", id="verified_email.E008"
+            )
+        )
+    for key in ("CLIENT_IP_HEADER", "USER_TIME_ZONE"):
+        value = user_values.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            errors.append(
+                checks.Error(
+                    f"VERIFIED_EMAIL[{key!r}] must be None or a non-empty string.",
+                    id="verified_email.E008",
+                )
+            )
     return errors
 
 

@@ -32,6 +32,11 @@ DEFAULTS = {
     # DRF's default there includes HTTP Basic, which would let anyone try
     # passwords on the API with no lockout (check W005 when it is named here).
     "API_AUTHENTICATION_CLASSES": ("rest_framework.authentication.SessionAuthentication",),
+    # Request context in the security emails (request_context.py).
+    "CAPTURE_IP": True,
+    "CLIENT_IP_HEADER": None,  # e.g. "X-Forwarded-For"; None: REMOTE_ADDR
+    "CLIENT_IP_PROXY_COUNT": 1,  # proxies that append to CLIENT_IP_HEADER
+    "USER_TIME_ZONE": None,  # user attribute or dotted path; None: UTC
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -25,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import resolve_url
 from django.urls import reverse
 
-from . import addresses, durations, tokens
+from . import addresses, durations, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -223,6 +223,8 @@ def build(
         "site_name": site_name(base_url),
         "support_url": support_url(),
         "email_is_login": addresses.is_login(user),
+        # Read from the row, so a worker has it too: tasks carry ids only.
+        "request_context": request_context.for_email(change, user),
     }
     if change is not None:
         context["masked_new_email"] = addresses.masked(change.new_email)

@@ -220,6 +220,17 @@ class EmailChange(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Set when the old address used its "this wasn't me" link on a completed change.
     reverted_at = models.DateTimeField(_("reverted at"), null=True, blank=True)
+    # Where the request that started the change came from, for the emails
+    # that ask "was this me?" (request_context.py); blanked by the purge with
+    # the addresses. A null browser means no context was recorded (a change
+    # started outside a request), "" one the User-Agent did not name.
+    requested_ip = models.GenericIPAddressField(
+        _("requested from IP address"), null=True, blank=True
+    )
+    requested_browser = models.CharField(  # noqa: DJ001
+        _("requested with browser"), max_length=64, null=True, blank=True
+    )
+    requested_os = models.CharField(_("requested on system"), max_length=64, blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 

@@ -22,6 +22,10 @@ EXPORTED_CHANGE_FIELDS = (
     "old_confirmed_at",
     "closed_at",
     "reverted_at",
+    # Where the request that started the change came from (request_context.py).
+    "requested_ip",
+    "requested_browser",
+    "requested_os",
 )
 #: ``user`` is the person the export is for; ``link_generation`` is a counter
 #: that only says which link of a step is the newest.

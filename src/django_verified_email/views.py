@@ -231,6 +231,7 @@ def change(request):
                 form.cleaned_data["new_email"],
                 form.cleaned_data["password"],
                 base_url=link_base(request),
+                context=web.request_context(request),
             )
         except VerifiedEmailError as error:
             field = ChangeEmailForm.ERROR_FIELDS.get(error.code)

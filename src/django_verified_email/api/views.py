@@ -108,7 +108,11 @@ class ChangeView(VerifiedEmailAPIView):
     def post(self, request):
         body = ChangeRequestSerializer.read(request.data)
         change = flows.request_change(
-            request.user, body["new_email"], body["password"], base_url=link_base(request)
+            request.user,
+            body["new_email"],
+            body["password"],
+            base_url=link_base(request),
+            context=web.request_context(request._request),
         )
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 

@@ -31,19 +31,28 @@ from ..exceptions import (
     SameEmail,
 )
 from ..models import EmailChange, VerifiedUser
+from ..request_context import RequestContext
 from . import _common
 
 Status = EmailChange.Status
 
 
 def request_change(
-    user: VerifiedUser, new_email: object, password: object, *, base_url: str | None = None
+    user: VerifiedUser,
+    new_email: object,
+    password: object,
+    *,
+    base_url: str | None = None,
+    context: RequestContext | None = None,
 ) -> EmailChange:
     """Start a change to ``new_email``, re-authenticating with ``password``.
 
     A verified current address makes it the dual-link flow (``awaiting_old``);
     an unverified or empty one sends a single link to the new address
     (``awaiting_new``). Any pending change of the user is superseded.
+    ``context``: where the request came from (``web.request_context``), kept
+    on the change for the emails that ask "was this me?"; None outside a
+    request.
     """
     throttle.check_lockout(user)
     new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
@@ -81,6 +90,7 @@ def request_change(
                 link_generation=1,
                 link_sent_at=now,
                 created_at=now,
+                **_context_fields(context),
             )
             if dual:
                 outbox.email(
@@ -92,6 +102,16 @@ def request_change(
                 )
             outbox.signal(signals.email_change_requested, user=locked, change=change)
     return change
+
+
+def _context_fields(context: RequestContext | None) -> dict[str, object]:
+    if context is None:
+        return {}
+    return {
+        "requested_ip": context.ip,
+        "requested_browser": context.browser,
+        "requested_os": context.os,
+    }
 
 
 def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) -> VerifiedUser:

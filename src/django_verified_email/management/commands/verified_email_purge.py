@@ -6,8 +6,9 @@ closed change is kept at least ``REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT``,
 while its "this wasn't me" link and the change lock after a revert can still
 need it. When that is longer than ``PURGE_AFTER``, a row kept past
 ``PURGE_AFTER`` keeps its addresses only while a revert can still read them:
-the others have both addresses blanked (status and times stay, for the lock and
-the audit). Rows go in batches, each in its own short transaction, so a
+the others have both addresses blanked, and where the request came from (IP
+address, browser, system) with them; status and times stay, for the lock and
+the audit. Rows go in batches, each in its own short transaction, so a
 million rows never hold one long lock.
 
 Re-authentication counters go too once both their window and any lockout are
@@ -28,6 +29,16 @@ from django_verified_email.models import EmailChange, ReauthAttempts
 #: and a task worker may send it well after the change completed (retries go
 #: on for hours): its change keeps its addresses this much longer.
 LATE_SEND_GRACE = timedelta(days=1)
+
+
+#: What a scrubbed row holds in place of its addresses and request context.
+SCRUBBED = {
+    "old_email": "",
+    "new_email": "",
+    "requested_ip": None,
+    "requested_browser": None,
+    "requested_os": "",
+}
 
 
 def purgeable(now):
@@ -69,7 +80,7 @@ def scrubbable(now):
             reverted_at__isnull=True,
             closed_at__gte=now - revertable,
         )
-        .exclude(old_email="", new_email="")
+        .exclude(**SCRUBBED)
     )
 
 
@@ -101,8 +112,8 @@ def delete_in_batches(queryset, *, database, batch_size):
 class Command(BaseCommand):
     help = (
         "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER'], "
-        "and blank the addresses of those kept longer for a revert once no revert needs them; "
-        "delete expired re-authentication counters."
+        "and blank the addresses (and request context) of those kept longer for a revert once "
+        "no revert needs them; delete expired re-authentication counters."
     )
 
     def add_arguments(self, parser):
@@ -132,9 +143,7 @@ class Command(BaseCommand):
                 if not ids:
                     break
                 scrubbed += (
-                    EmailChange.objects.using(database)
-                    .filter(pk__in=ids)
-                    .update(old_email="", new_email="")
+                    EmailChange.objects.using(database).filter(pk__in=ids).update(**SCRUBBED)
                 )
         self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")
         counters, _ = delete_in_batches(
