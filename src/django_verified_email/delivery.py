@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.dispatch import Signal
+from django.views.decorators.debug import sensitive_variables
 
 from . import emails, signals, tokens
 from .conf import app_settings
@@ -51,6 +52,14 @@ class Outgoing:
     base_url: str | None = None
 
 
+# The link is signed below this frame: in ``build``'s context, the rendered
+# body, and whatever the mail backend makes of it. An error report (Django's
+# AdminEmailHandler, the 500 page under DEBUG) hides a frame's variables only
+# if a ``sensitive_variables`` frame is among its callers, and a view's
+# decorator is not: the outbox is flushed from a generator (``atomic_outbox``),
+# and a finished generator's frame links to no caller. So the mark is here,
+# where every message is built and sent, whoever calls.
+@sensitive_variables()
 def send_now(outgoing: Outgoing, *, change: Any = None) -> bool:
     """Build and send one message. Returns True if a message went out.
 

@@ -117,18 +117,15 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     )
     users = get_user_model()._default_manager.filter(pk=user_id)
     list(users.select_for_update().values_list("pk", flat=True))
-    user = (
-        users.annotate(
-            verified_email_reverted_at=Subquery(recent_revert),
-            verified_email_address_taken=Exists(
-                addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
-            ),
-            verified_email_has_pending_change=Exists(
-                EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
-            ),
-        )
-        .first()
-    )
+    user = users.annotate(
+        verified_email_reverted_at=Subquery(recent_revert),
+        verified_email_address_taken=Exists(
+            addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
+        ),
+        verified_email_has_pending_change=Exists(
+            EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
+        ),
+    ).first()
     if user.verified_email_reverted_at is not None:
         seconds = (user.verified_email_reverted_at + window - now).total_seconds()
         raise LockedOut(
