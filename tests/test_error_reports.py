@@ -10,6 +10,7 @@ hold the link it saw.
 import logging
 
 import pytest
+
 from django_verified_email import flows
 from tests.failing_mail import BROKEN, BrokenBackend, use_mail_backend
 from tests.helpers import (
