@@ -6,14 +6,26 @@ domain (``alice@example.com.``), or with an internationalised domain in
 Unicode (``bücher.de``) or in its ASCII form (``xn--bcher-kva.de``). Every
 rule of the app (same address, address taken, one-time link fingerprints)
 goes through ``comparable`` so these spellings are one address everywhere.
+
+Internationalised domains are converted with IDNA 2008 and UTS 46
+non-transitional processing (the ``idna`` package), as registries and current
+browsers do. Python's own ``"idna"`` codec, which Django's mail layer uses,
+is IDNA 2003: it maps ``straße.de`` to ``strasse.de``, another domain. So
+messages are addressed to ``ascii_form`` (which that codec leaves as it is),
+and a domain that has no IDNA 2008 form is not a valid address.
 """
 
 import unicodedata
+from email.errors import MessageError
 
+import idna
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db.models import Q
+
+from .conf import app_settings
 
 # RFC 5321 caps a path at 256 octets, which leaves 254 for the address itself.
 MAX_LENGTH = 254
@@ -29,19 +41,50 @@ def _split(address):
     return local, sep, domain
 
 
+class _NoIDNA(ValueError):
+    """The domain has no IDNA 2008 form: no mail can be addressed to it."""
+
+
+def _idna_forms(domain):
+    """The domain as (Unicode form, ASCII form) under UTS 46 non-transitional rules."""
+    # Maps case, width and the ideographic full stop ("例え。テスト") first,
+    # keeping ß and ς as they are (non-transitional).
+    try:
+        mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+    except idna.IDNAError as error:
+        raise _NoIDNA from error
+    unicode_labels, ascii_labels = [], []
+    for label in mapped.split("."):
+        try:
+            if label.isascii() and not label.startswith("xn--"):
+                # Plain ASCII stays as it is: IDNA 2008 would refuse some host
+                # names mail servers accept (``a--b``, ``_dmarc``).
+                unicode_labels.append(label)
+                ascii_labels.append(label)
+            elif label.isascii():
+                unicode_labels.append(idna.decode(label))
+                ascii_labels.append(label)
+            else:
+                unicode_labels.append(label)
+                ascii_labels.append(idna.encode(label).decode("ascii"))
+        except (idna.IDNAError, UnicodeError) as error:
+            raise _NoIDNA from error
+    return ".".join(unicode_labels), ".".join(ascii_labels)
+
+
 def _domain_forms(domain):
     """The domain as (Unicode form, ASCII form), both lower-case, no trailing dot."""
     domain = domain.lower()
     # "example.com." is the fully qualified spelling of "example.com".
     if domain.endswith(".") and not domain.endswith(".."):
         domain = domain[:-1]
-    try:
-        ascii_form = domain.encode("idna").decode("ascii").lower()
-        unicode_form = ascii_form.encode("ascii").decode("idna")
-    except UnicodeError:
-        # Not a valid IDN: leave it for the validator to refuse.
+    if domain.isascii() and "xn--" not in domain:
         return domain, domain
-    return unicode_form, ascii_form
+    try:
+        return _idna_forms(domain)
+    except _NoIDNA:
+        # Not a valid IDN: leave it for ``is_valid`` to refuse.
+        return domain, domain
 
 
 def normalize(address):
@@ -81,11 +124,46 @@ def of_user(user) -> str:
 
 
 def is_valid(address):
-    if not address or len(address) > MAX_LENGTH or len(ascii_form(address)) > MAX_LENGTH:
+    """Return whether mail can be addressed to ``address``, in its stored form.
+
+    Beyond Django's validator: the domain must have an IDNA 2008 form (no
+    U+2028, no label too long once encoded), Django's mail layer must accept
+    the address in a header (what it would refuse only when sending, after
+    the change was saved), and, unless ``ALLOW_LOCAL_ADDRESSES``, the domain
+    must be a public-looking host name: not a literal (``a@[10.0.0.5]``),
+    not a dotless name (``root@localhost``), which reach the mail server's
+    own network rather than someone's mailbox.
+    """
+    if not address or len(address) > MAX_LENGTH:
+        return False
+    local, sep, domain = _split(address)
+    domain = domain.lower().removesuffix(".")
+    try:
+        ascii_domain = (
+            domain if domain.isascii() and "xn--" not in domain else (_idna_forms(domain)[1])
+        )
+    except _NoIDNA:
+        return False
+    ascii_address = f"{local}@{ascii_domain}"
+    if len(ascii_address) > MAX_LENGTH:
         return False
     try:
         validate_email(address)
+        validate_email(ascii_address)
     except ValidationError:
+        return False
+    if not app_settings.ALLOW_LOCAL_ADDRESSES and (
+        ascii_domain.startswith("[") or "." not in ascii_domain
+    ):
+        return False
+    return _mail_layer_accepts(ascii_address)
+
+
+def _mail_layer_accepts(address):
+    """Return whether Django's mail layer can put ``address`` in a To header."""
+    try:
+        EmailMessage(to=[address], from_email="check@example.com").message()
+    except (ValueError, UnicodeError, MessageError):
         return False
     return True
 

@@ -25,6 +25,8 @@ DEFAULTS = {
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": False,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
+    # Accept domain literals (a@[10.0.0.5]) and dotless hosts (root@localhost).
+    "ALLOW_LOCAL_ADDRESSES": False,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")
