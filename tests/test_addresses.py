@@ -129,7 +129,7 @@ def test_a_full_width_address_is_stored_in_its_plain_form(make_user, mailoutbox)
     ("address", "ascii_address"),
     [
         # IDNA 2003 (Python's codec) would map these to "strasse.de" and
-        # "xn--mxa0b.gr" (ς as σ): other domains, other owners.
+        # "xn--mxa0b.gr" (final sigma as sigma): other domains, other owners.
         ("alice@stra\u00dfe.de", "alice@xn--strae-oqa.de"),
         ("alice@STRA\u00dfE.de", "alice@xn--strae-oqa.de"),
         ("alice@\u03b1\u03c2.gr", "alice@xn--mxa8a.gr"),

@@ -137,6 +137,8 @@ def is_valid(address):
     if not address or len(address) > MAX_LENGTH:
         return False
     local, sep, domain = _split(address)
+    if not sep:
+        return False
     domain = domain.lower().removesuffix(".")
     try:
         ascii_domain = (
