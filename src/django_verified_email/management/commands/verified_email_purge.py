@@ -29,18 +29,20 @@ LATE_SEND_GRACE = timedelta(days=1)
 
 def purgeable(now):
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
-    keep_closed = max(
-        keep,
-        timedelta(seconds=app_settings.REVERT_MAX_AGE + app_settings.CHANGE_LOCK_AFTER_REVERT),
-    )
+    lock = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
+    keep_closed = max(keep, timedelta(seconds=app_settings.REVERT_MAX_AGE) + lock)
     expired = timedelta(seconds=app_settings.LINK_MAX_AGE) + keep
     closed = [
         status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
     ]
     # Both halves match an index on (status, time): verified_em_status_closed_idx
     # and verified_em_status_sent_idx.
+    # The lock after a revert runs from the revert, which a notice sent late
+    # (task retries) lets come well after the change closed: a reverted row
+    # stays until its lock is over, however old the change.
     return EmailChange.objects.filter(
         Q(status__in=closed, closed_at__lt=now - keep_closed)
+        & (Q(reverted_at__isnull=True) | Q(reverted_at__lt=now - lock))
         | Q(status__in=EmailChange.PENDING_STATUSES, link_sent_at__lt=now - expired)
     )
 
