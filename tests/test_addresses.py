@@ -10,6 +10,7 @@ from tests.helpers import (
     PASSWORD,
     client_for,
     email_of,
+    no_cooldown,
     reloaded,
     request_change,
     token_in,
@@ -197,3 +198,60 @@ def test_local_addresses_are_accepted_when_the_host_allows_them(
 
     [message] = mailoutbox
     assert message.to == [address.lower()]
+
+
+# Look-alikes: what the old address is asked to approve is shown plainly.
+
+LOOK_ALIKE = "alice@ex\u0430mple.com"  # Cyrillic а
+LOOK_ALIKE_ASCII = "alice@xn--exmple-4nf.com"
+WARNING = "looks like your current one, but it is a different address"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "alike"),
+    [
+        ("alice@example.com", LOOK_ALIKE, True),
+        ("alice@example.com", "alice@examp1e.com", True),
+        ("alice@example.com", "aIice@example.com", True),
+        ("alice@example.com", "ALICE@example.com", False),  # the same address
+        ("alice@example.com", "bob@example.com", False),
+        ("alice@b\u00fccher.de", "alice@bucher.de", False),
+    ],
+)
+def test_look_alikes(first, second, alike):
+    assert addresses.looks_alike(first, second) is alike
+
+
+def test_the_old_address_sees_the_ascii_form_and_a_warning_for_a_look_alike(user, mailoutbox):
+    flows.request_change(user, LOOK_ALIKE, PASSWORD, base_url=BASE_URL)
+
+    [message] = mailoutbox
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert LOOK_ALIKE_ASCII in body
+        assert WARNING in body
+
+    page = Client().get(f"/account/email/change/confirm/{token_in(message)}/")
+    assert LOOK_ALIKE_ASCII in page.text
+    assert WARNING in page.text
+
+
+def test_an_ordinary_new_address_brings_no_warning(user, mailoutbox, settings):
+    no_cooldown(settings)
+    flows.request_change(user, "alice@b\u00fccher.de", PASSWORD, base_url=BASE_URL)
+
+    [message] = mailoutbox
+    assert "alice@xn--bcher-kva.de" in message.body
+    assert WARNING not in message.body
+    page = Client().get(f"/account/email/change/confirm/{token_in(message)}/")
+    assert WARNING not in page.text
+    flows.request_change(user, "other@example.com", PASSWORD, base_url=BASE_URL)
+    assert "plain letters" not in mailoutbox[-1].body
+
+
+def test_the_look_alike_table_ships_with_the_package():
+    # Made by scripts/generate-confusables; read with the core install alone.
+    table = addresses._prototypes()
+    assert table["\u0430"] == "a"
+    assert table["\u0435"] == "e"
+    assert len(table) > 3000

@@ -307,6 +307,20 @@ class EmailChange(models.Model):
         return self.status in self.PENDING_STATUSES
 
     @property
+    def new_email_ascii(self) -> str:
+        """The new address in ASCII form, to show beside it when its domain is not ASCII."""
+        from .addresses import shown_ascii
+
+        return shown_ascii(self.new_email)
+
+    @property
+    def new_email_looks_like_old(self) -> bool:
+        """Whether the new address is a look-alike of the old one (warn whoever approves it)."""
+        from .addresses import looks_alike
+
+        return looks_alike(self.old_email, self.new_email)
+
+    @property
     def expires_at(self) -> datetime | None:
         """When the newest link of the current step stops working (None if closed)."""
         from .conf import app_settings
