@@ -202,7 +202,7 @@ def test_local_addresses_are_accepted_when_the_host_allows_them(
 
 # Look-alikes: what the old address is asked to approve is shown plainly.
 
-LOOK_ALIKE = "alice@ex\u0430mple.com"  # Cyrillic а
+LOOK_ALIKE = "alice@ex\u0430mple.com"  # a Cyrillic a
 LOOK_ALIKE_ASCII = "alice@xn--exmple-4nf.com"
 WARNING = "looks like your current one, but it is a different address"
 

@@ -6,7 +6,7 @@ from django.db.models.functions import Upper
 from django.test import Client
 
 from django_verified_email.models import VerifiedEmailMixin
-from tests.helpers import email_of, link_path, reloaded, request_change
+from tests.helpers import email_of, link_path, request_change
 
 
 def reloaded(user):

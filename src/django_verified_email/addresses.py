@@ -124,11 +124,11 @@ def same_address(first, second):
 def shown_ascii(address):
     """Return the ASCII form to show beside ``address``, or "" if its domain is plain ASCII.
 
-    ``exаmple.com`` with a Cyrillic а reads like ``example.com``; its ASCII
+    ``ex\u0430mple.com`` (a Cyrillic a) reads like ``example.com``; its ASCII
     form, ``xn--exmple-4nf.com``, does not. Pages and emails that ask someone
     to approve an address show both.
     """
-    local, sep, domain = _split(address)
+    _local, sep, domain = _split(address)
     if not sep or domain.isascii():
         return ""
     return ascii_form(address)
@@ -143,8 +143,8 @@ def _prototypes():
 def skeleton(address):
     """Return the look-alike skeleton of an address (Unicode TR 39, one-character mappings).
 
-    Two addresses with one skeleton look the same to a reader: ``exаmple.com``
-    (Cyrillic а) and ``example.com``, ``examp1e.com`` and ``example.com``.
+    Two addresses with one skeleton look the same to a reader: ``ex\u0430mple.com``
+    (a Cyrillic a) and ``example.com``, ``examp1e.com`` and ``example.com``.
     """
     table = _prototypes()
     # No case folding: "I" and "l" look alike, "I" and "i" do not.
