@@ -40,6 +40,12 @@ MAIL_ERRORS = (smtplib.SMTPException, OSError)
 # task carries nothing else.
 SENT_SIGNALS = {emails.VERIFY: signals.verification_sent}
 
+# Messages nobody can ask for again: a link's owner can have it resent, but
+# the old address's notice carries the only way back, and no one knows to ask
+# for it. When one is not handed over, the change row says it is owed, and
+# ``flows.send_owed_notices`` sends it later.
+OWED_KINDS = frozenset({emails.CHANGE_NOTICE_OLD})
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -184,11 +190,13 @@ class Outbox:
             try:
                 if not self._hand_over(outgoing, user, None if late else change):
                     failed = True
+                    _record_owed(outgoing)
             except Exception as exc:
                 # A bug or a broken template. The data is committed: the other
                 # messages (the old address's way back among them) and the
                 # signals still go out first, then the error is raised.
                 logger.exception("Could not build the %s email of user %s", outgoing.kind, user.pk)
+                _record_owed(outgoing)
                 error = error or exc
         for signal, user, kwargs in self.events:
             send_signal(signal, user=user, **kwargs)
@@ -198,6 +206,20 @@ class Outbox:
             raise error
         if failed:
             raise DeliveryFailed
+
+
+def _record_owed(outgoing: Outgoing) -> None:
+    if outgoing.kind not in OWED_KINDS or outgoing.change_id is None:
+        return
+    from django.utils import timezone
+
+    from .models import EmailChange
+
+    try:
+        EmailChange.objects.filter(pk=outgoing.change_id).update(notice_owed_at=timezone.now())
+    except Exception:
+        # Reporting the first failure matters more than this second one.
+        logger.exception("Could not record the owed %s email", outgoing.kind)
 
 
 def _inside_callers_transaction() -> bool:

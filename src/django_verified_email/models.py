@@ -278,6 +278,9 @@ class EmailChange(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Set when the old address used its "this wasn't me" link on a completed change.
     reverted_at = models.DateTimeField(_("reverted at"), null=True, blank=True)
+    # Set when the old address's notice (its only way back) could not be
+    # handed over; flows.send_owed_notices sends it again and clears it.
+    notice_owed_at = models.DateTimeField(_("old address notice owed since"), null=True, blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 

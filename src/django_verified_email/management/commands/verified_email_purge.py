@@ -18,7 +18,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from django_verified_email import flows
 from django_verified_email.conf import app_settings
+from django_verified_email.flows.notices import owed_notices
 from django_verified_email.models import EmailChange
 
 #: A "this wasn't me" link lives REVERT_MAX_AGE from when its email was sent,
@@ -121,3 +123,13 @@ class Command(BaseCommand):
                     .update(old_email="", new_email="")
                 )
         self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")
+        if app_settings.BASE_URL:
+            # Run often enough (hourly, say), this is how a notice the mail
+            # server refused still reaches the old address (flows.notices).
+            sent = flows.send_owed_notices()
+            self.stdout.write(f"Sent {sent} owed notice(s) again.")
+        elif owed_notices().exists():
+            self.stderr.write(
+                "Some notices to old addresses are owed but cannot be sent from here: "
+                "set VERIFIED_EMAIL['BASE_URL'] so their links have a host."
+            )
