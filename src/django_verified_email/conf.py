@@ -37,6 +37,8 @@ DEFAULTS = {
     "CLIENT_IP_HEADER": None,  # e.g. "X-Forwarded-For"; None: REMOTE_ADDR
     "CLIENT_IP_PROXY_COUNT": 1,  # proxies that append to CLIENT_IP_HEADER
     "USER_TIME_ZONE": None,  # user attribute or dotted path; None: UTC
+    # Accept domain literals (a@[10.0.0.5]) and dotless hosts (root@localhost).
+    "ALLOW_LOCAL_ADDRESSES": False,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -234,7 +234,9 @@ def build(
     if row.context is not None:
         context.update(row.context())
     message = TemplatedEmail(template_name=template_name(kind), context=context)
-    message.to = [row.recipient(user, change)]
+    # In ASCII form: Django's mail layer would convert a Unicode domain with
+    # IDNA 2003, which sends "straße.de" mail to "strasse.de" (addresses).
+    message.to = [addresses.ascii_form(row.recipient(user, change))]
     message.from_email = settings.DEFAULT_FROM_EMAIL
     message.render()
     return message

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -216,6 +217,10 @@ def _resend_for_expired_link(request, token, resend):
 # error reports: the POST data and every frame's variables.
 @sensitive_post_parameters("password")
 @sensitive_variables()
+# A page that takes the password must never be framed, whatever the host's
+# middleware says: a page of another site could lay it under its own and
+# have the user type the password into it (clickjacking).
+@xframe_options_deny
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):

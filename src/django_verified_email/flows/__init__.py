@@ -21,6 +21,7 @@ from .change import (
     resend_change,
     resend_change_for_expired_link,
 )
+from .notices import send_owed_notices
 from .revert import check_revert, confirm_revert
 from .verify import (
     check_verification,
@@ -43,6 +44,7 @@ __all__ = [
     "resend_change",
     "resend_change_for_expired_link",
     "resend_verification_for_expired_link",
+    "send_owed_notices",
     "send_verification",
 ]
 

@@ -115,12 +115,19 @@ def _context_fields(context: RequestContext | None) -> dict[str, object]:
 
 
 def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) -> VerifiedUser:
-    """Lock the user row, reading what starting a change needs in the same query.
+    """Lock the user row, then read what starting a change needs.
 
     Refuses while a recent revert locks changes: a revert means the account
     was probably taken over, and whoever did it may still know the password.
     Also read: whether another account has ``new_email``, and whether the user
     has a pending change to supersede (most have none: no UPDATE then).
+
+    Two statements, not one: on PostgreSQL a ``SELECT ... FOR UPDATE`` that
+    waited for another transaction's lock returns the new version of the
+    locked row, but its subqueries still read the snapshot taken before the
+    wait. A request racing another would miss the change that one just
+    created (and hit the one-pending-change constraint: a 500), or a revert
+    that just locked changes. Read after the lock, the answers are current.
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
     recent_revert = (
@@ -128,21 +135,17 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         .order_by("-reverted_at")
         .values("reverted_at")[:1]
     )
-    user = (
-        get_user_model()
-        ._default_manager.select_for_update()
-        .annotate(
-            verified_email_reverted_at=Subquery(recent_revert),
-            verified_email_address_taken=Exists(
-                addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
-            ),
-            verified_email_has_pending_change=Exists(
-                EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
-            ),
-        )
-        .filter(pk=user_id)
-        .first()
-    )
+    users = get_user_model()._default_manager.filter(pk=user_id)
+    list(users.select_for_update().values_list("pk", flat=True))
+    user = users.annotate(
+        verified_email_reverted_at=Subquery(recent_revert),
+        verified_email_address_taken=Exists(
+            addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
+        ),
+        verified_email_has_pending_change=Exists(
+            EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
+        ),
+    ).first()
     if user.verified_email_reverted_at is not None:
         raise _revert_lock(user.verified_email_reverted_at, window, now)
     return user
