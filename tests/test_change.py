@@ -104,7 +104,7 @@ def test_dual_link_change_end_to_end(logged_in, user, mailoutbox):
     assert change.closed_at is not None
     [_, _, completed, notice] = mailoutbox
     assert completed.to == ["new@example.com"]
-    assert "new@example.com is verified and linked to your account" in completed.body
+    assert "new@example.com is verified and linked to your testserver account" in completed.body
     assert notice.to == ["alice@example.com"]
     assert "was changed from alice@example.com" in notice.body
     assert not links_in(completed) and not links_in(notice)
@@ -144,6 +144,24 @@ def test_the_change_form_page(logged_in):
     assert 'name="new_email"' in response.text
     assert 'name="password"' in response.text
     assert "Your current address is alice@example.com" in response.text
+
+
+@pytest.mark.parametrize("host_middleware", [False, True])
+def test_the_password_form_is_never_framed(logged_in, settings, host_middleware):
+    if host_middleware:
+        # The host's own choice would let a same-origin page frame it.
+        settings.MIDDLEWARE = [
+            *settings.MIDDLEWARE,
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ]
+        settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+
+    form = logged_in.get("/account/email/change/")
+    refused = logged_in.post("/account/email/change/", {"new_email": "x", "password": "wrong"})
+
+    assert form["X-Frame-Options"] == "DENY"
+    assert refused.status_code == 200
+    assert refused["X-Frame-Options"] == "DENY"
 
 
 def test_pages_need_a_login(db):
@@ -307,7 +325,7 @@ def test_a_second_request_within_the_cooldown_is_throttled(logged_in, mailoutbox
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 60}
     request_change(logged_in, "first@example.com")
 
-    response = request_change(logged_in, "second@example.com")
+    response = request_change(logged_in, "first@example.com")
 
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= 60
@@ -436,7 +454,7 @@ def test_hidden_taken_address_in_the_dual_link_flow(logged_in, make_user, mailou
 
     notice = mailoutbox[-1]
     assert notice.to == ["BOB@example.com"]
-    assert "Someone asked to use this address for another account" in notice.body
+    assert "Someone asked to use this address for another testserver account" in notice.body
     assert not links_in(notice)
     assert all(message.to != ["bob@example.com"] or not links_in(message) for message in mailoutbox)
     assert email_of(reloaded(bob)) == "bob@example.com"
@@ -452,7 +470,7 @@ def test_hidden_taken_address_in_the_add_email_flow(make_user, mailoutbox, setti
     assert response.status_code == 302
     [notice] = mailoutbox
     assert notice.to == ["bob@example.com"]
-    assert notice.subject == "Someone tried to use your email address"
+    assert notice.subject == "testserver: Someone tried to use your email address"
     assert not links_in(notice)
     assert email_of(reloaded(alice)) == "alice@example.com"
 

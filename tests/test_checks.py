@@ -400,3 +400,17 @@ def test_w004_when_links_would_take_any_host(settings):
     settings.VERIFIED_EMAIL = {}
     settings.ALLOWED_HOSTS = ["example.com"]
     assert check_link_host() == []
+
+
+@pytest.mark.hardening
+def test_w004_when_links_would_take_any_subdomain(settings):
+    from django_verified_email.checks import check_link_host
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["www.example.com", ".example.com"]
+    [warning] = check_link_host()
+    assert warning.id == "verified_email.W004"
+    assert "any subdomain of .example.com" in warning.msg
+
+    settings.VERIFIED_EMAIL = {"BASE_URL": "https://www.example.com"}
+    assert check_link_host() == []

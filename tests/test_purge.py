@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from time_machine import travel
 
-from django_verified_email import flows
+from django_verified_email import flows, tokens
 from django_verified_email.exceptions import LockedOut
 from django_verified_email.models import EmailChange, ReauthAttempts
 from tests.helpers import (
@@ -195,6 +195,34 @@ def test_a_revert_still_works_after_a_purge_and_its_lock_outlives_the_scrub(
         assert addresses(change) == ("", "")
         with pytest.raises(LockedOut):
             flows.request_change(with_new_password(user), "other@example.com", PASSWORD)
+
+
+def test_a_purge_never_ends_the_lock_after_a_revert_whose_notice_went_out_late(
+    short_purge, user, mailoutbox
+):
+    with travel(T0, tick=False):
+        complete_dual_change(user, "mallory@example.com", mailoutbox)
+    change = EmailChange.objects.get(status="completed")
+    # A task worker retried the notice for two days: its link lives a week from then.
+    with travel(T0 + 2 * DAY, tick=False):
+        late_token = tokens.make_revert_token(change)
+    with travel(T0 + 9 * DAY - HOUR, tick=False):
+        flows.confirm_revert(late_token, base_url=BASE_URL)
+
+    # Past REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT from the completion, but
+    # the lock runs three days from the revert.
+    with travel(T0 + 10 * DAY + HOUR, tick=False):
+        purge()
+        assert EmailChange.objects.filter(pk=change.pk).exists()
+        with pytest.raises(LockedOut):
+            flows.request_change(with_new_password(user), "other@example.com", PASSWORD)
+
+    with travel(T0 + 12 * DAY, tick=False):
+        purge()
+        assert not EmailChange.objects.filter(pk=change.pk).exists()
+        flows.request_change(
+            with_new_password(user), "other@example.com", PASSWORD, base_url=BASE_URL
+        )
 
 
 def test_the_scrub_takes_closed_rows_past_purge_after_in_batches_and_only_once(

@@ -28,15 +28,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BUDGETS = {
     # Session, user, the lockout read, the attempt reserved (insert) and
     # forgotten on the right password (delete), each in autocommit; the
-    # user's lock, the taken/open-change/revert reads after it (a read inside
-    # the locking query could miss a revert it waited for), the new change.
+    # user's lock, the taken/pending-change/revert reads (after the lock, so
+    # they see what a racing request committed), the new change.
     "request change": (8, 1),
     "confirm old": (4, 1),
     # 8 and one transaction for the flow (the lock on accounts that hold the
     # address unproved, to release it), 5 and two transactions to give the
     # session a new key once the address changed.
     "confirm new": (13, 3),
-    "status page": (3, 0),
+    # Session, user, the pending change, and the two locks the page shows
+    # before the form: a password lockout (its row), a revert's lock.
+    "status page": (5, 0),
     "resend": (6, 1),
     "cancel": (4, 1),
 }

@@ -184,7 +184,7 @@ def test_a_revert_tells_the_discarded_and_the_restored_address(settings, user, m
     change = EmailChange.objects.get()
     assert str(change.reverted_at.year) in discarded.body
     assert restored.to == ["alice@example.com"]
-    assert "alice@example.com is your account's address again" in restored.body
+    assert "alice@example.com is the address of your" in restored.body
     token = set_password_token_in(restored)
     assert Client().get(set_password_path(token)).status_code == 200
 

@@ -269,17 +269,21 @@ def check_link_host(app_configs=None, **kwargs):
     user_values = app_settings.user_values
     if not isinstance(user_values, dict) or settings.DEBUG or user_values.get("BASE_URL"):
         return []
-    if "*" not in settings.ALLOWED_HOSTS:
+    # A leading dot accepts every subdomain: a request for one that someone
+    # else serves (a customer's site, a forgotten DNS record) puts links there.
+    open_entries = [h for h in settings.ALLOWED_HOSTS if h == "*" or h.startswith(".")]
+    if not open_entries:
         return []
     return [
         checks.Warning(
-            "VERIFIED_EMAIL['BASE_URL'] is not set and ALLOWED_HOSTS accepts any host: "
+            "VERIFIED_EMAIL['BASE_URL'] is not set and ALLOWED_HOSTS accepts "
+            f"{'any host' if '*' in open_entries else 'any subdomain of ' + open_entries[0]}: "
             "the links in emails point at whatever host a request names.",
             hint=(
                 "Someone who knows a user's password can ask for a change with a forged "
                 "Host header, and the confirmation link sent to the user's own address "
                 "then leads to their site. Set BASE_URL (e.g. 'https://example.com') or "
-                "list your hosts in ALLOWED_HOSTS."
+                "list your hosts in ALLOWED_HOSTS one by one (no '*', no leading dot)."
             ),
             id="verified_email.W004",
         )

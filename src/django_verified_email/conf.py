@@ -27,7 +27,8 @@ DEFAULTS = {
     # deny ends every session whatever this says.
     "LOGOUT_OTHER_SESSIONS": True,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
-    "SUPPORT_URL": None,  # e.g. "https://example.com/help/"; None: no pointer shown
+    "SITE_NAME": None,  # e.g. "Pocket Wallet"; None: the Sites framework's name, else the host
+    "SUPPORT_URL": None,  # URL or URL name dead-end pages link to; None: no link
     # Dotted paths of the DRF authentication classes the JSON API accepts,
     # in the order DRF tries them. Not the host's DEFAULT_AUTHENTICATION_CLASSES:
     # DRF's default there includes HTTP Basic, which would let anyone try
@@ -38,6 +39,8 @@ DEFAULTS = {
     "CLIENT_IP_HEADER": None,  # e.g. "X-Forwarded-For"; None: REMOTE_ADDR
     "CLIENT_IP_PROXY_COUNT": 1,  # proxies that append to CLIENT_IP_HEADER
     "USER_TIME_ZONE": None,  # user attribute or dotted path; None: UTC
+    # Accept domain literals (a@[10.0.0.5]) and dotless hosts (root@localhost).
+    "ALLOW_LOCAL_ADDRESSES": False,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -161,6 +161,64 @@ class VerifiedEmailMixin(models.Model):
         return hashlib.sha256(f"{value}\x1f{epoch}".encode()).hexdigest()
 
 
+class VerifiedEmailQuerySetMixin:
+    """Mix into the queryset of the host's user manager: bulk writes keep the rule.
+
+    ``save()`` clears the verified flag of an address nobody proved; a
+    queryset's ``update()`` and ``bulk_update()`` skip ``save()``, so without
+    this they would leave the flag on a new address. With it, a bulk write of
+    the address clears the flag of every row whose address it changes, unless
+    the same call sets the flag itself (a deliberate import). Use it as::
+
+        class UserQuerySet(VerifiedEmailQuerySetMixin, models.QuerySet):
+            pass
+
+        class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+            ...
+    """
+
+    model: Any
+
+    def update(self, **kwargs: Any) -> int:
+        field = self.model.get_email_field_name()
+        if field in kwargs and "is_email_verified" not in kwargs:
+            kwargs.update(self._verified_email_flags_after(field, kwargs[field]))
+        return super().update(**kwargs)  # type: ignore[misc]
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        field = self.model.get_email_field_name()
+        fields = list(fields)
+        if field in fields and "is_email_verified" not in fields:
+            for obj in objs:
+                saved = getattr(obj, "_verified_email_saved_address", None)
+                if saved is None or not same_address(saved, getattr(obj, field)):
+                    obj.is_email_verified = False
+                    obj.email_verified_at = None
+            fields += ["is_email_verified", "email_verified_at"]
+        return super().bulk_update(objs, fields, *args, **kwargs)  # type: ignore[misc]
+
+    @staticmethod
+    def _verified_email_flags_after(field: str, value: Any) -> dict[str, Any]:
+        """The flag columns for an ``update()`` that writes ``value`` to the address."""
+        if not isinstance(value, str):
+            # An expression: which rows keep their address is not known here.
+            return {"is_email_verified": False, "email_verified_at": None}
+        from .addresses import address_q
+
+        # A row whose address is already this one (in any spelling) keeps its flag.
+        unchanged = address_q(field, value)
+        return {
+            "is_email_verified": models.Case(
+                models.When(unchanged, then=models.F("is_email_verified")),
+                default=models.Value(False),
+            ),
+            "email_verified_at": models.Case(
+                models.When(unchanged, then=models.F("email_verified_at")),
+                default=models.Value(None, output_field=models.DateTimeField()),
+            ),
+        }
+
+
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
     """The queries several flows share."""
 
@@ -275,6 +333,9 @@ class EmailChange(models.Model):
         _("requested with browser"), max_length=64, null=True, blank=True
     )
     requested_os = models.CharField(_("requested on system"), max_length=64, blank=True)
+    # Set when the old address's notice (its only way back) could not be
+    # handed over; flows.send_owed_notices sends it again and clears it.
+    notice_owed_at = models.DateTimeField(_("old address notice owed since"), null=True, blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 
@@ -302,6 +363,20 @@ class EmailChange(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in self.PENDING_STATUSES
+
+    @property
+    def new_email_ascii(self) -> str:
+        """The new address in ASCII form, to show beside it when its domain is not ASCII."""
+        from .addresses import shown_ascii
+
+        return shown_ascii(self.new_email)
+
+    @property
+    def new_email_looks_like_old(self) -> bool:
+        """Whether the new address is a look-alike of the old one (warn whoever approves it)."""
+        from .addresses import looks_alike
+
+        return looks_alike(self.old_email, self.new_email)
 
     @property
     def expires_at(self) -> datetime | None:

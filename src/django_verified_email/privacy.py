@@ -28,8 +28,9 @@ EXPORTED_CHANGE_FIELDS = (
     "requested_os",
 )
 #: ``user`` is the person the export is for; ``link_generation`` is a counter
-#: that only says which link of a step is the newest.
-NOT_EXPORTED = ("user", "link_generation")
+#: that only says which link of a step is the newest; ``notice_owed_at`` is
+#: delivery bookkeeping, cleared once the notice went out.
+NOT_EXPORTED = ("user", "link_generation", "notice_owed_at")
 
 
 def _value(value):

@@ -15,6 +15,8 @@ SECOND_PASSWORD = "carol-second-passphrase-7719"
 THIRD_PASSWORD = "carol-third-passphrase-4404"
 OWN_EMAIL = "carol@wallet.example"
 EVIL_EMAIL = "mallory@evil.example"
+# A second attempt goes elsewhere: the resend cooldown is kept per address.
+EVIL_EMAIL_2 = "mallory2@evil.example"
 
 OUTBOX_LINK = '[data-testid="outbox-link"]'
 
@@ -28,7 +30,7 @@ def open_newest_link(page, live_url, address, fragment):
     page.goto(f"{live_url}/outbox/")
     link = messages_to(page, address).first.locator(f'{OUTBOX_LINK}[href*="{fragment}"]')
     expect(link.first).to_be_visible()
-    href = link.last.get_attribute("href")
+    href = link.first.get_attribute("href")
     page.goto(href)
     return href
 
@@ -45,12 +47,12 @@ def is_logged_in(page, live_url):
     return "/login/" not in page.url
 
 
-def ask_for_change(page, live_url, password):
+def ask_for_change(page, live_url, password, address=EVIL_EMAIL):
     page.goto(f"{live_url}/account/email/change/")
-    page.locator("#id_new_email").fill(EVIL_EMAIL)
+    page.locator("#id_new_email").fill(address)
     page.locator("#id_password").fill(password)
     page.get_by_role("button", name="Send the confirmation link").click()
-    expect(page.locator("#ve-pending")).to_contain_text(EVIL_EMAIL)
+    expect(page.locator("#ve-pending")).to_contain_text(address)
 
 
 def set_new_password(page, password):
@@ -95,14 +97,14 @@ def test_this_wasnt_me_and_the_revert_log_the_other_computer_out(page, other_con
     # Later the second password leaks too, and this time the change completes
     # (the owner confirms the old-address step by mistake).
     log_in(intruder, live_url, SECOND_PASSWORD)
-    ask_for_change(intruder, live_url, SECOND_PASSWORD)
+    ask_for_change(intruder, live_url, SECOND_PASSWORD, EVIL_EMAIL_2)
     open_newest_link(page, live_url, OWN_EMAIL, "/account/email/change/confirm/")
     page.get_by_role("button", name="Confirm", exact=True).click()
     expect(page.get_by_role("heading", name="One more step")).to_be_visible()
-    open_newest_link(intruder, live_url, EVIL_EMAIL, "/account/email/change/confirm/")
+    open_newest_link(intruder, live_url, EVIL_EMAIL_2, "/account/email/change/confirm/")
     intruder.get_by_role("button", name="Confirm", exact=True).click()
     intruder.wait_for_url(f"{live_url}/profile/")
-    expect(intruder.locator("#profile-email")).to_have_text(EVIL_EMAIL)
+    expect(intruder.locator("#profile-email")).to_have_text(EVIL_EMAIL_2)
 
     # The old address's notice carries the revert link.
     open_newest_link(page, live_url, OWN_EMAIL, "/account/email/change/revert/")

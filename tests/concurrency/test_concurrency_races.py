@@ -86,9 +86,9 @@ def test_two_users_racing_for_one_address_exactly_one_wins(
     assert email_of(reloaded(loser)) == f"{loser.username}@example.com"
     assert EmailChange.objects.get(user=loser).status == "awaiting_new"
     # The winner's new address is told, and its old (unverified) one too.
-    assert [(m.subject, m.to) for m in mailoutbox] == [
-        ("Your email address is verified", [email_of(reloaded(winner))]),
-        ("Your email address was changed", [f"{winner.username}@example.com"]),
+    assert [m.to for m in mailoutbox] == [
+        [email_of(reloaded(winner))],
+        [f"{winner.username}@example.com"],
     ]
 
 

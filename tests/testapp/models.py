@@ -3,10 +3,14 @@ from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 
-from django_verified_email.models import VerifiedEmailMixin
+from django_verified_email.models import VerifiedEmailMixin, VerifiedEmailQuerySetMixin
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(VerifiedEmailQuerySetMixin, models.QuerySet):
+    pass
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     def create_user(self, username, password=None, **fields):
         user = self.model(username=username, **fields)
         user.set_password(password)

@@ -15,6 +15,7 @@ verbs through this package (``flows.confirm_change(...)``).
 
 from .change import (
     cancel_change,
+    change_lock,
     check_change,
     confirm_change,
     pending_change,
@@ -23,6 +24,7 @@ from .change import (
     resend_change_for_expired_link,
 )
 from .deny import check_deny, confirm_deny
+from .notices import send_owed_notices
 from .revert import check_revert, confirm_revert
 from .takeover import (
     check_set_password,
@@ -40,6 +42,7 @@ from .verify import (
 
 __all__ = [
     "cancel_change",
+    "change_lock",
     "check_change",
     "check_deny",
     "check_revert",
@@ -56,6 +59,7 @@ __all__ = [
     "resend_change_for_expired_link",
     "resend_verification_for_expired_link",
     "retire_access",
+    "send_owed_notices",
     "send_verification",
     "set_password_token",
     "validate_new_password",

@@ -62,7 +62,7 @@ def request_change(
     _common.reauthenticate(user, password)
     if addresses.same_address(addresses.of_user(user), new_email):
         raise SameEmail
-    with throttle.send_cooldown(user) as cooldown:
+    with throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown:
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _locked_user_for_new_change(user.pk, new_email, now)
@@ -120,18 +120,19 @@ def _context_fields(context: RequestContext | None) -> dict[str, object]:
 
 
 def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) -> VerifiedUser:
-    """Lock the user row, reading what starting a change needs in the same query.
+    """Lock the user row, then read what starting a change needs.
 
     Refuses while a recent revert locks changes: a revert means the account
     was probably taken over, and whoever did it may still know the password.
     Also read: whether another account has ``new_email``, and whether the user
     has a pending change to supersede (most have none: no UPDATE then).
 
-    The lock comes first, in a query of its own, and the reads after it: a
-    read in the locking query itself would see the database as it was when
-    the query began (PostgreSQL re-checks only the locked row once the lock
-    is granted), so a revert committed while this request waited for the
-    user row would go unseen and the new change would slip past its lock.
+    Two statements, not one: on PostgreSQL a ``SELECT ... FOR UPDATE`` that
+    waited for another transaction's lock returns the new version of the
+    locked row, but its subqueries still read the snapshot taken before the
+    wait. A request racing another would miss the change that one just
+    created (and hit the one-pending-change constraint: a 500), or a revert
+    that just locked changes. Read after the lock, the answers are current.
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
     recent_revert = (
@@ -139,28 +140,50 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         .order_by("-reverted_at")
         .values("reverted_at")[:1]
     )
-    users = get_user_model()._default_manager
-    users.select_for_update().filter(pk=user_id).values_list("pk", flat=True).first()
-    user = (
-        users.annotate(
-            verified_email_reverted_at=Subquery(recent_revert),
-            verified_email_address_taken=Exists(
-                _common.blocking_holders(new_email).exclude(pk=OuterRef("pk"))
-            ),
-            verified_email_has_pending_change=Exists(
-                EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
-            ),
-        )
-        .filter(pk=user_id)
+    users = get_user_model()._default_manager.filter(pk=user_id)
+    list(users.select_for_update().values_list("pk", flat=True))
+    user = users.annotate(
+        verified_email_reverted_at=Subquery(recent_revert),
+        verified_email_address_taken=Exists(
+            _common.blocking_holders(new_email).exclude(pk=OuterRef("pk"))
+        ),
+        verified_email_has_pending_change=Exists(
+            EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
+        ),
+    ).first()
+    if user.verified_email_reverted_at is not None:
+        raise _revert_lock(user.verified_email_reverted_at, window, now)
+    return user
+
+
+def _revert_lock(reverted_at: datetime, window: timedelta, now: datetime) -> LockedOut:
+    seconds = (reverted_at + window - now).total_seconds()
+    return LockedOut(
+        _("Email changes are locked for a while because a recent change was undone."),
+        retry_after=max(1, math.ceil(seconds)),
+    )
+
+
+def change_lock(user: VerifiedUser) -> LockedOut | None:
+    """Return the lock that would refuse a change request now, or None.
+
+    For pages to show before anyone fills in the form: a re-authentication
+    lockout, or the lock a revert sets (``CHANGE_LOCK_AFTER_REVERT``). Both
+    carry ``retry_after``, the seconds until they end.
+    """
+    try:
+        throttle.check_lockout(user)
+    except LockedOut as lockout:
+        return lockout
+    now = timezone.now()
+    window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
+    reverted_at = (
+        EmailChange.objects.filter(user_id=user.pk, reverted_at__gt=now - window)
+        .order_by("-reverted_at")
+        .values_list("reverted_at", flat=True)
         .first()
     )
-    if user.verified_email_reverted_at is not None:
-        seconds = (user.verified_email_reverted_at + window - now).total_seconds()
-        raise LockedOut(
-            _("Email changes are locked for a while because a recent change was undone."),
-            retry_after=max(1, math.ceil(seconds)),
-        )
-    return user
+    return None if reverted_at is None else _revert_lock(reverted_at, window, now)
 
 
 def _queue_new_address_step(
@@ -301,9 +324,10 @@ def pending_change(user: VerifiedUser) -> EmailChange | None:
 
 def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailChange:
     """Send the link of the pending change's current step again (older ones stop working)."""
-    if pending_change(user) is None:
+    pending = pending_change(user)
+    if pending is None:
         raise NoPendingChange
-    with throttle.send_cooldown(user) as cooldown:
+    with throttle.send_cooldown(user, throttle.CHANGE, pending.new_email) as cooldown:
         cooldown.claim()
         with atomic_outbox() as outbox:
             change = EmailChange.objects.pending_for(user).select_for_update().first()
@@ -339,4 +363,6 @@ def cancel_change(user: VerifiedUser) -> EmailChange:
         change.closed_at = timezone.now()
         change.save(update_fields=["status", "closed_at"])
         outbox.signal(signals.email_change_cancelled, user=user, change=change)
+    # Starting again, to the same address, is a new request, not a repeat.
+    throttle.release_send(user, throttle.CHANGE, change.new_email)
     return change

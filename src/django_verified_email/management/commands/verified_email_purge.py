@@ -22,7 +22,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from django_verified_email import flows
 from django_verified_email.conf import app_settings
+from django_verified_email.flows.notices import owed_notices
 from django_verified_email.models import EmailChange, ReauthAttempts
 
 #: A "this wasn't me" link lives REVERT_MAX_AGE from when its email was sent,
@@ -43,18 +45,20 @@ SCRUBBED = {
 
 def purgeable(now):
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
-    keep_closed = max(
-        keep,
-        timedelta(seconds=app_settings.REVERT_MAX_AGE + app_settings.CHANGE_LOCK_AFTER_REVERT),
-    )
+    lock = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
+    keep_closed = max(keep, timedelta(seconds=app_settings.REVERT_MAX_AGE) + lock)
     expired = timedelta(seconds=app_settings.LINK_MAX_AGE) + keep
     closed = [
         status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
     ]
     # Both halves match an index on (status, time): verified_em_status_closed_idx
     # and verified_em_status_sent_idx.
+    # The lock after a revert runs from the revert, which a notice sent late
+    # (task retries) lets come well after the change closed: a reverted row
+    # stays until its lock is over, however old the change.
     return EmailChange.objects.filter(
         Q(status__in=closed, closed_at__lt=now - keep_closed)
+        & (Q(reverted_at__isnull=True) | Q(reverted_at__lt=now - lock))
         | Q(status__in=EmailChange.PENDING_STATUSES, link_sent_at__lt=now - expired)
     )
 
@@ -151,3 +155,13 @@ class Command(BaseCommand):
         )
         if counters:
             self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
+        if app_settings.BASE_URL:
+            # Run often enough (hourly, say), this is how a notice the mail
+            # server refused still reaches the old address (flows.notices).
+            sent = flows.send_owed_notices()
+            self.stdout.write(f"Sent {sent} owed notice(s) again.")
+        elif owed_notices().exists():
+            self.stderr.write(
+                "Some notices to old addresses are owed but cannot be sent from here: "
+                "set VERIFIED_EMAIL['BASE_URL'] so their links have a host."
+            )
