@@ -25,6 +25,9 @@ DEFAULTS = {
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": False,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
+    "CODE_MAX_AGE": 900,  # seconds: 15 minutes
+    "CODE_MAX_ATTEMPTS": 5,  # wrong codes per code, then it is used up
+    "CODE_MAX_ATTEMPTS_PER_DAY": 20,  # wrong codes per account per 24 hours
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")
