@@ -279,6 +279,10 @@ class OneTimeCode(models.Model):
     link_generation = models.PositiveIntegerField(_("link generation"), default=0)
     # HMAC-SHA256 in hex; blank once the code is used or used up.
     digest = models.CharField(_("keyed hash"), max_length=64, blank=True)
+    # The code this one replaced, so typing it says "replaced", not "wrong".
+    replaced_digest = models.CharField(
+        _("keyed hash of the replaced code"), max_length=64, blank=True
+    )
     created_at = models.DateTimeField(_("sent at"), default=timezone.now)
     failures = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
 
@@ -307,3 +311,6 @@ class WrongCode(models.Model):
         verbose_name = _("wrong code")
         verbose_name_plural = _("wrong codes")
         indexes = [models.Index(fields=["user", "failed_at"], name="verified_em_wrong_code_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.failed_at}"

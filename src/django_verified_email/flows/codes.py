@@ -14,9 +14,11 @@ sent for, so a copy of the database gives no code. The hash covers:
   never confirms another step;
 * the user's primary key, and the fingerprint links carry (address and
   password hash; with the verified state for ``"verify"``): a code sent
-  before the address or password changed is void, as its link is;
-* the change and its link generation (change steps): a resend, a newer
-  request or the step's link moves them on, and the code dies with its link.
+  before the address or password changed is void, as its link is.
+
+The row also keeps the change and link generation a change step's code was
+sent with: a resend, a newer request or the step's link moves them on, and
+the code dies with its link.
 
 A code dies when it is used, when a newer one of its purpose is sent (the
 row is overwritten), after ``CODE_MAX_AGE``, after ``CODE_MAX_ATTEMPTS``
@@ -40,6 +42,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -96,8 +99,8 @@ def normalize(typed: object) -> str | None:
     """Return the digits of a code as typed, or None if it cannot be one.
 
     Spaces and dashes anywhere are dropped, and any script's digits are
-    read (a Nepali keyboard types ०-९), so ``123-456``, ``123 456`` and
-    ``१२३४५६`` are the same code.
+    read (a Nepali keyboard types Devanagari digits), so ``123-456``,
+    ``123 456`` and the same digits in Devanagari are one code.
     """
     if not isinstance(typed, str) or len(typed) > MAX_INPUT_LENGTH:
         return None
@@ -113,17 +116,10 @@ def normalize(typed: object) -> str | None:
     return code if len(code) == LENGTH else None
 
 
-def _message(purpose: str, user: VerifiedUser, change: EmailChange | None, code: str) -> str:
-    generation = change.link_generation if change is not None else 0
+def _message(purpose: str, user: VerifiedUser, code: str) -> str:
+    verify = purpose == VERIFY
     return "\x1f".join(
-        [
-            purpose,
-            str(user.pk),
-            str(change.pk) if change is not None else "",
-            str(generation),
-            tokens.fingerprint(user, with_verified_state=change is None),
-            code,
-        ]
+        [purpose, str(user.pk), tokens.fingerprint(user, with_verified_state=verify), code]
     )
 
 
@@ -138,25 +134,42 @@ def _matches(digest: str, message: str) -> bool:
     return any(constant_time_compare(digest, _digest(message, secret)) for secret in secrets_)
 
 
-def _still_waiting(user: VerifiedUser, change: EmailChange | None) -> bool:
-    """Lock the state a message was built from and return whether it still holds.
+def _still_waiting(
+    purpose: str, user: VerifiedUser, change: EmailChange | None
+) -> dict[str, str | None] | None:
+    """Lock the state a message was built from, and return whether it still holds.
 
     A worker may build a message late: once its step is done, superseded or
-    sent again, its code must not overwrite the one that now counts.
+    sent again, its code must not overwrite the one that now counts. Returns
+    None when it no longer holds, else ``{"previous": digest}``: the hash of
+    the code about to be replaced (None if none), read in the same query.
     """
+    previous = Subquery(
+        OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose).values("digest")[:1]
+    )
     if change is None:
-        locked = get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
-        return (
-            locked is not None
-            and locked.is_active
-            and not locked.is_email_verified
-            and tokens.fingerprint(locked, with_verified_state=True)
-            == tokens.fingerprint(user, with_verified_state=True)
+        locked = (
+            get_user_model()
+            ._default_manager.select_for_update()
+            .annotate(verified_email_previous_code=previous)
+            .filter(pk=user.pk)
+            .first()
         )
+        if (
+            locked is None
+            or not locked.is_active
+            or locked.is_email_verified
+            or tokens.fingerprint(locked, with_verified_state=True)
+            != tokens.fingerprint(user, with_verified_state=True)
+        ):
+            return None
+        return {"previous": locked.verified_email_previous_code}
     return (
         EmailChange.objects.select_for_update()
         .filter(pk=change.pk, status=change.status, link_generation=change.link_generation)
-        .exists()
+        .annotate(previous=previous)
+        .values("previous")
+        .first()
     )
 
 
@@ -169,7 +182,8 @@ def issue(purpose: str, user: VerifiedUser, *, change: EmailChange | None = None
     """
     code = generate()
     with transaction.atomic():
-        if not _still_waiting(user, change):
+        waiting = _still_waiting(purpose, user, change)
+        if waiting is None:
             logger.debug("No code: the %s step is no longer waiting", purpose)
             return None
         unique_fields = (
@@ -184,14 +198,22 @@ def issue(purpose: str, user: VerifiedUser, *, change: EmailChange | None = None
                     purpose=purpose,
                     change_pk=change.pk if change is not None else None,
                     link_generation=change.link_generation if change is not None else 0,
-                    digest=_digest(_message(purpose, user, change, code), settings.SECRET_KEY),
+                    digest=_digest(_message(purpose, user, code), settings.SECRET_KEY),
+                    replaced_digest=waiting["previous"] or "",
                     created_at=timezone.now(),
                     failures=0,
                 )
             ],
             update_conflicts=True,
             unique_fields=unique_fields,
-            update_fields=["change_pk", "link_generation", "digest", "created_at", "failures"],
+            update_fields=[
+                "change_pk",
+                "link_generation",
+                "digest",
+                "replaced_digest",
+                "created_at",
+                "failures",
+            ],
         )
     return display(code)
 
@@ -228,10 +250,15 @@ def use(
     if recent.count() >= app_settings.CODE_MAX_ATTEMPTS_PER_DAY:
         logger.debug("Refused a code: the account's wrong tries for the day are used up")
         return ExpiredCode(TOO_MANY_TODAY)
-    if _matches(row.digest, _message(purpose, user, change, code)):
+    message = _message(purpose, user, code)
+    if _matches(row.digest, message):
         row.digest = ""
         row.save(update_fields=["digest"])
         return None
+    if row.replaced_digest and _matches(row.replaced_digest, message):
+        # The user's own older code, not a guess: not counted.
+        logger.debug("Refused a code: replaced by a newer one")
+        return ExpiredCode()
     WrongCode.objects.filter(user_id=user.pk, failed_at__lte=now - DAY).delete()
     WrongCode.objects.create(user_id=user.pk, failed_at=now)
     row.failures += 1
@@ -316,10 +343,11 @@ def confirm_change_by_code(
 def _step_of(change: EmailChange | None) -> str | None:
     if change is None:
         return None
-    return {
-        EmailChange.Status.AWAITING_OLD: "old",
-        EmailChange.Status.AWAITING_NEW: "new",
-    }.get(change.status)
+    if change.status == EmailChange.Status.AWAITING_OLD:
+        return "old"
+    if change.status == EmailChange.Status.AWAITING_NEW:
+        return "new"
+    return None
 
 
 __all__ = [
