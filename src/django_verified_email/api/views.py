@@ -85,6 +85,11 @@ class TokenAPIView(VerifiedEmailAPIView):
         a code only works for the account it was sent to, and this says no
         more about the code than "log in first".
         """
+        # DRF set the Django request's user to anonymous when this view
+        # authenticated nobody; session authentication reads it from there.
+        session_user = _django_session_user(request._request)
+        if session_user is not None:
+            request._request.user = session_user
         for authenticator in _host_authenticators():
             result = authenticator.authenticate(request)
             if result is not None:
