@@ -300,6 +300,7 @@ def verify_code(request):
         "step": "verify",
         "email": addresses.of_user(request.user),
         "action": reverse("verified_email:verify-code"),
+        "form_id": "ve-verify-code",
     }
     if request.method == "POST":
         try:
@@ -345,7 +346,7 @@ def _code_context(change, action):
     step = None
     if change is not None:
         step = "old" if change.status == change.Status.AWAITING_OLD else "new"
-    return {"change": change, "step": step, "action": action}
+    return {"change": change, "step": step, "action": action, "form_id": "ve-change-code"}
 
 
 @login_required
