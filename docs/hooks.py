@@ -42,15 +42,18 @@ def signal_names():
 
 
 def email_kinds():
+    """The kinds of ``emails.KINDS``, the registry keyed by the kinds' constants."""
     constants = {}
     for node in _module("emails.py").body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            name = node.targets[0].id
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            if not isinstance(target, ast.Name):
+                continue
             if isinstance(node.value, ast.Constant):
-                constants[name] = node.value.value
-            elif name == "KINDS":
-                return [constants[element.id] for element in node.value.elts]
-    raise PluginError("emails.py has no KINDS tuple")
+                constants[target.id] = node.value.value
+            elif target.id == "KINDS" and isinstance(node.value, ast.Dict):
+                return [constants[key.id] for key in node.value.keys]
+    raise PluginError("emails.py has no KINDS registry")
 
 
 REQUIRED = {

@@ -64,3 +64,23 @@ def use_mail_backend(settings, backend):
         override.enable()
     # Restored with the fixture's own overrides, in order, but quietly.
     settings._to_restore.append(_QuietOverride(override))
+
+
+class BrokenBackend(BaseEmailBackend):
+    """A backend with a bug: it reads each message's body (link included), then fails.
+
+    As an HTTP API backend does, the text it is about to post sits in a local
+    of its frame when the error comes. Not a mail error, so the flows let it propagate
+    into a 500 and its error report. ``seen`` keeps what it was handed.
+    """
+
+    seen: list = []
+
+    def send_messages(self, email_messages):
+        type(self).seen.extend(email_messages)
+        for message in email_messages:
+            payload = {"to": message.to, "text": message.body}  # noqa: F841 (in the frame)
+            raise RuntimeError("the mail backend has a bug")
+
+
+BROKEN = "tests.failing_mail.BrokenBackend"

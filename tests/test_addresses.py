@@ -10,6 +10,7 @@ from tests.helpers import (
     PASSWORD,
     client_for,
     email_of,
+    no_cooldown,
     reloaded,
     request_change,
     token_in,
@@ -84,7 +85,8 @@ def test_an_idn_address_goes_through_the_whole_html_flow(make_user, mailoutbox):
     assert request_change(client_for(user), "alice@B\u00dcCHER.de.").status_code == 302
 
     [message] = mailoutbox
-    assert message.to == ["alice@b\u00fccher.de"]
+    # Addressed in ASCII form: Django's mail layer would apply IDNA 2003.
+    assert message.to == ["alice@xn--bcher-kva.de"]
     confirm = f"/account/email/change/confirm/{token_in(message)}/"
     assert Client().post(confirm).status_code == 302
     user = reloaded(user)
@@ -119,3 +121,137 @@ def test_a_full_width_address_is_stored_in_its_plain_form(make_user, mailoutbox)
         == 302
     )
     assert email_of(reloaded(user)) == "new@example.com"
+
+
+# IDNA 2008 / UTS 46 non-transitional, and what mail can be sent to.
+
+
+@pytest.mark.parametrize(
+    ("address", "ascii_address"),
+    [
+        # IDNA 2003 (Python's codec) would map these to "strasse.de" and
+        # "xn--mxa0b.gr" (final sigma as sigma): other domains, other owners.
+        ("alice@stra\u00dfe.de", "alice@xn--strae-oqa.de"),
+        ("alice@STRA\u00dfE.de", "alice@xn--strae-oqa.de"),
+        ("alice@\u03b1\u03c2.gr", "alice@xn--mxa8a.gr"),
+        # The ideographic full stop separates labels.
+        ("alice@\u4f8b\u3048\u3002\u30c6\u30b9\u30c8", "alice@xn--r8jz45g.xn--zckzah"),
+        # Plain ASCII names IDNA 2008 would refuse are host names all the same.
+        ("alice@a--b.example.com", "alice@a--b.example.com"),
+    ],
+)
+def test_idna_2008_non_transitional(address, ascii_address):
+    assert addresses.ascii_form(address) == ascii_address
+    assert addresses.is_valid(addresses.normalize(address))
+
+
+def test_strasse_and_strasse_with_eszett_are_two_addresses():
+    assert not addresses.same_address("alice@stra\u00dfe.de", "alice@strasse.de")
+
+
+def test_mail_to_an_eszett_domain_goes_to_that_domain(make_user, mailoutbox):
+    user = make_user(verified=False)
+
+    assert request_change(client_for(user), "alice@stra\u00dfe.de").status_code == 302
+
+    [message] = mailoutbox
+    assert message.to == ["alice@xn--strae-oqa.de"]
+    assert "alice@xn--strae-oqa.de" in message.message()["To"]
+    assert flows.pending_change(user).new_email == "alice@stra\u00dfe.de"
+
+
+UNSENDABLE = [
+    # Django's validator accepts these; the mail layer fails on them once
+    # the change is saved (a header may not hold a line separator; a label
+    # longer than 63 octets once encoded).
+    "alice@ex\u2028ample.com",
+    "alice@" + "\u00fc" * 60 + ".de",
+    # No IDNA 2008 form: a bad A-label, a disallowed code point.
+    "alice@xn--zz.de",
+    "alice@exa\u2764mple.com",
+]
+LOCAL = ["alice@[10.0.0.5]", "root@localhost", "alice@[IPv6:::1]"]
+
+
+@pytest.mark.parametrize("address", UNSENDABLE + LOCAL)
+def test_addresses_no_mail_can_reach_are_refused_up_front(make_user, mailoutbox, address):
+    user = make_user(verified=False)
+    browser = client_for(user)
+    browser.raise_request_exception = True
+
+    response = request_change(browser, address)
+
+    assert response.status_code == 200
+    assert b"valid email address" in response.content
+    assert not mailoutbox
+    assert not flows.pending_change(user)
+
+
+@pytest.mark.parametrize("address", LOCAL[:2])
+def test_local_addresses_are_accepted_when_the_host_allows_them(
+    make_user, mailoutbox, settings, address
+):
+    settings.VERIFIED_EMAIL = {"ALLOW_LOCAL_ADDRESSES": True}
+    user = make_user(verified=False)
+
+    assert request_change(client_for(user), address).status_code == 302
+
+    [message] = mailoutbox
+    assert message.to == [address.lower()]
+
+
+# Look-alikes: what the old address is asked to approve is shown plainly.
+
+LOOK_ALIKE = "alice@ex\u0430mple.com"  # a Cyrillic a
+LOOK_ALIKE_ASCII = "alice@xn--exmple-4nf.com"
+WARNING = "looks like your current one, but it is a different address"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "alike"),
+    [
+        ("alice@example.com", LOOK_ALIKE, True),
+        ("alice@example.com", "alice@examp1e.com", True),
+        ("alice@example.com", "aIice@example.com", True),
+        ("alice@example.com", "ALICE@example.com", False),  # the same address
+        ("alice@example.com", "bob@example.com", False),
+        ("alice@b\u00fccher.de", "alice@bucher.de", False),
+    ],
+)
+def test_look_alikes(first, second, alike):
+    assert addresses.looks_alike(first, second) is alike
+
+
+def test_the_old_address_sees_the_ascii_form_and_a_warning_for_a_look_alike(user, mailoutbox):
+    flows.request_change(user, LOOK_ALIKE, PASSWORD, base_url=BASE_URL)
+
+    [message] = mailoutbox
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert LOOK_ALIKE_ASCII in body
+        assert WARNING in body
+
+    page = Client().get(f"/account/email/change/confirm/{token_in(message)}/")
+    assert LOOK_ALIKE_ASCII in page.text
+    assert WARNING in page.text
+
+
+def test_an_ordinary_new_address_brings_no_warning(user, mailoutbox, settings):
+    no_cooldown(settings)
+    flows.request_change(user, "alice@b\u00fccher.de", PASSWORD, base_url=BASE_URL)
+
+    [message] = mailoutbox
+    assert "alice@xn--bcher-kva.de" in message.body
+    assert WARNING not in message.body
+    page = Client().get(f"/account/email/change/confirm/{token_in(message)}/")
+    assert WARNING not in page.text
+    flows.request_change(user, "other@example.com", PASSWORD, base_url=BASE_URL)
+    assert "plain letters" not in mailoutbox[-1].body
+
+
+def test_the_look_alike_table_ships_with_the_package():
+    # Made by scripts/generate-confusables; read with the core install alone.
+    table = addresses._prototypes()
+    assert table["\u0430"] == "a"
+    assert table["\u0435"] == "e"
+    assert len(table) > 3000

@@ -144,6 +144,24 @@ def test_the_change_form_page(logged_in):
     assert "Your current address is alice@example.com" in response.text
 
 
+@pytest.mark.parametrize("host_middleware", [False, True])
+def test_the_password_form_is_never_framed(logged_in, settings, host_middleware):
+    if host_middleware:
+        # The host's own choice would let a same-origin page frame it.
+        settings.MIDDLEWARE = [
+            *settings.MIDDLEWARE,
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ]
+        settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+
+    form = logged_in.get("/account/email/change/")
+    refused = logged_in.post("/account/email/change/", {"new_email": "x", "password": "wrong"})
+
+    assert form["X-Frame-Options"] == "DENY"
+    assert refused.status_code == 200
+    assert refused["X-Frame-Options"] == "DENY"
+
+
 def test_pages_need_a_login(db):
     for name in ("status", "change"):
         response = Client().get(url(name))

@@ -1,6 +1,6 @@
 """System checks: stable ids for a missing mixin, bad settings, a non-unique address (W002),
-a process-local cache (W003), bad hardening numbers (E003), links on any host (W004) and
-guessable codes (W006)."""
+a process-local cache (W003), bad hardening numbers (E003), links on any host (W004),
+an address lookup no index serves (W006) and guessable codes (W007)."""
 
 import pytest
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -18,8 +18,10 @@ from django_verified_email.checks import (
     check_settings,
     check_user_model,
     code_guess_chance,
+    email_index_warnings,
     email_unique_warnings,
 )
+from django_verified_email.indexes import email_index
 from django_verified_email.models import VerifiedEmailMixin
 
 
@@ -98,6 +100,44 @@ def test_e003_for_a_bad_number(settings, key, value):
     assert repr(key) in error.msg
 
 
+@pytest.mark.parametrize("value", [0, -1, "1", True, 1.5])
+def test_e003_for_a_bad_proxy_count(settings, value):
+    settings.VERIFIED_EMAIL = {"CLIENT_IP_PROXY_COUNT": value}
+
+    assert ids(check_settings()) == ["verified_email.E003"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("CAPTURE_IP", "yes"),
+        ("CAPTURE_IP", None),
+        ("CLIENT_IP_HEADER", ""),
+        ("CLIENT_IP_HEADER", ["X-Forwarded-For"]),
+        ("USER_TIME_ZONE", ""),
+        ("USER_TIME_ZONE", 5),
+    ],
+)
+def test_e008_for_a_bad_request_context_setting(settings, key, value):
+    settings.VERIFIED_EMAIL = {key: value}
+
+    [error] = check_settings()
+
+    assert error.id == "verified_email.E008"
+    assert repr(key) in error.msg
+
+
+def test_good_request_context_settings(settings):
+    settings.VERIFIED_EMAIL = {
+        "CAPTURE_IP": False,
+        "CLIENT_IP_HEADER": "X-Forwarded-For",
+        "CLIENT_IP_PROXY_COUNT": 2,
+        "USER_TIME_ZONE": "accounts.zones.of_user",
+    }
+
+    assert check_settings() == []
+
+
 def test_a_zero_cooldown_is_allowed(settings):
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
 
@@ -146,11 +186,12 @@ REDIS = {
 }
 
 
-def user_model(*constraints):
+def user_model(*constraints, indexes=()):
     class Meta:
         app_label = "testapp"
 
     Meta.constraints = list(constraints)
+    Meta.indexes = list(indexes)
 
     return type(
         "CheckedUser",
@@ -198,6 +239,104 @@ def test_no_w002_with_a_lower_or_upper_unique_constraint(function):
 def test_w002_looks_at_the_models_own_email_field():
     model = user_model(models.UniqueConstraint(Lower("username"), name="username_ci"))
     assert [w.id for w in email_unique_warnings(model)] == ["verified_email.W002"]
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_the_w002_hint_is_the_quickstart_recipe():
+    [warning] = email_unique_warnings(user_model())
+    assert "condition=~Q(email='')" in warning.hint
+    assert "violation_error_code='email_taken'" in warning.hint
+    assert "violation_error_message" in warning.hint
+
+
+NOT_BLANK = ~models.Q(email="")
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize("function", [Lower, Upper])
+@pytest.mark.parametrize("condition", [None, NOT_BLANK, models.Q(email__isnull=False)])
+def test_no_w005_when_a_case_insensitive_constraint_serves_the_lookup(function, condition):
+    model = user_model(
+        models.UniqueConstraint(function("email"), name="email_ci_unique", condition=condition)
+    )
+    assert email_index_warnings(model) == []
+    index = email_index(model)
+    assert (index.name, index.fold, index.condition, index.unique) == (
+        "email_ci_unique",
+        function,
+        condition,
+        True,
+    )
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_no_w005_with_a_plain_index_on_the_folded_address():
+    model = user_model(indexes=[models.Index(Upper("email"), name="email_upper")])
+    assert email_index_warnings(model) == []
+    assert email_index(model).fold is Upper
+    # Not unique, so W002 still asks for the constraint.
+    assert [w.id for w in email_unique_warnings(model)] == ["verified_email.W002"]
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize(
+    "rules",
+    [
+        pytest.param({}, id="nothing"),
+        pytest.param(
+            {"constraints": [models.UniqueConstraint(fields=["email"], name="email_unique")]},
+            id="case-sensitive",
+        ),
+        pytest.param({"indexes": [models.Index(fields=["email"], name="email_idx")]}, id="plain"),
+        pytest.param(
+            {"constraints": [models.UniqueConstraint(Lower("username"), name="username_ci")]},
+            id="another-field",
+        ),
+        pytest.param(
+            # The lookup would have to repeat the condition, and then miss
+            # the inactive accounts that hold an address.
+            {
+                "constraints": [
+                    models.UniqueConstraint(
+                        Lower("email"), name="active_email_ci", condition=models.Q(is_active=True)
+                    )
+                ]
+            },
+            id="partial-on-another-field",
+        ),
+        pytest.param(
+            {
+                "constraints": [
+                    models.UniqueConstraint(
+                        Lower("email"), name="email_ci", condition=~models.Q(email="a@b.c")
+                    )
+                ]
+            },
+            id="partial-leaving-out-an-address",
+        ),
+    ],
+)
+def test_w005_when_no_index_can_serve_the_lookup(rules):
+    model = user_model(*rules.get("constraints", ()), indexes=rules.get("indexes", ()))
+    [warning] = email_index_warnings(model)
+    assert warning.id == "verified_email.W006"
+    assert "Lower('email')" in warning.hint
+    assert email_index(model) is None
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_the_lookup_compares_like_the_constraint_when_an_index_folds_otherwise():
+    # The constraint's function is the one that refuses a write.
+    model = user_model(
+        models.UniqueConstraint(Lower("email"), name="email_ci"),
+        indexes=[models.Index(Upper("email"), name="email_upper")],
+    )
+    assert email_index(model).fold is Lower
 
 
 @pytest.mark.hardening
@@ -304,5 +443,19 @@ def test_w006_when_the_settings_make_codes_guessable(settings, values):
 
     [warning] = check_code_guessing()
 
-    assert warning.id == "verified_email.W006"
+    assert warning.id == "verified_email.W007"
     assert warning.level == checks.WARNING
+
+
+@pytest.mark.hardening
+def test_w004_when_links_would_take_any_subdomain(settings):
+    from django_verified_email.checks import check_link_host
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["www.example.com", ".example.com"]
+    [warning] = check_link_host()
+    assert warning.id == "verified_email.W004"
+    assert "any subdomain of .example.com" in warning.msg
+
+    settings.VERIFIED_EMAIL = {"BASE_URL": "https://www.example.com"}
+    assert check_link_host() == []

@@ -10,21 +10,34 @@ import smtplib
 import subprocess
 import sys
 from importlib.util import find_spec
+from io import StringIO
 
 import pytest
 import time_machine
 from celery import Celery
 from django.core import checks, mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
 from django_verified_email import checks as verified_email_checks
 from django_verified_email import delivery, emails, flows, signals, tasks
+from django_verified_email.exceptions import DeliveryFailed
 from django_verified_email.models import EmailChange
-from tests.helpers import PASSWORD, link_path, request_change, send_verification, url
+from tests.helpers import (
+    PASSWORD,
+    email_of,
+    link_path,
+    reloaded,
+    request_change,
+    revert_token_in,
+    send_verification,
+    token_in,
+    url,
+)
 
-from .failing_mail import REFUSING, UNREACHABLE, use_mail_backend
+from .failing_mail import LOCMEM, REFUSING, UNREACHABLE, use_mail_backend
 
 # Django 6.x ships the tasks framework; on 5.2 the django-tasks backport does.
 TASKS_PACKAGE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
@@ -541,6 +554,85 @@ def test_password_is_never_in_a_task(dummy_tasks, logged_in):
     assert set(task_result.kwargs) == ID_ARGUMENTS
     assert PASSWORD not in repr(task_result.kwargs)
     assert "alice" not in repr(task_result.kwargs)
+
+
+CONTEXT_HEADERS = {
+    "REMOTE_ADDR": "27.34.1.2",
+    "HTTP_USER_AGENT": "Mozilla/5.0 (Android 14; Mobile; rv:131.0) Gecko/131.0 Firefox/131.0",
+}
+CONTEXT_WORDS = ("27.34.1.2", "Firefox", "Android")
+
+
+def test_the_request_context_is_never_in_a_task(dummy_tasks, logged_in, mailoutbox):
+    pytest.importorskip("ua_parser")
+    request_change(logged_in, "alice.new@example.com", **CONTEXT_HEADERS)
+
+    [task_result] = queued()
+    assert set(task_result.kwargs) == ID_ARGUMENTS
+    for word in CONTEXT_WORDS:
+        assert word not in repr((task_result.args, task_result.kwargs))
+
+    # The worker reads it from the row.
+    run_queued()
+    [message] = mailoutbox
+    assert "from the IP address 27.34.1.2, using Firefox Mobile on Android." in message.body
+
+
+def test_the_request_context_is_never_in_a_celery_task(
+    eager_celery, published, logged_in, mailoutbox
+):
+    pytest.importorskip("ua_parser")
+    request_change(logged_in, "alice.new@example.com", **CONTEXT_HEADERS)
+
+    [(args, options)] = published
+    assert set(options["kwargs"]) == ID_ARGUMENTS
+    for word in CONTEXT_WORDS:
+        assert word not in repr((args, options))
+    [message] = mailoutbox
+    assert "from the IP address 27.34.1.2, using Firefox Mobile on Android." in message.body
+
+
+def test_a_revert_notice_the_mail_server_refused_is_sent_again_by_the_purge(
+    user, mailoutbox, settings
+):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0, "BASE_URL": "https://example.com"}
+    flows.request_change(user, "new@example.com", PASSWORD)
+    flows.confirm_change(token_in(mailoutbox[-1]))
+    use_mail_backend(settings, UNREACHABLE)
+    with pytest.raises(DeliveryFailed):
+        flows.confirm_change(token_in(mailoutbox[-1]))
+    change = EmailChange.objects.get()
+    assert change.status == "completed"
+    assert change.notice_owed_at is not None
+    use_mail_backend(settings, LOCMEM)
+    mailoutbox.clear()
+
+    call_command("verified_email_purge", stdout=StringIO())
+
+    [notice] = mailoutbox
+    assert notice.to == ["alice@example.com"]
+    flows.confirm_revert(revert_token_in(notice))
+    assert email_of(reloaded(user)) == "alice@example.com"
+    assert EmailChange.objects.get().notice_owed_at is None
+    call_command("verified_email_purge", stdout=StringIO())
+    assert len(mailoutbox) == 1
+
+
+def test_an_owed_notice_is_sent_once_and_owed_again_if_it_fails_again(user, mailoutbox, settings):
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0, "BASE_URL": "https://example.com"}
+    flows.request_change(user, "new@example.com", PASSWORD)
+    flows.confirm_change(token_in(mailoutbox[-1]))
+    use_mail_backend(settings, REFUSING)
+    with pytest.raises(DeliveryFailed):
+        flows.confirm_change(token_in(mailoutbox[-1]))
+
+    assert flows.send_owed_notices() == 0
+    assert EmailChange.objects.get().notice_owed_at is not None
+    use_mail_backend(settings, LOCMEM)
+    mailoutbox.clear()
+    assert flows.send_owed_notices() == 1
+    assert flows.send_owed_notices() == 0
+    assert [m.to for m in mailoutbox] == [["alice@example.com"]]
 
 
 # One-time codes ----------------------------------------------------------

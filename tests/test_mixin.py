@@ -2,6 +2,7 @@
 
 import pytest
 from django import forms
+from django.db.models.functions import Upper
 from django.test import Client
 
 from django_verified_email.models import VerifiedEmailMixin
@@ -178,3 +179,59 @@ def test_the_verified_flag_is_independent_of_other_saves(make_user, verified):
     user.save()
 
     assert reloaded(user).is_email_verified is verified
+
+
+# Bulk writes through the host's manager (VerifiedEmailQuerySetMixin).
+
+
+def test_update_of_the_address_clears_the_flag_of_the_rows_it_changes(make_user, django_user_model):
+    moved = make_user("moved", "moved@example.com")
+    same = make_user("same", "same@example.com")
+    users = django_user_model.objects
+
+    users.filter(pk=moved.pk).update(email_address="elsewhere@example.com")
+    users.filter(pk=same.pk).update(email_address="SAME@example.com")
+
+    assert not reloaded(moved).is_email_verified
+    assert reloaded(moved).email_verified_at is None
+    assert reloaded(same).is_email_verified
+
+
+def test_update_with_an_expression_clears_the_flag(make_user, django_user_model):
+    user = make_user()
+
+    django_user_model.objects.filter(pk=user.pk).update(email_address=Upper("email_address"))
+
+    assert not reloaded(user).is_email_verified
+
+
+def test_update_that_sets_the_flag_itself_is_left_alone(make_user, django_user_model):
+    user = make_user(verified=False)
+
+    django_user_model.objects.filter(pk=user.pk).update(
+        email_address="imported@example.com", is_email_verified=True
+    )
+
+    assert reloaded(user).is_email_verified
+
+
+def test_bulk_update_of_the_address_clears_the_flag_where_it_changed(make_user, django_user_model):
+    moved = make_user("moved", "moved@example.com")
+    same = make_user("same", "same@example.com")
+    moved, same = reloaded(moved), reloaded(same)
+    moved.email_address = "elsewhere@example.com"
+    same.email_address = "Same@Example.com"
+
+    django_user_model.objects.bulk_update([moved, same], ["email_address"])
+
+    assert not reloaded(moved).is_email_verified
+    assert reloaded(same).is_email_verified
+    assert email_of(reloaded(same)) == "Same@Example.com"
+
+
+def test_update_of_other_fields_keeps_the_flag(make_user, django_user_model):
+    user = make_user()
+
+    django_user_model.objects.filter(pk=user.pk).update(is_staff=True)
+
+    assert reloaded(user).is_email_verified

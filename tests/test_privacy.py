@@ -15,6 +15,7 @@ from django_verified_email.privacy import (
     NOT_EXPORTED,
     export_user_data,
 )
+from django_verified_email.request_context import RequestContext
 from tests.helpers import PASSWORD
 
 WHEN = timezone.now().replace(microsecond=0)
@@ -41,8 +42,17 @@ def history(make_user, settings):
         link_sent_at=WHEN - timedelta(days=3),
         old_confirmed_at=WHEN - timedelta(days=3),
         closed_at=WHEN - timedelta(days=2),
+        requested_ip="27.34.1.2",
+        requested_browser="Firefox",
+        requested_os="Android",
     )
-    flows.request_change(alice, "alice-new@example.com", PASSWORD, base_url="https://x.example")
+    flows.request_change(
+        alice,
+        "alice-new@example.com",
+        PASSWORD,
+        base_url="https://x.example",
+        context=RequestContext(ip="2001:db8::1", browser="Chrome", os=""),
+    )
     EmailChange.objects.create(
         user=bob, old_email="bob@example.com", new_email="alice@example.com", status="cancelled"
     )
@@ -74,6 +84,9 @@ def test_the_export_holds_the_users_address_and_every_change_of_theirs_oldest_fi
         "old_confirmed_at": (WHEN - timedelta(days=3)).isoformat(),
         "closed_at": (WHEN - timedelta(days=2)).isoformat(),
         "reverted_at": None,
+        "requested_ip": "27.34.1.2",
+        "requested_browser": "Firefox",
+        "requested_os": "Android",
     }
     assert (second["old_email"], second["new_email"]) == (
         "alice@example.com",
@@ -81,6 +94,11 @@ def test_the_export_holds_the_users_address_and_every_change_of_theirs_oldest_fi
     )
     assert second["status"] == "awaiting_old"
     assert second["closed_at"] is None
+    assert (second["requested_ip"], second["requested_browser"], second["requested_os"]) == (
+        "2001:db8::1",
+        "Chrome",
+        "",
+    )
     # Bob's row names Alice's address, but it is Bob's.
     assert all(change["status"] != "cancelled" for change in data["email_changes"])
 

@@ -10,10 +10,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from time_machine import travel
 
-from django_verified_email import flows
+from django_verified_email import flows, tokens
 from django_verified_email.exceptions import LockedOut
-from django_verified_email.models import EmailChange
-from tests.helpers import PASSWORD, complete_dual_change, email_of, reloaded, revert_token_in
+from django_verified_email.models import EmailChange, ReauthAttempts
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    complete_dual_change,
+    email_of,
+    reloaded,
+    revert_token_in,
+)
 
 pytestmark = pytest.mark.hardening
 
@@ -189,6 +196,32 @@ def test_a_revert_still_works_after_a_purge_and_its_lock_outlives_the_scrub(
             flows.request_change(reloaded(user), "other@example.com", PASSWORD)
 
 
+def test_a_purge_never_ends_the_lock_after_a_revert_whose_notice_went_out_late(
+    short_purge, user, mailoutbox
+):
+    with travel(T0, tick=False):
+        complete_dual_change(user, "mallory@example.com", mailoutbox)
+    change = EmailChange.objects.get(status="completed")
+    # A task worker retried the notice for two days: its link lives a week from then.
+    with travel(T0 + 2 * DAY, tick=False):
+        late_token = tokens.make_revert_token(change)
+    with travel(T0 + 9 * DAY - HOUR, tick=False):
+        flows.confirm_revert(late_token)
+
+    # Past REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT from the completion, but
+    # the lock runs three days from the revert.
+    with travel(T0 + 10 * DAY + HOUR, tick=False):
+        purge()
+        assert EmailChange.objects.filter(pk=change.pk).exists()
+        with pytest.raises(LockedOut):
+            flows.request_change(reloaded(user), "other@example.com", PASSWORD)
+
+    with travel(T0 + 12 * DAY, tick=False):
+        purge()
+        assert not EmailChange.objects.filter(pk=change.pk).exists()
+        flows.request_change(reloaded(user), "other@example.com", PASSWORD, base_url=BASE_URL)
+
+
 def test_the_scrub_takes_closed_rows_past_purge_after_in_batches_and_only_once(
     short_purge, make_user
 ):
@@ -235,3 +268,70 @@ def test_nothing_is_scrubbed_when_purge_after_outlasts_the_revert_window(make_us
     )
     assert purge().splitlines()[1] == "Blanked the addresses of 0 kept email change(s)."
     assert addresses(change) == ("alice@example.com", "x@example.com")
+
+
+def test_purge_deletes_reauth_counters_whose_window_and_lock_are_over(make_user, settings):
+    settings.VERIFIED_EMAIL = {"REAUTH_LOCKOUT": 900}
+    now = timezone.now()
+    users = [make_user(f"user{i}", f"user{i}@example.com") for i in range(4)]
+    ReauthAttempts.objects.bulk_create(
+        [
+            # Window over, never locked: goes.
+            ReauthAttempts(user=users[0], count=2, window_started_at=now - timedelta(hours=1)),
+            # Window and lock over: goes.
+            ReauthAttempts(
+                user=users[1],
+                count=5,
+                window_started_at=now - timedelta(hours=1),
+                locked_until=now - timedelta(minutes=1),
+            ),
+            # Window still open: stays.
+            ReauthAttempts(user=users[2], count=2, window_started_at=now - timedelta(minutes=5)),
+            # Window over but still locked: stays.
+            ReauthAttempts(
+                user=users[3],
+                count=5,
+                window_started_at=now - timedelta(hours=1),
+                locked_until=now + timedelta(minutes=1),
+            ),
+        ]
+    )
+
+    output = purge("--batch-size", "1")
+
+    assert "Deleted 2 expired re-authentication counter(s)." in output
+    assert sorted(ReauthAttempts.objects.values_list("user__username", flat=True)) == [
+        "user2",
+        "user3",
+    ]
+
+
+def test_the_scrub_blanks_where_the_request_came_from_with_the_addresses(short_purge, make_user):
+    alice = make_user()
+    context = {
+        "requested_ip": "27.34.1.2",
+        "requested_browser": "Firefox",
+        "requested_os": "Android",
+    }
+
+    def closed(age):
+        return EmailChange.objects.create(
+            user=alice,
+            old_email="alice@example.com",
+            new_email="x@example.com",
+            status="cancelled",
+            created_at=T0 - age,
+            closed_at=T0 - age,
+            **context,
+        )
+
+    old, young = closed(2 * DAY), closed(12 * HOUR)
+
+    with travel(T0, tick=False):
+        assert purge().splitlines()[1] == "Blanked the addresses of 1 kept email change(s)."
+
+    def kept(change):
+        return EmailChange.objects.filter(pk=change.pk).values(*context).get()
+
+    assert kept(old) == {"requested_ip": None, "requested_browser": None, "requested_os": ""}
+    assert kept(young) == context

@@ -52,7 +52,7 @@ def audit_addresses(using=None):
     User = get_user_model()
     name = User.get_email_field_name()
     audit = Audit()
-    first_seen = {}
+    first_seen: dict[str, tuple[object, str]] = {}
     rows = (
         User._default_manager.using(using)
         .order_by("pk")

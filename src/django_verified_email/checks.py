@@ -60,6 +60,7 @@ def check_settings(app_configs=None, **kwargs):
         "REVERT_MAX_AGE",
         "CHANGE_LOCK_AFTER_REVERT",
         "PURGE_AFTER",
+        "CLIENT_IP_PROXY_COUNT",
         "CODE_MAX_AGE",
         "CODE_MAX_ATTEMPTS",
         "CODE_MAX_ATTEMPTS_PER_DAY",
@@ -90,6 +91,27 @@ def check_settings(app_configs=None, **kwargs):
                 id="verified_email.E005",
             )
         )
+    errors.extend(_check_request_context_settings(user_values))
+    return errors
+
+
+def _check_request_context_settings(user_values):
+    errors = []
+    if not isinstance(user_values.get("CAPTURE_IP", DEFAULTS["CAPTURE_IP"]), bool):
+        errors.append(
+            checks.Error(
+                "VERIFIED_EMAIL['CAPTURE_IP'] must be True or False.", id="verified_email.E008"
+            )
+        )
+    for key in ("CLIENT_IP_HEADER", "USER_TIME_ZONE"):
+        value = user_values.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            errors.append(
+                checks.Error(
+                    f"VERIFIED_EMAIL[{key!r}] must be None or a non-empty string.",
+                    id="verified_email.E008",
+                )
+            )
     return errors
 
 
@@ -135,7 +157,6 @@ def check_delivery(app_configs=None, **kwargs):
 
 # Hardening ---------------------------------------------------------------
 
-CASE_INSENSITIVE_FUNCTIONS = ("Lower", "Upper")
 PROCESS_LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -143,15 +164,21 @@ PROCESS_LOCAL_CACHES = (
 
 
 def _is_case_insensitive_unique(constraint, field_name):
-    from django.db.models import F, UniqueConstraint
+    from django.db.models import UniqueConstraint
 
-    if not isinstance(constraint, UniqueConstraint) or len(constraint.expressions) != 1:
-        return False
-    expression = constraint.expressions[0]
-    if type(expression).__name__ not in CASE_INSENSITIVE_FUNCTIONS:
-        return False
-    sources = expression.get_source_expressions()
-    return len(sources) == 1 and isinstance(sources[0], F) and sources[0].name == field_name
+    from .indexes import fold_of
+
+    return (
+        isinstance(constraint, UniqueConstraint)
+        and fold_of(constraint.expressions, field_name) is not None
+    )
+
+
+def _recipe(field_name):
+    return (
+        f"models.UniqueConstraint(Lower({field_name!r}), condition=~Q({field_name}=''), "
+        "name=..., violation_error_code='email_taken', violation_error_message=...)"
+    )
 
 
 def email_unique_warnings(user_model):
@@ -167,15 +194,39 @@ def email_unique_warnings(user_model):
             f"The user model {user_model._meta.label} has no case-insensitive unique "
             f"constraint on its email field {field_name!r}.",
             hint=(
-                f"Add models.UniqueConstraint(Lower({field_name!r}), name=...) to its "
-                "Meta.constraints (with condition=~Q(...='') if the address may be "
-                "blank), then makemigrations. The app's flows lock rows so they never "
+                f"Add {_recipe(field_name)} to its Meta.constraints, then makemigrations "
+                "(the quickstart shows it). The app's flows lock rows so they never "
                 "give one address to two accounts, but only the database can stop "
                 "other code paths (admin, imports) from doing it. On MariaDB, which "
                 "has no expression indexes, silence this check."
             ),
             obj=user_model,
             id="verified_email.W002",
+        )
+    ]
+
+
+def email_index_warnings(user_model):
+    """W006 for ``user_model``: no index can serve the "address taken?" lookup."""
+    from .indexes import email_index
+
+    if email_index(user_model) is not None:
+        return []
+    field_name = user_model.get_email_field_name()
+    return [
+        checks.Warning(
+            f"No index of the user model {user_model._meta.label} can serve the "
+            f'"address taken?" lookup on its email field {field_name!r}: each change '
+            "reads the whole user table.",
+            hint=(
+                f"Declare {_recipe(field_name)} in its Meta.constraints: the lookup "
+                "compares with the same expression, so the constraint's own index serves "
+                "it. A Lower() or Upper() index or constraint works too, unconditional "
+                "or with a condition that leaves out only blank addresses. On MariaDB, "
+                "which has no expression indexes, silence this check."
+            ),
+            obj=user_model,
+            id="verified_email.W006",
         )
     ]
 
@@ -190,7 +241,7 @@ def check_email_unique(app_configs=None, **kwargs):
         return []
     if not issubclass(user_model, VerifiedEmailMixin):
         return []  # E001 says what to do first.
-    return email_unique_warnings(user_model)
+    return email_unique_warnings(user_model) + email_index_warnings(user_model)
 
 
 @checks.register(checks.Tags.caches)
@@ -205,11 +256,12 @@ def check_cache(app_configs=None, **kwargs):
     return [
         checks.Warning(
             f"VERIFIED_EMAIL['CACHE'] is {alias!r}, a {backend.rsplit('.', 1)[-1]}: "
-            "resend cooldowns and password lockouts do not hold across processes.",
+            "resend cooldowns do not hold across processes.",
             hint=(
-                "Each worker process counts on its own, so an attacker gets "
-                "REAUTH_MAX_ATTEMPTS guesses per process. Point CACHE at a shared "
-                "cache (Redis, Memcached or the database cache)."
+                "Each worker process keeps its own cooldowns, so one account can have "
+                "a link sent once per process every RESEND_COOLDOWN. Point CACHE at a "
+                "shared cache (Redis, Memcached, the database or file cache). Password "
+                "lockouts are kept in the database whatever the cache."
             ),
             id="verified_email.W003",
         )
@@ -221,19 +273,73 @@ def check_link_host(app_configs=None, **kwargs):
     user_values = app_settings.user_values
     if not isinstance(user_values, dict) or settings.DEBUG or user_values.get("BASE_URL"):
         return []
-    if "*" not in settings.ALLOWED_HOSTS:
+    # A leading dot accepts every subdomain: a request for one that someone
+    # else serves (a customer's site, a forgotten DNS record) puts links there.
+    open_entries = [h for h in settings.ALLOWED_HOSTS if h == "*" or h.startswith(".")]
+    if not open_entries:
         return []
     return [
         checks.Warning(
-            "VERIFIED_EMAIL['BASE_URL'] is not set and ALLOWED_HOSTS accepts any host: "
+            "VERIFIED_EMAIL['BASE_URL'] is not set and ALLOWED_HOSTS accepts "
+            f"{'any host' if '*' in open_entries else 'any subdomain of ' + open_entries[0]}: "
             "the links in emails point at whatever host a request names.",
             hint=(
                 "Someone who knows a user's password can ask for a change with a forged "
                 "Host header, and the confirmation link sent to the user's own address "
                 "then leads to their site. Set BASE_URL (e.g. 'https://example.com') or "
-                "list your hosts in ALLOWED_HOSTS."
+                "list your hosts in ALLOWED_HOSTS one by one (no '*', no leading dot)."
             ),
             id="verified_email.W004",
+        )
+    ]
+
+
+# API authentication --------------------------------------------------------
+
+
+def _api_authentication_classes(value):
+    """The classes ``value`` names, or None if it is not a list of importable paths."""
+    from django.utils.module_loading import import_string
+
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        return None
+    try:
+        return [import_string(path) for path in value]
+    except (ImportError, TypeError, ValueError):
+        return None
+
+
+@checks.register(checks.Tags.security)
+def check_api_authentication(app_configs=None, **kwargs):
+    user_values = app_settings.user_values
+    if not isinstance(user_values, dict) or "API_AUTHENTICATION_CLASSES" not in user_values:
+        return []
+    if not find_spec("rest_framework"):
+        return []  # No API without Django REST framework: nothing uses the setting.
+    from rest_framework.authentication import BasicAuthentication
+
+    classes = _api_authentication_classes(user_values["API_AUTHENTICATION_CLASSES"])
+    if classes is None:
+        return [
+            checks.Error(
+                "VERIFIED_EMAIL['API_AUTHENTICATION_CLASSES'] must be a list of dotted "
+                "paths of DRF authentication classes that can be imported.",
+                hint='e.g. ["rest_framework.authentication.SessionAuthentication"].',
+                id="verified_email.E007",
+            )
+        ]
+    if not any(isinstance(cls, type) and issubclass(cls, BasicAuthentication) for cls in classes):
+        return []
+    return [
+        checks.Warning(
+            "VERIFIED_EMAIL['API_AUTHENTICATION_CLASSES'] names HTTP Basic authentication.",
+            hint=(
+                "Every API request then checks a password sent with it, outside the "
+                "re-authentication lockout (REAUTH_MAX_ATTEMPTS): anyone can guess "
+                "passwords at the speed of the status endpoint. Use session, token or "
+                "JWT authentication, or rate-limit Basic in front of the app."
+            ),
+            id="verified_email.W005",
         )
     ]
 
@@ -282,6 +388,6 @@ def check_code_guessing(app_configs=None, **kwargs):
                 "LINK_MAX_AGE (every started day of a link's life brings a new day of "
                 "tries). See the guessing bound in docs/security.md."
             ),
-            id="verified_email.W006",
+            id="verified_email.W007",
         )
     ]

@@ -25,6 +25,18 @@ DEFAULTS = {
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": False,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
+    # Dotted paths of the DRF authentication classes the JSON API accepts,
+    # in the order DRF tries them. Not the host's DEFAULT_AUTHENTICATION_CLASSES:
+    # DRF's default there includes HTTP Basic, which would let anyone try
+    # passwords on the API with no lockout (check W005 when it is named here).
+    "API_AUTHENTICATION_CLASSES": ("rest_framework.authentication.SessionAuthentication",),
+    # Request context in the security emails (request_context.py).
+    "CAPTURE_IP": True,
+    "CLIENT_IP_HEADER": None,  # e.g. "X-Forwarded-For"; None: REMOTE_ADDR
+    "CLIENT_IP_PROXY_COUNT": 1,  # proxies that append to CLIENT_IP_HEADER
+    "USER_TIME_ZONE": None,  # user attribute or dotted path; None: UTC
+    # Accept domain literals (a@[10.0.0.5]) and dotless hosts (root@localhost).
+    "ALLOW_LOCAL_ADDRESSES": False,
     "CODE_MAX_AGE": 900,  # seconds: 15 minutes
     "CODE_MAX_ATTEMPTS": 5,  # wrong codes per code, then it is used up
     "CODE_MAX_ATTEMPTS_PER_DAY": 20,  # wrong codes per account per 24 hours

@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.dispatch import Signal
+from django.views.decorators.debug import sensitive_variables
 
 from . import emails, signals, tokens
 from .conf import app_settings
@@ -39,6 +40,12 @@ MAIL_ERRORS = (smtplib.SMTPException, OSError)
 # task carries nothing else.
 SENT_SIGNALS = {emails.VERIFY: signals.verification_sent}
 
+# Messages nobody can ask for again: a link's owner can have it resent, but
+# the old address's notice carries the only way back, and no one knows to ask
+# for it. When one is not handed over, the change row says it is owed, and
+# ``flows.send_owed_notices`` sends it later.
+OWED_KINDS = frozenset({emails.CHANGE_NOTICE_OLD})
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -51,6 +58,14 @@ class Outgoing:
     base_url: str | None = None
 
 
+# The link is signed below this frame: in ``build``'s context, the rendered
+# body, and whatever the mail backend makes of it. An error report (Django's
+# AdminEmailHandler, the 500 page under DEBUG) hides a frame's variables only
+# if a ``sensitive_variables`` frame is among its callers, and a view's
+# decorator is not: the outbox is flushed from a generator (``atomic_outbox``),
+# and a finished generator's frame links to no caller. So the mark is here,
+# where every message is built and sent, whoever calls.
+@sensitive_variables()
 def send_now(outgoing: Outgoing, *, change: Any = None) -> bool:
     """Build and send one message. Returns True if a message went out.
 
@@ -175,11 +190,13 @@ class Outbox:
             try:
                 if not self._hand_over(outgoing, user, None if late else change):
                     failed = True
+                    _record_owed(outgoing)
             except Exception as exc:
                 # A bug or a broken template. The data is committed: the other
                 # messages (the old address's way back among them) and the
                 # signals still go out first, then the error is raised.
                 logger.exception("Could not build the %s email of user %s", outgoing.kind, user.pk)
+                _record_owed(outgoing)
                 error = error or exc
         for signal, user, kwargs in self.events:
             send_signal(signal, user=user, **kwargs)
@@ -189,6 +206,20 @@ class Outbox:
             raise error
         if failed:
             raise DeliveryFailed
+
+
+def _record_owed(outgoing: Outgoing) -> None:
+    if outgoing.kind not in OWED_KINDS or outgoing.change_id is None:
+        return
+    from django.utils import timezone
+
+    from .models import EmailChange
+
+    try:
+        EmailChange.objects.filter(pk=outgoing.change_id).update(notice_owed_at=timezone.now())
+    except Exception:
+        # Reporting the first failure matters more than this second one.
+        logger.exception("Could not record the owed %s email", outgoing.kind)
 
 
 def _inside_callers_transaction() -> bool:

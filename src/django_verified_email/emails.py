@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from . import addresses, tokens
+from . import addresses, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -193,6 +193,8 @@ def build(
         "link_max_age_hours": max(1, app_settings.LINK_MAX_AGE // 3600),
         "base_url": base_url,
         "site_name": urlsplit(base_url or "").hostname or "",
+        # Read from the row, so a worker has it too: tasks carry ids only.
+        "request_context": request_context.for_email(change, user),
     }
     if row.link is not None:
         context["link"] = _absolute(base_url, row.link(user, change))
@@ -202,7 +204,9 @@ def build(
     if row.context is not None:
         context.update(row.context())
     message = TemplatedEmail(template_name=template_name(kind), context=context)
-    message.to = [row.recipient(user, change)]
+    # In ASCII form: Django's mail layer would convert a Unicode domain with
+    # IDNA 2003, which sends "straße.de" mail to "strasse.de" (addresses).
+    message.to = [addresses.ascii_form(row.recipient(user, change))]
     message.from_email = settings.DEFAULT_FROM_EMAIL
     message.render()
     return message

@@ -125,6 +125,64 @@ class VerifiedEmailMixin(models.Model):
         return hashlib.sha256(f"{value}\x1f{address}".encode()).hexdigest()
 
 
+class VerifiedEmailQuerySetMixin:
+    """Mix into the queryset of the host's user manager: bulk writes keep the rule.
+
+    ``save()`` clears the verified flag of an address nobody proved; a
+    queryset's ``update()`` and ``bulk_update()`` skip ``save()``, so without
+    this they would leave the flag on a new address. With it, a bulk write of
+    the address clears the flag of every row whose address it changes, unless
+    the same call sets the flag itself (a deliberate import). Use it as::
+
+        class UserQuerySet(VerifiedEmailQuerySetMixin, models.QuerySet):
+            pass
+
+        class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+            ...
+    """
+
+    model: Any
+
+    def update(self, **kwargs: Any) -> int:
+        field = self.model.get_email_field_name()
+        if field in kwargs and "is_email_verified" not in kwargs:
+            kwargs.update(self._verified_email_flags_after(field, kwargs[field]))
+        return super().update(**kwargs)  # type: ignore[misc]
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        field = self.model.get_email_field_name()
+        fields = list(fields)
+        if field in fields and "is_email_verified" not in fields:
+            for obj in objs:
+                saved = getattr(obj, "_verified_email_saved_address", None)
+                if saved is None or not same_address(saved, getattr(obj, field)):
+                    obj.is_email_verified = False
+                    obj.email_verified_at = None
+            fields += ["is_email_verified", "email_verified_at"]
+        return super().bulk_update(objs, fields, *args, **kwargs)  # type: ignore[misc]
+
+    @staticmethod
+    def _verified_email_flags_after(field: str, value: Any) -> dict[str, Any]:
+        """The flag columns for an ``update()`` that writes ``value`` to the address."""
+        if not isinstance(value, str):
+            # An expression: which rows keep their address is not known here.
+            return {"is_email_verified": False, "email_verified_at": None}
+        from .addresses import address_q
+
+        # A row whose address is already this one (in any spelling) keeps its flag.
+        unchanged = address_q(field, value)
+        return {
+            "is_email_verified": models.Case(
+                models.When(unchanged, then=models.F("is_email_verified")),
+                default=models.Value(False),
+            ),
+            "email_verified_at": models.Case(
+                models.When(unchanged, then=models.F("email_verified_at")),
+                default=models.Value(None, output_field=models.DateTimeField()),
+            ),
+        }
+
+
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
     """The queries several flows share."""
 
@@ -220,6 +278,20 @@ class EmailChange(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Set when the old address used its "this wasn't me" link on a completed change.
     reverted_at = models.DateTimeField(_("reverted at"), null=True, blank=True)
+    # Where the request that started the change came from, for the emails
+    # that ask "was this me?" (request_context.py); blanked by the purge with
+    # the addresses. A null browser means no context was recorded (a change
+    # started outside a request), "" one the User-Agent did not name.
+    requested_ip = models.GenericIPAddressField(
+        _("requested from IP address"), null=True, blank=True
+    )
+    requested_browser = models.CharField(  # noqa: DJ001
+        _("requested with browser"), max_length=64, null=True, blank=True
+    )
+    requested_os = models.CharField(_("requested on system"), max_length=64, blank=True)
+    # Set when the old address's notice (its only way back) could not be
+    # handed over; flows.send_owed_notices sends it again and clears it.
+    notice_owed_at = models.DateTimeField(_("old address notice owed since"), null=True, blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 
@@ -249,6 +321,20 @@ class EmailChange(models.Model):
         return self.status in self.PENDING_STATUSES
 
     @property
+    def new_email_ascii(self) -> str:
+        """The new address in ASCII form, to show beside it when its domain is not ASCII."""
+        from .addresses import shown_ascii
+
+        return shown_ascii(self.new_email)
+
+    @property
+    def new_email_looks_like_old(self) -> bool:
+        """Whether the new address is a look-alike of the old one (warn whoever approves it)."""
+        from .addresses import looks_alike
+
+        return looks_alike(self.old_email, self.new_email)
+
+    @property
     def expires_at(self) -> datetime | None:
         """When the newest link of the current step stops working (None if closed)."""
         from .conf import app_settings
@@ -256,6 +342,37 @@ class EmailChange(models.Model):
         if not self.is_pending or self.link_sent_at is None:
             return None
         return self.link_sent_at + timedelta(seconds=app_settings.LINK_MAX_AGE)
+
+
+class ReauthAttempts(models.Model):
+    """A user's password attempts at re-authentication, and their lockout.
+
+    Kept in a table, not in the cache: a row lock makes "reserve an attempt"
+    one atomic step on every database, and the window and the lockout end at
+    the times stored here, whatever the cache's own expiry does (Django's
+    database and file caches count with get-then-set and their default
+    timeout). ``throttle`` reads and writes these rows; nothing else does.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    count = models.PositiveIntegerField(_("attempts"), default=0)
+    # The window of REAUTH_LOCKOUT seconds the count belongs to starts with
+    # its first attempt: a fixed window, which no pace of guessing slides.
+    window_started_at = models.DateTimeField(_("window started at"))
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("re-authentication attempts")
+        verbose_name_plural = _("re-authentication attempts")
+
+    def __str__(self):
+        return f"{self.user_id}: {self.count}"
 
 
 class OneTimeCode(models.Model):

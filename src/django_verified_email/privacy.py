@@ -22,10 +22,15 @@ EXPORTED_CHANGE_FIELDS = (
     "old_confirmed_at",
     "closed_at",
     "reverted_at",
+    # Where the request that started the change came from (request_context.py).
+    "requested_ip",
+    "requested_browser",
+    "requested_os",
 )
 #: ``user`` is the person the export is for; ``link_generation`` is a counter
-#: that only says which link of a step is the newest.
-NOT_EXPORTED = ("user", "link_generation")
+#: that only says which link of a step is the newest; ``notice_owed_at`` is
+#: delivery bookkeeping, cleared once the notice went out.
+NOT_EXPORTED = ("user", "link_generation", "notice_owed_at")
 
 
 def _value(value):

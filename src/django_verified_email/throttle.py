@@ -1,15 +1,24 @@
-"""Resend cooldowns and re-authentication lockouts, kept in Django's cache.
+"""Resend cooldowns, kept in Django's cache, and re-authentication lockouts,
+kept in a table of the app's own (``ReauthAttempts``).
 
-Counters use ``cache.add`` and ``cache.incr``, which are atomic on the shared
-backends (Redis, Memcached, database), so limits hold across processes.
+Cooldowns use ``cache.add``, which is atomic on the shared backends, and only
+hold a deadline. Password attempts need a counter that is raised atomically
+and expires at its own time; Django's database and file caches give neither
+(``incr`` is get-then-set, with the cache's default timeout), so attempts
+live in rows locked with ``SELECT ... FOR UPDATE`` on every database.
 """
 
 import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from .conf import app_settings
 from .exceptions import LockedOut, Throttled
@@ -85,44 +94,119 @@ def send_cooldown(user) -> Iterator[SendCooldown]:
         raise
 
 
+def _lockouts():
+    # Imported late: this module is loaded before the app registry is ready.
+    from .models import ReauthAttempts
+
+    return ReauthAttempts.objects
+
+
+def _retry_after(locked_until, now):
+    return max(1, math.ceil((locked_until - now).total_seconds()))
+
+
 def check_lockout(user):
-    until = _cache().get(_key("locked", user))
-    if until is not None and until > time.time():
-        raise LockedOut(retry_after=_seconds_left(until))
+    now = timezone.now()
+    until = (
+        _lockouts()
+        .filter(user_id=user.pk, locked_until__gt=now)
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    if until is not None:
+        raise LockedOut(retry_after=_retry_after(until, now))
+
+
+def _insert_first_attempt(user, now):
+    """Count attempt 1 by creating the user's row; False if a row exists.
+
+    Only in autocommit, where the insert is its own transaction: a failed
+    insert holds no lock afterwards. Inside a transaction, MySQL/MariaDB keep
+    the shared lock a duplicate key takes, and parallel attempts that then
+    ask for the row lock deadlock each other.
+    """
+    try:
+        _lockouts().create(user_id=user.pk, count=1, window_started_at=now)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _lock_user_row(user):
+    """Serialise one user's attempts on the user's row, which always exists.
+
+    A row lock on a counter that is not there yet locks nothing (PostgreSQL)
+    or only a gap that parallel inserts share (MySQL/MariaDB).
+    """
+    get_user_model()._default_manager.select_for_update().filter(pk=user.pk).values_list(
+        "pk", flat=True
+    ).first()
 
 
 def take_attempt(user):
     """Reserve one password attempt before checking the password.
 
     Reserving first means parallel guesses cannot get more than
-    ``REAUTH_MAX_ATTEMPTS`` passwords checked. Returns the attempt number.
-    The counter only grows until it expires (``REAUTH_LOCKOUT`` after the
-    first attempt, so never before a lockout it led to ends): a lockout
-    does not reset it, or guesses already on their way would start a fresh
-    count behind it.
+    ``REAUTH_MAX_ATTEMPTS`` passwords checked: the count is read and raised
+    under a row lock. Returns the attempt number. The count belongs to a
+    window of ``REAUTH_LOCKOUT`` seconds from its first attempt, and a
+    lockout starts a fresh count when it ends.
     """
-    check_lockout(user)
-    cache = _cache()
-    key = _key("attempts", user)
-    cache.add(key, 0, timeout=app_settings.REAUTH_LOCKOUT)
-    try:
-        attempts = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=app_settings.REAUTH_LOCKOUT)
-        attempts = 1
-    if attempts > app_settings.REAUTH_MAX_ATTEMPTS:
-        if _cache().get(_key("locked", user)) is None:
-            lock(user)
-        check_lockout(user)
-    return attempts
+    now = timezone.now()
+    in_transaction = transaction.get_connection().in_atomic_block
+    if not in_transaction and _insert_first_attempt(user, now):
+        return 1
+    window = timedelta(seconds=app_settings.REAUTH_LOCKOUT)
+    with transaction.atomic():
+        _lock_user_row(user)
+        now = timezone.now()  # after any wait for the lock
+        row = _lockouts().select_for_update().filter(user_id=user.pk).first()
+        if row is None:
+            row = _lockouts().model(user_id=user.pk, count=0, window_started_at=now)
+        elif row.locked_until is not None and row.locked_until > now:
+            raise LockedOut(retry_after=_retry_after(row.locked_until, now))
+        elif row.locked_until is not None or row.window_started_at + window <= now:
+            row.count, row.window_started_at, row.locked_until = 0, now, None
+        row.count += 1
+        # A guess that arrives while the last allowed one is still being
+        # checked: lock now, before that one has a chance to.
+        over = row.count > app_settings.REAUTH_MAX_ATTEMPTS
+        if over:
+            row.locked_until = now + window
+        if row._state.adding:  # a new row: no one else can insert it under the lock
+            row.save(force_insert=True)
+        else:
+            row.save(update_fields=["count", "window_started_at", "locked_until"])
+    if over:
+        raise LockedOut(retry_after=_retry_after(row.locked_until, now))
+    return row.count
 
 
 def lock(user):
     """Lock re-authentication; returns the seconds the lock lasts."""
     seconds = app_settings.REAUTH_LOCKOUT
-    _cache().set(_key("locked", user), time.time() + seconds, timeout=seconds)
+    now = timezone.now()
+    until = now + timedelta(seconds=seconds)
+    # take_attempt created the row; a right password in a parallel request
+    # may have deleted it since.
+    if not _lockouts().filter(user_id=user.pk).update(locked_until=until):
+        with transaction.atomic():
+            _lock_user_row(user)
+            _lockouts().update_or_create(
+                user_id=user.pk,
+                defaults={"locked_until": until},
+                create_defaults={"count": 0, "window_started_at": now, "locked_until": until},
+            )
     return seconds
 
 
 def reset_attempts(user):
-    _cache().delete(_key("attempts", user))
+    """Forget the count after a right password; a lockout set meanwhile stays."""
+    now = timezone.now()
+    rows = _lockouts().filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now), user_id=user.pk
+    )
+    # One DELETE, not QuerySet.delete(): nothing depends on these rows, and
+    # the collector would wrap it in a transaction of its own on every
+    # successful re-authentication.
+    rows._raw_delete(using=rows.db)

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -184,6 +185,10 @@ def _resend_for_expired_link(request, token, resend):
 # error reports: the POST data and every frame's variables.
 @sensitive_post_parameters("password")
 @sensitive_variables()
+# A page that takes the password must never be framed, whatever the host's
+# middleware says: a page of another site could lay it under its own and
+# have the user type the password into it (clickjacking).
+@xframe_options_deny
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):
@@ -196,6 +201,7 @@ def change(request):
                 form.cleaned_data["new_email"],
                 form.cleaned_data["password"],
                 base_url=link_base(request),
+                context=web.request_context(request),
             )
         except VerifiedEmailError as error:
             field = ChangeEmailForm.ERROR_FIELDS.get(error.code)

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from . import flows, sessions
+from . import request_context as context
 from .conf import app_settings
 from .exceptions import (
     AlreadyVerified,
@@ -62,6 +63,15 @@ def link_base(request: HttpRequest) -> str:
     if app_settings.BASE_URL:
         return app_settings.BASE_URL
     return request.build_absolute_uri("/")
+
+
+def request_context(request: HttpRequest) -> context.RequestContext:
+    """Return where ``request`` came from, for the emails that ask "was this me?".
+
+    Read from the connection, or from the proxy header the host names
+    (``CLIENT_IP_HEADER``); see ``request_context.client_ip``.
+    """
+    return context.capture(request.META)
 
 
 def session_user(request: HttpRequest) -> Any:

@@ -1,15 +1,25 @@
-"""Authentication is the host's DRF setting; the error shape is always ours."""
+"""Authentication is what API_AUTHENTICATION_CLASSES names; the error shape is always ours."""
+
+import base64
 
 import pytest
+from django.core import checks
 from django.test import Client
+from rest_framework.authentication import BasicAuthentication
 from rest_framework.authtoken.models import Token
 
+from django_verified_email.checks import check_api_authentication
 from django_verified_email.models import EmailChange
 from tests.helpers import PASSWORD, api_request_change, assert_error, call, token_in
 
-TOKEN_AUTH = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"]
-}
+TOKEN = "rest_framework.authentication.TokenAuthentication"
+SESSION = "rest_framework.authentication.SessionAuthentication"
+BASIC = "rest_framework.authentication.BasicAuthentication"
+
+
+def basic_client(username="alice", password=PASSWORD):
+    credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return Client(HTTP_AUTHORIZATION=f"Basic {credentials}")
 
 
 @pytest.fixture
@@ -52,7 +62,7 @@ def test_session_get_needs_no_csrf_token(csrf_client):
 
 @pytest.fixture
 def token_auth(settings):
-    settings.REST_FRAMEWORK = TOKEN_AUTH
+    settings.VERIFIED_EMAIL = {"API_AUTHENTICATION_CLASSES": [TOKEN]}
 
 
 def test_token_authentication(token_auth, user, anonymous, mailoutbox):
@@ -140,3 +150,101 @@ def test_a_client_that_accepts_no_json_gets_406_in_our_shape(logged_in):
     response = call(logged_in, "status", method="get", HTTP_ACCEPT="text/html")
 
     assert_error(response, 406, "not_acceptable")
+
+
+# HTTP Basic and the host's DRF defaults --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host_drf",
+    [
+        {},  # DRF's own default: session and Basic
+        {"DEFAULT_AUTHENTICATION_CLASSES": [BASIC]},
+    ],
+    ids=["drf-default", "host-names-basic"],
+)
+def test_basic_credentials_are_refused_by_default(settings, user, host_drf, mailoutbox):
+    settings.REST_FRAMEWORK = host_drf
+
+    assert_error(call(basic_client(), "status", method="get"), 403, "not_authenticated")
+    assert_error(api_request_change(basic_client()), 403, "not_authenticated")
+    assert EmailChange.objects.count() == 0
+
+
+def test_basic_gives_no_password_oracle_by_default(user):
+    """Right and wrong passwords get the same answer: none is checked."""
+    right = call(basic_client(password=PASSWORD), "status", method="get")
+    wrong = call(basic_client(password="wrong"), "status", method="get")
+
+    assert (right.status_code, right.json()) == (wrong.status_code, wrong.json())
+
+
+def test_the_hosts_drf_authentication_classes_are_not_used(settings, user):
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [TOKEN]}
+    key = Token.objects.create(user=user).key
+
+    response = call(Client(HTTP_AUTHORIZATION=f"Token {key}"), "status", method="get")
+
+    assert_error(response, 403, "not_authenticated")
+
+
+def test_session_and_token_together(settings, user, logged_in):
+    settings.VERIFIED_EMAIL = {"API_AUTHENTICATION_CLASSES": [SESSION, TOKEN]}
+    key = Token.objects.create(user=user).key
+
+    assert call(logged_in, "status", method="get").status_code == 200
+    token_client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    assert call(token_client, "status", method="get").status_code == 200
+
+
+def test_basic_works_when_the_host_names_it(settings, user):
+    settings.VERIFIED_EMAIL = {"API_AUTHENTICATION_CLASSES": [BASIC]}
+
+    assert call(basic_client(), "status", method="get").json()["email"] == "alice@example.com"
+    assert_error(
+        call(basic_client(password="wrong"), "status", method="get"),
+        401,
+        "authentication_failed",
+    )
+
+
+# Checks ------------------------------------------------------------------------
+
+
+def test_no_api_authentication_message_by_default():
+    assert check_api_authentication() == []
+
+
+@pytest.mark.parametrize("classes", [[SESSION], [SESSION, TOKEN], (TOKEN,)])
+def test_no_w005_without_basic(settings, classes):
+    settings.VERIFIED_EMAIL = {"API_AUTHENTICATION_CLASSES": classes}
+    assert check_api_authentication() == []
+
+
+class SiteBasic(BasicAuthentication):
+    """A host's own subclass of Basic is Basic all the same."""
+
+
+@pytest.mark.parametrize("classes", [[BASIC], [SESSION, BASIC], [f"{__name__}.SiteBasic"]])
+def test_w005_when_basic_is_named(settings, classes):
+    settings.VERIFIED_EMAIL = {"API_AUTHENTICATION_CLASSES": classes}
+
+    [warning] = check_api_authentication()
+
+    assert warning.id == "verified_email.W005"
+    assert warning.level == checks.WARNING
+    assert "REAUTH_MAX_ATTEMPTS" in warning.hint
+
+
+@pytest.mark.parametrize(
+    "value",
+    [SESSION, None, ["rest_framework.authentication.NoSuchClass"], ["not a path"], [1]],
+    ids=["a-string", "none", "unknown-class", "not-a-path", "not-a-string"],
+)
+def test_e007_when_the_setting_is_not_a_list_of_importable_classes(settings, value):
+    settings.VERIFIED_EMAIL = {"API_AUTHENTICATION_CLASSES": value}
+
+    [error] = check_api_authentication()
+
+    assert error.id == "verified_email.E007"
+    assert error.level == checks.ERROR

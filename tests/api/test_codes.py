@@ -62,8 +62,8 @@ def test_dual_link_change_by_codes(user, alice, mailoutbox):
 
 
 def test_a_code_with_token_authentication(settings, user, mailoutbox):
-    settings.REST_FRAMEWORK = {
-        "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"]
+    settings.VERIFIED_EMAIL = {
+        "API_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"]
     }
     key = Token.objects.create(user=user).key
     app = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {key}")
@@ -89,8 +89,8 @@ def test_an_anonymous_code_answers_401_where_the_host_authenticates_by_header(
     settings, user, alice, mailoutbox
 ):
     api_request_change(alice)
-    settings.REST_FRAMEWORK = {
-        "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"]
+    settings.VERIFIED_EMAIL = {
+        "API_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"]
     }
 
     response = call(Client(), "change-confirm", {"code": code_in(mailoutbox[-1])})

@@ -1,7 +1,7 @@
-"""Cooldowns and lockouts live in the shared cache: another process sees them.
+"""Cooldowns (shared cache) and lockouts (the app's table): another process sees them.
 
 The other process is a real one, started with the same settings module (so
-the same Redis), acting on the same user id.
+the same Redis) and pointed at the test database, acting on the same user id.
 """
 
 import os
@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from django_verified_email import throttle
 from django_verified_email.exceptions import LockedOut, Throttled
@@ -30,7 +31,13 @@ def in_another_process(code, user_id):
         user = SimpleNamespace(pk={user_id!r})
         """
     ) + textwrap.dedent(code)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    test_database = connection.settings_dict["NAME"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "VE_PG_NAME": test_database,
+        "VE_MARIADB_NAME": test_database,
+    }
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )

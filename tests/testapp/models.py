@@ -1,11 +1,16 @@
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 
-from django_verified_email.models import VerifiedEmailMixin
+from django_verified_email.models import VerifiedEmailMixin, VerifiedEmailQuerySetMixin
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(VerifiedEmailQuerySetMixin, models.QuerySet):
+    pass
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     def create_user(self, username, password=None, **fields):
         user = self.model(username=username, **fields)
         user.set_password(password)
@@ -33,6 +38,19 @@ class User(VerifiedEmailMixin, AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = ["email_address"]
 
     objects = UserManager()
+
+    class Meta:
+        # The quickstart's recipe: the flows' "address taken?" lookups use
+        # this constraint's index, and the PostgreSQL suite checks they do.
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email_address"),
+                condition=~models.Q(email_address=""),
+                name="testapp_user_email_unique_ci",
+                violation_error_code="email_taken",
+                violation_error_message="This email address is already used by another account.",
+            ),
+        ]
 
 
 class PlainUser(AbstractBaseUser):

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from .. import addresses, flows, web
 from ..web import link_base
+from .authentication import authentication_classes
 from .errors import handle_exception
 from .parsers import SmallJSONParser
 from .serializers import ChangeRequestSerializer, ConfirmSerializer, StatusSerializer
@@ -32,10 +33,10 @@ class VerifiedEmailAPIView(APIView):
     metadata_class = None
 
     def get_authenticators(self):
-        # Read at request time, not import time: authentication is the host's
-        # choice (session, token, JWT...), and follows its settings.
-        classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
-        return [authentication() for authentication in classes]  # type: ignore[operator]
+        # The classes named for this app (API_AUTHENTICATION_CLASSES), read at
+        # request time; never the host's DRF default, which includes HTTP
+        # Basic: a password check with no lockout on every endpoint.
+        return [auth() for auth in authentication_classes()]
 
     def get_throttles(self):
         classes = api_settings.DEFAULT_THROTTLE_CLASSES
@@ -49,11 +50,6 @@ class VerifiedEmailAPIView(APIView):
         # Answers carry the account's address and state: no cache may keep them.
         add_never_cache_headers(response)
         return response
-
-
-def _host_authenticators():
-    classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
-    return [authentication() for authentication in classes]  # type: ignore[operator]
 
 
 class TokenAPIView(VerifiedEmailAPIView):
@@ -72,14 +68,14 @@ class TokenAPIView(VerifiedEmailAPIView):
 
     def get_authenticate_header(self, request):
         # Only a code is refused for want of a login: say how to log in as
-        # the host's API does (401 with its header, or 403 without one).
-        authenticators = _host_authenticators()
+        # the other endpoints do (401 with a challenge, or 403 without one).
+        authenticators = VerifiedEmailAPIView.get_authenticators(self)
         if authenticators:
             return authenticators[0].authenticate_header(request)
         return None
 
     def code_user(self, request):
-        """Return who the request is authenticated as, by the host's API authentication.
+        """Return who the request is authenticated as, as the other endpoints authenticate.
 
         Raises ``NotAuthenticated`` (401 or 403) for an anonymous request:
         a code only works for the account it was sent to, and this says no
@@ -90,7 +86,7 @@ class TokenAPIView(VerifiedEmailAPIView):
         session_user = _django_session_user(request._request)
         if session_user is not None:
             request._request.user = session_user
-        for authenticator in _host_authenticators():
+        for authenticator in VerifiedEmailAPIView.get_authenticators(self):
             result = authenticator.authenticate(request)
             if result is not None:
                 request.user, request.auth = result
@@ -144,7 +140,11 @@ class ChangeView(VerifiedEmailAPIView):
     def post(self, request):
         body = ChangeRequestSerializer.read(request.data)
         change = flows.request_change(
-            request.user, body["new_email"], body["password"], base_url=link_base(request)
+            request.user,
+            body["new_email"],
+            body["password"],
+            base_url=link_base(request),
+            context=web.request_context(request._request),
         )
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 

@@ -22,6 +22,7 @@ from .change import (
     resend_change_for_expired_link,
 )
 from .codes import confirm_change_by_code, confirm_verification_by_code
+from .notices import send_owed_notices
 from .revert import check_revert, confirm_revert
 from .verify import (
     check_verification,
@@ -45,6 +46,7 @@ __all__ = [
     "resend_change",
     "resend_change_for_expired_link",
     "resend_verification_for_expired_link",
+    "send_owed_notices",
     "send_verification",
 ]
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
+from django.db import IntegrityError
+
 from .. import addresses, signals, throttle, tokens
 from ..conf import app_settings
 from ..delivery import signal_after_commit
@@ -45,13 +47,24 @@ def reauthenticate(user: VerifiedUser, password: object) -> None:
     raise WrongPassword
 
 
-def set_verified_address(user: VerifiedUser, address: str, now: datetime) -> None:
+def set_verified_address(user: VerifiedUser, address: str, now: datetime) -> bool:
     """Give the (locked) user ``address``, verified, and save it.
 
     Only for an address a link proved: the mixin's ``save()`` would otherwise
     clear the verified flag of an address set by any other path.
+
+    Returns False if the database refuses the address. ``taken_by_other``
+    asks what the host's constraint would say, but a rule it cannot read (a
+    ``citext`` column, a case-insensitive collation) may fold letters
+    otherwise: its refusal is then the answer, not a 500. No savepoint (two
+    statements more on every completion): the caller raises at once, so the
+    flow's transaction is rolled back and nothing runs in it after the error.
     """
     field = user.get_email_field_name()
     setattr(user, field, address)
     user.mark_email_verified(now)
-    user.save(update_fields=[field, "is_email_verified", "email_verified_at"])
+    try:
+        user.save(update_fields=[field, "is_email_verified", "email_verified_at"])
+    except IntegrityError:
+        return False
+    return True

@@ -33,19 +33,28 @@ from ..exceptions import (
     VerifiedEmailError,
 )
 from ..models import EmailChange, VerifiedUser
+from ..request_context import RequestContext
 from . import _common
 
 Status = EmailChange.Status
 
 
 def request_change(
-    user: VerifiedUser, new_email: object, password: object, *, base_url: str | None = None
+    user: VerifiedUser,
+    new_email: object,
+    password: object,
+    *,
+    base_url: str | None = None,
+    context: RequestContext | None = None,
 ) -> EmailChange:
     """Start a change to ``new_email``, re-authenticating with ``password``.
 
     A verified current address makes it the dual-link flow (``awaiting_old``);
     an unverified or empty one sends a single link to the new address
     (``awaiting_new``). Any pending change of the user is superseded.
+    ``context``: where the request came from (``web.request_context``), kept
+    on the change for the emails that ask "was this me?"; None outside a
+    request.
     """
     throttle.check_lockout(user)
     new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
@@ -83,6 +92,7 @@ def request_change(
                 link_generation=1,
                 link_sent_at=now,
                 created_at=now,
+                **_context_fields(context),
             )
             if dual:
                 outbox.email(
@@ -96,13 +106,30 @@ def request_change(
     return change
 
 
+def _context_fields(context: RequestContext | None) -> dict[str, object]:
+    if context is None:
+        return {}
+    return {
+        "requested_ip": context.ip,
+        "requested_browser": context.browser,
+        "requested_os": context.os,
+    }
+
+
 def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) -> VerifiedUser:
-    """Lock the user row, reading what starting a change needs in the same query.
+    """Lock the user row, then read what starting a change needs.
 
     Refuses while a recent revert locks changes: a revert means the account
     was probably taken over, and whoever did it may still know the password.
     Also read: whether another account has ``new_email``, and whether the user
     has a pending change to supersede (most have none: no UPDATE then).
+
+    Two statements, not one: on PostgreSQL a ``SELECT ... FOR UPDATE`` that
+    waited for another transaction's lock returns the new version of the
+    locked row, but its subqueries still read the snapshot taken before the
+    wait. A request racing another would miss the change that one just
+    created (and hit the one-pending-change constraint: a 500), or a revert
+    that just locked changes. Read after the lock, the answers are current.
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
     recent_revert = (
@@ -110,21 +137,17 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         .order_by("-reverted_at")
         .values("reverted_at")[:1]
     )
-    user = (
-        get_user_model()
-        ._default_manager.select_for_update()
-        .annotate(
-            verified_email_reverted_at=Subquery(recent_revert),
-            verified_email_address_taken=Exists(
-                addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
-            ),
-            verified_email_has_pending_change=Exists(
-                EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
-            ),
-        )
-        .filter(pk=user_id)
-        .first()
-    )
+    users = get_user_model()._default_manager.filter(pk=user_id)
+    list(users.select_for_update().values_list("pk", flat=True))
+    user = users.annotate(
+        verified_email_reverted_at=Subquery(recent_revert),
+        verified_email_address_taken=Exists(
+            addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
+        ),
+        verified_email_has_pending_change=Exists(
+            EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
+        ),
+    ).first()
     if user.verified_email_reverted_at is not None:
         seconds = (user.verified_email_reverted_at + window - now).total_seconds()
         raise LockedOut(
@@ -260,15 +283,16 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     user = change.user  # locked by _change_for_token
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
-    if _common.taken_by_other(user, change.new_email):
+    old_email = addresses.of_user(user)
+    if _common.taken_by_other(user, change.new_email) or not _common.set_verified_address(
+        user, change.new_email, now
+    ):
         raise EmailTakenMeanwhile(
             _(
                 "Another account took this email address before you confirmed it. "
                 "Your email address was not changed."
             )
         )
-    old_email = addresses.of_user(user)
-    _common.set_verified_address(user, change.new_email, now)
     change.user = user
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now

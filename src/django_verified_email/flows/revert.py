@@ -74,17 +74,18 @@ def confirm_revert(token: object) -> EmailChange:
     with atomic_outbox() as outbox:
         change = _change_for_token(token, lock=True)
         user = change.user
-        if _common.taken_by_other(user, change.old_email):
+        now = timezone.now()
+        discarded = addresses.of_user(user)
+        if _common.taken_by_other(user, change.old_email) or not _common.set_verified_address(
+            user, change.old_email, now
+        ):
             raise EmailTakenMeanwhile(
                 _(
                     "Your old email address now belongs to another account, so the change "
                     "cannot be undone here. Please contact support."
                 )
             )
-        now = timezone.now()
         EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
-        discarded = addresses.of_user(user)
-        _common.set_verified_address(user, change.old_email, now)
         # This change and every later one are undone: their own revert links
         # (the later ones went to addresses the taker may control) die too.
         EmailChange.objects.completed_since(change).update(reverted_at=now)

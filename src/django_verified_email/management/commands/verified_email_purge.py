@@ -6,9 +6,13 @@ closed change is kept at least ``REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT``,
 while its "this wasn't me" link and the change lock after a revert can still
 need it. When that is longer than ``PURGE_AFTER``, a row kept past
 ``PURGE_AFTER`` keeps its addresses only while a revert can still read them:
-the others have both addresses blanked (status and times stay, for the lock and
-the audit). Rows go in batches, each in its own short transaction, so a
+the others have both addresses blanked, and where the request came from (IP
+address, browser, system) with them; status and times stay, for the lock and
+the audit. Rows go in batches, each in its own short transaction, so a
 million rows never hold one long lock.
+
+Re-authentication counters go too once both their window and any lockout are
+over: a user's next attempt would start a fresh count anyway.
 """
 
 from datetime import timedelta
@@ -18,8 +22,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from django_verified_email import flows
 from django_verified_email.conf import app_settings
-from django_verified_email.models import EmailChange
+from django_verified_email.flows.notices import owed_notices
+from django_verified_email.models import EmailChange, ReauthAttempts
 
 #: A "this wasn't me" link lives REVERT_MAX_AGE from when its email was sent,
 #: and a task worker may send it well after the change completed (retries go
@@ -27,20 +33,32 @@ from django_verified_email.models import EmailChange
 LATE_SEND_GRACE = timedelta(days=1)
 
 
+#: What a scrubbed row holds in place of its addresses and request context.
+SCRUBBED = {
+    "old_email": "",
+    "new_email": "",
+    "requested_ip": None,
+    "requested_browser": None,
+    "requested_os": "",
+}
+
+
 def purgeable(now):
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
-    keep_closed = max(
-        keep,
-        timedelta(seconds=app_settings.REVERT_MAX_AGE + app_settings.CHANGE_LOCK_AFTER_REVERT),
-    )
+    lock = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
+    keep_closed = max(keep, timedelta(seconds=app_settings.REVERT_MAX_AGE) + lock)
     expired = timedelta(seconds=app_settings.LINK_MAX_AGE) + keep
     closed = [
         status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
     ]
     # Both halves match an index on (status, time): verified_em_status_closed_idx
     # and verified_em_status_sent_idx.
+    # The lock after a revert runs from the revert, which a notice sent late
+    # (task retries) lets come well after the change closed: a reverted row
+    # stays until its lock is over, however old the change.
     return EmailChange.objects.filter(
         Q(status__in=closed, closed_at__lt=now - keep_closed)
+        & (Q(reverted_at__isnull=True) | Q(reverted_at__lt=now - lock))
         | Q(status__in=EmailChange.PENDING_STATUSES, link_sent_at__lt=now - expired)
     )
 
@@ -56,7 +74,9 @@ def scrubbable(now):
     """
     keep = timedelta(seconds=app_settings.PURGE_AFTER)
     revertable = timedelta(seconds=app_settings.REVERT_MAX_AGE) + LATE_SEND_GRACE
-    closed = [status for status in EmailChange.Status if status not in EmailChange.PENDING_STATUSES]
+    closed = [
+        status for status in EmailChange.Status.values if status not in EmailChange.PENDING_STATUSES
+    ]
     return (
         EmailChange.objects.filter(status__in=closed, closed_at__lt=now - keep)
         .exclude(
@@ -64,14 +84,40 @@ def scrubbable(now):
             reverted_at__isnull=True,
             closed_at__gte=now - revertable,
         )
-        .exclude(old_email="", new_email="")
+        .exclude(**SCRUBBED)
     )
+
+
+def stale_attempts(now):
+    window = timedelta(seconds=app_settings.REAUTH_LOCKOUT)
+    return ReauthAttempts.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        window_started_at__lte=now - window,
+    )
+
+
+def delete_in_batches(queryset, *, database, batch_size):
+    """Delete what ``queryset`` matches, one transaction per batch; (rows, batches)."""
+    total = batches = 0
+    while True:
+        with transaction.atomic(using=database):
+            ids = list(
+                queryset.using(database).order_by("pk").values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            # The filter again: a row may have changed since it was read.
+            deleted, _ = queryset.using(database).filter(pk__in=ids).delete()
+        total += deleted
+        batches += 1
+    return total, batches
 
 
 class Command(BaseCommand):
     help = (
         "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER'], "
-        "and blank the addresses of those kept longer for a revert once no revert needs them."
+        "and blank the addresses (and request context) of those kept longer for a revert once "
+        "no revert needs them; delete expired re-authentication counters."
     )
 
     def add_arguments(self, parser):
@@ -87,20 +133,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         now = timezone.now()
-        total = batches = 0
-        while True:
-            with transaction.atomic(using=database):
-                ids = list(
-                    purgeable(now)
-                    .using(database)
-                    .order_by("pk")
-                    .values_list("pk", flat=True)[:batch_size]
-                )
-                if not ids:
-                    break
-                deleted, _ = EmailChange.objects.using(database).filter(pk__in=ids).delete()
-            total += deleted
-            batches += 1
+        total, batches = delete_in_batches(purgeable(now), database=database, batch_size=batch_size)
         self.stdout.write(f"Deleted {total} email change(s) in {batches} batch(es).")
         scrubbed = 0
         while True:
@@ -114,8 +147,21 @@ class Command(BaseCommand):
                 if not ids:
                     break
                 scrubbed += (
-                    EmailChange.objects.using(database)
-                    .filter(pk__in=ids)
-                    .update(old_email="", new_email="")
+                    EmailChange.objects.using(database).filter(pk__in=ids).update(**SCRUBBED)
                 )
         self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")
+        counters, _ = delete_in_batches(
+            stale_attempts(now), database=database, batch_size=batch_size
+        )
+        if counters:
+            self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
+        if app_settings.BASE_URL:
+            # Run often enough (hourly, say), this is how a notice the mail
+            # server refused still reaches the old address (flows.notices).
+            sent = flows.send_owed_notices()
+            self.stdout.write(f"Sent {sent} owed notice(s) again.")
+        elif owed_notices().exists():
+            self.stderr.write(
+                "Some notices to old addresses are owed but cannot be sent from here: "
+                "set VERIFIED_EMAIL['BASE_URL'] so their links have a host."
+            )

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verified_email', '0002_hardening'),
+        ('verified_email', '0005_notice_owed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,67 @@
+"""Owed notices: the old address's notice, sent again when it could not go out.
+
+A link can be asked for again by whoever waits for it; the notice to the old
+address after a completed change cannot: it is unasked for, and it carries
+the only way back ("this wasn't me"). When it is not handed over (a mail
+server down in ``"sync"`` mode, a queue that refused the task), delivery
+marks the change ``notice_owed_at``; this sends it again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .. import emails
+from ..conf import app_settings
+from ..delivery import atomic_outbox
+from ..exceptions import VerifiedEmailError
+from ..models import EmailChange
+
+#: Older owed notices are dropped, not sent: ``verified_email_purge`` blanks
+#: the addresses a revert reads once REVERT_MAX_AGE and this grace are over
+#: (its LATE_SEND_GRACE), so a later link would not work.
+OWED_FOR = timedelta(days=1)
+
+
+def owed_notices():
+    """Completed, not undone, changes whose old-address notice is owed and still useful."""
+    now = timezone.now()
+    return EmailChange.objects.filter(
+        status=EmailChange.Status.COMPLETED,
+        reverted_at__isnull=True,
+        notice_owed_at__isnull=False,
+        closed_at__gte=now - OWED_FOR,
+    )
+
+
+def send_owed_notices(*, base_url: str | None = None) -> int:
+    """Send every owed old-address notice again; return how many were handed over.
+
+    Each is cleared in its own transaction before it is sent; one that fails
+    again is marked owed again by delivery, for the next run.
+    """
+    sent = 0
+    for change_id in owed_notices().order_by("pk").values_list("pk", flat=True):
+        try:
+            with atomic_outbox() as outbox:
+                change = (
+                    owed_notices()
+                    .select_for_update()
+                    .select_related("user")
+                    .filter(pk=change_id)
+                    .first()
+                )
+                if change is None:
+                    continue
+                change.notice_owed_at = None
+                change.save(update_fields=["notice_owed_at"])
+                if app_settings.NOTIFY_OLD_EMAIL and change.old_email:
+                    outbox.email(
+                        emails.CHANGE_NOTICE_OLD, user=change.user, change=change, base_url=base_url
+                    )
+        except VerifiedEmailError:
+            continue
+        sent += 1
+    return sent

@@ -1,0 +1,197 @@
+"""Where a request came from, for the emails that ask "was this me?".
+
+A front end captures a ``RequestContext`` when a request starts a change
+(``web.request_context``); the flow stores it on the ``EmailChange`` row,
+and the emails read it back from the row when they are built, in the request
+or in a worker. Task arguments never carry it.
+
+What is kept is already reduced: the client's IP address, and the browser and
+operating system families the User-Agent names ("Firefox", "Android"), never
+the User-Agent itself. The time is the row's own (``created_at``), so no
+second clock is stored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.utils import formats
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext
+
+from .conf import app_settings
+
+logger = logging.getLogger("django_verified_email")
+
+#: Longest User-Agent handed to the parser: its rules are regular
+#: expressions, and a client chooses the header's length.
+MAX_USER_AGENT = 512
+#: Longest browser or system name kept (the model's field length).
+MAX_NAME = 64
+#: How the time is written out: "Sunday 29 November 2026, 10:42", in the
+#: active language's day and month names, followed by the zone's name.
+WHEN_FORMAT = "l j F Y, H:i"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What a request tells about where it came from.
+
+    ``ip`` is None when it is not captured (``CAPTURE_IP`` off) or not known;
+    ``browser`` and ``os`` are "" when the User-Agent names none (or no parser
+    is installed).
+    """
+
+    ip: str | None = None
+    browser: str = ""
+    os: str = ""
+
+
+def capture(meta: Mapping[str, Any]) -> RequestContext:
+    """Return the context of a request from its ``META``."""
+    ip = client_ip(meta) if app_settings.CAPTURE_IP else None
+    browser, os = describe_user_agent(meta.get("HTTP_USER_AGENT") or "")
+    return RequestContext(ip=ip, browser=browser, os=os)
+
+
+def client_ip(meta: Mapping[str, Any]) -> str | None:
+    """Return the client's IP address, or None when it cannot be trusted or read.
+
+    Without ``CLIENT_IP_HEADER`` it is ``REMOTE_ADDR``, the peer of the
+    connection. ``X-Forwarded-For`` and its like are written by whoever sends
+    the request, so they are read only when the host names one: the host says
+    then that a proxy it runs sets that header. Each proxy appends the address
+    it received the request from, so of a comma-separated list only the entry
+    ``CLIENT_IP_PROXY_COUNT`` places from the right was written by the host's
+    own proxies; every entry left of it may be forged by the client.
+    """
+    header = app_settings.CLIENT_IP_HEADER
+    if not header:
+        return _valid_ip(meta.get("REMOTE_ADDR"))
+    # "X-Forwarded-For" or its META key, "HTTP_X_FORWARDED_FOR".
+    key = header.upper().replace("-", "_")
+    value = meta.get(key if key.startswith("HTTP_") else "HTTP_" + key)
+    if not value:
+        logger.debug("No client IP address: the request has no %s header", header)
+        return None
+    hops = [hop.strip() for hop in str(value).split(",")]
+    count = app_settings.CLIENT_IP_PROXY_COUNT
+    if len(hops) < count:
+        # Fewer entries than proxies: the request did not come through them all.
+        logger.debug("No client IP address: %s has fewer entries than proxies", header)
+        return None
+    return _valid_ip(hops[-count])
+
+
+def _valid_ip(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip().removeprefix("[").removesuffix("]")))
+    except ValueError:
+        logger.debug("No client IP address: not an IP address")
+        return None
+
+
+def describe_user_agent(user_agent: str) -> tuple[str, str]:
+    """Return the browser and operating system a User-Agent names, "" for unknown.
+
+    Parsed by ``ua-parser`` (the ``[devices]`` extra), whose rules are kept up
+    to date by its maintainers; without it, both are unknown.
+    """
+    try:
+        from ua_parser import parse
+    except ImportError:
+        return "", ""
+    if not user_agent:
+        return "", ""
+    result = parse(user_agent[:MAX_USER_AGENT])
+    return _family(result.user_agent), _family(result.os)
+
+
+def _family(part: Any) -> str:
+    # ua-parser says "Other" for what its rules do not know.
+    family = getattr(part, "family", None) or ""
+    return "" if family == "Other" else family[:MAX_NAME]
+
+
+@dataclass(frozen=True)
+class EmailRequestContext:
+    """The ``request_context`` an email template gets (docs/templates.md)."""
+
+    #: When the request was made, in the user's time zone.
+    when: datetime
+    #: That time written out, with the zone's name: "Sunday 29 November 2026, 10:42 UTC".
+    when_text: str
+    #: The zone's name ("UTC", "Asia/Kathmandu").
+    time_zone: str
+    #: The client's IP address, or None when not captured.
+    ip: str | None
+    #: The browser and operating system families, "" for unknown.
+    browser: str
+    os: str
+
+    @property
+    def device(self) -> str:
+        """The browser and system in words: "Firefox on Android", "an unknown browser"."""
+        # ua-parser names Android's own browser after the system: "Android".
+        if self.browser and self.os and self.browser != self.os:
+            return gettext("%(browser)s on %(os)s") % {"browser": self.browser, "os": self.os}
+        if self.browser:
+            return self.browser
+        if self.os:
+            return gettext("an unknown browser on %(os)s") % {"os": self.os}
+        return gettext("an unknown browser")
+
+
+def for_email(change: Any, user: Any) -> EmailRequestContext | None:
+    """Return what an email says about the request that started ``change``.
+
+    None when the row has no context: started outside a request (a shell, a
+    command), before this was recorded, or scrubbed by the purge.
+    """
+    if change is None or change.requested_browser is None:
+        return None
+    zone = user_time_zone(user)
+    when = change.created_at.astimezone(zone)
+    return EmailRequestContext(
+        when=when,
+        when_text=f"{formats.date_format(when, WHEN_FORMAT)} {zone.key}",
+        time_zone=zone.key,
+        ip=change.requested_ip,
+        browser=change.requested_browser,
+        os=change.requested_os,
+    )
+
+
+UTC = ZoneInfo("UTC")
+
+
+def user_time_zone(user: Any) -> ZoneInfo:
+    """Return the user's time zone as ``USER_TIME_ZONE`` finds it, else UTC.
+
+    The setting names an attribute of the user (``"time_zone"``) or, with a
+    dot, a function that takes the user (``"accounts.zones.of_user"``); either
+    gives an IANA zone name. It is read when the email is built, by a worker
+    in the task modes: it must not need the request.
+    """
+    source = app_settings.USER_TIME_ZONE
+    if not source:
+        return UTC
+    name = import_string(source)(user) if "." in source else getattr(user, source, None)
+    if isinstance(name, ZoneInfo):
+        return name
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(str(name))
+    # A directory of the zone database ("America") is an OSError on some versions.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        logger.debug("Unknown time zone for user %s: using UTC", getattr(user, "pk", None))
+        return UTC
