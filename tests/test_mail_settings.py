@@ -59,7 +59,7 @@ def test_every_message_is_a_complete_email(logged_in, mailoutbox):
     rendered = message.message()
     assert rendered["From"] == "accounts@example.com"
     assert rendered["To"] == "alice@example.com"
-    assert rendered["Subject"] == "Confirm the change of your email address"
+    assert rendered["Subject"] == "testserver: Confirm the change of your email address"
     assert rendered.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in rendered.get_payload()]
     assert parts == ["text/plain", "text/html"]

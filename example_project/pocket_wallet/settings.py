@@ -93,6 +93,17 @@ VERIFIED_EMAIL = {
     "RESEND_COOLDOWN": 5,
     "DELIVERY": "sync",
     "SUCCESS_URL": "profile",
+    "SITE_NAME": "Pocket Wallet",
+    "SUPPORT_URL": "mailto:support@pocket-wallet.example",
+    # The safe choices a wallet makes; the home page lists them
+    # (accounts.demo.SAFE_SETTINGS says why each).
+    "LINK_MAX_AGE": 3600,  # seconds: 1 hour
+    "REAUTH_MAX_ATTEMPTS": 5,  # wrong passwords
+    "REAUTH_LOCKOUT": 900,  # seconds: 15 minutes
+    "REVEAL_TAKEN_EMAIL": False,
+    "NOTIFY_OLD_EMAIL": True,
+    "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
+    "LOGOUT_OTHER_SESSIONS": True,
 }
 
 # Every email is stored for the outbox page (/outbox/), and printed.

@@ -11,6 +11,9 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import TestCase, override_settings
 from django.urls import reverse
+from django.utils import timezone
+from django_verified_email import flows, throttle
+from django_verified_email.exceptions import VerifiedEmailError
 from django_verified_email.models import EmailChange
 
 from accounts import demo
@@ -216,19 +219,30 @@ class FlowTests(TestCase):
         )
         self.assertIn("Hello demo,", completed.body)
         # The footer comes from the app's base template, through {% extends %}.
-        self.assertIn("This message was sent automatically.", completed.body)
+        self.assertIn("This message was sent automatically by Pocket Wallet.", completed.body)
         self.assertIn("Pocket Wallet</h2>", completed.html_body)
 
-    def test_taken_address_is_refused(self):
+    def test_a_taken_address_is_not_revealed(self):
         self.client.login(username="demo", password="demo-password-123")
         response = self.client.post(
             reverse("verified_email:change"),
             {"new_email": "Taken@example.com", "password": "demo-password-123"},
         )
-        self.assertEqual(response.status_code, 200)
-        self.assertContains(response, 'id="verified-email-page"')
-        self.assertFalse(EmailChange.objects.exists())
-        self.assertFalse(Message.objects.exists())
+        # Looks accepted (REVEAL_TAKEN_EMAIL off); once the old address
+        # confirms, the owner of the taken one is told, and no link goes there.
+        self.assertRedirects(response, reverse("verified_email:status"))
+        self.client.post(outbox_links(self.client, "demo@example.com")[0])
+        notice = Message.objects.get(to__iexact="taken@example.com")
+        self.assertIn("Someone tried to use your email address", notice.subject)
+        self.assertNotIn("/account/email/", notice.body)
+
+    def test_home_page_lists_the_safe_settings(self):
+        page = self.client.get(reverse("home"))
+        self.assertContains(page, 'id="safe-settings"')
+        for name in demo.SAFE_SETTINGS:
+            self.assertContains(
+                page, f"<code>{name}</code> = <code>{settings.VERIFIED_EMAIL[name]}</code>"
+            )
 
     def test_login_page_shows_the_demo_accounts(self):
         page = self.client.get(reverse("login"))
@@ -272,10 +286,32 @@ class EnsureDemoUserTests(TestCase):
             new_email="x@example.com",
             status="awaiting_new",
         )
+        # An undone change (which locks changes for a day) and a lockout.
+        EmailChange.objects.create(
+            user=user,
+            old_email="demo@example.com",
+            new_email="moved@example.com",
+            status="completed",
+            reverted_at=timezone.now(),
+        )
+        throttle.lock(user)
+        throttle.claim_send(user, throttle.CHANGE, "x@example.com")  # a cooldown now held
+        with self.assertRaises(VerifiedEmailError):
+            throttle.claim_send(user, throttle.CHANGE, "x@example.com")
+        self.assertIsNotNone(flows.change_lock(user))
 
         call_command("ensure_demo_user", "--reset", stdout=StringIO())
 
         user.refresh_from_db()
         self.assertEqual(user.email, "demo@example.com")
         self.assertTrue(user.is_email_verified)
-        self.assertEqual(EmailChange.objects.get().status, EmailChange.Status.CANCELLED)
+        self.assertFalse(EmailChange.objects.exists())
+        self.assertIsNone(flows.change_lock(user))
+
+        # And a change to the same address starts at once: no lock, no cooldown.
+        self.client.login(username="demo", password="demo-password-123")
+        response = self.client.post(
+            reverse("verified_email:change"),
+            {"new_email": "x@example.com", "password": "demo-password-123"},
+        )
+        self.assertRedirects(response, reverse("verified_email:status"))

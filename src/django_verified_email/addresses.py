@@ -276,3 +276,20 @@ def users_with_address(address):
     # on the address alone (email_index checks), and a blank address, the
     # usual one left out, is never looked up.
     return users.filter(index.condition) if index.condition is not None else users
+
+
+def masked(address):
+    """Return the address with its local part hidden but for one letter: ``n•••@example.org``.
+
+    Enough for the owner to recognise it, not enough for a stranger who
+    reads the message (or the mailbox of an old address) to learn it.
+    """
+    local, sep, domain = _split(address)
+    if not sep:
+        return "•••"
+    return f"{local[:1]}•••@{domain}"
+
+
+def is_login(user) -> bool:
+    """Return whether the user signs in with their address (it is ``USERNAME_FIELD``)."""
+    return user.get_email_field_name() == user.USERNAME_FIELD

@@ -25,6 +25,8 @@ DEFAULTS = {
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": False,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
+    "SITE_NAME": None,  # e.g. "Pocket Wallet"; None: the Sites framework's name, else the host
+    "SUPPORT_URL": None,  # URL or URL name dead-end pages link to; None: no link
     # Dotted paths of the DRF authentication classes the JSON API accepts,
     # in the order DRF tries them. Not the host's DEFAULT_AUTHENTICATION_CLASSES:
     # DRF's default there includes HTTP Basic, which would let anyone try

@@ -1,9 +1,14 @@
 """The six messages: who gets each, with which link, from which template.
 
 ``KINDS`` is the one table of them: a row per kind says who receives it, the
-link it carries, and the state of the change it is due in. Building a
-message (``build``), deciding whether a late one is still due, and the
-flows' "which status is this link's step" all read it.
+link it carries (and how long it works), and the state of the change it is
+due in. Building a message (``build``), deciding whether a late one is still
+due, and the flows' "which status is this link's step" all read it.
+
+Every message's context has ``site_name`` (``site_name()``); one with a link
+has ``link`` and ``link_expires_in`` (words: "24 hours"), which the shared
+base template writes out under the button and as text. A new kind only
+fills ``subject_line`` and its content blocks.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.shortcuts import resolve_url
 from django.urls import reverse
 
-from . import addresses, request_context, tokens
+from . import addresses, durations, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -71,6 +78,14 @@ def _revert_context() -> dict[str, Any]:
     return {"revert_max_age_days": max(1, app_settings.REVERT_MAX_AGE // 86400)}
 
 
+def _link_max_age() -> int:
+    return app_settings.LINK_MAX_AGE
+
+
+def _revert_max_age() -> int:
+    return app_settings.REVERT_MAX_AGE
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of message."""
@@ -87,6 +102,8 @@ class Kind:
     step: str | None = None
     #: More template context.
     context: Callable[[], dict[str, Any]] | None = None
+    #: Seconds the link works, which the message states.
+    link_max_age: Callable[[], int] = _link_max_age
     #: The purpose of the one-time code it carries beside its link (``flows.codes``).
     code: str | None = None
 
@@ -113,12 +130,45 @@ KINDS: dict[str, Kind] = {
     EMAIL_TAKEN_NOTICE: Kind(recipient=_to_new, due_in=Status.AWAITING_NEW, code="change_new"),
     CHANGE_COMPLETED: Kind(recipient=_to_new, due_in=Status.COMPLETED),
     CHANGE_NOTICE_OLD: Kind(
-        recipient=_to_old, due_in=Status.COMPLETED, link=_revert_link, context=_revert_context
+        recipient=_to_old,
+        due_in=Status.COMPLETED,
+        link=_revert_link,
+        context=_revert_context,
+        link_max_age=_revert_max_age,
     ),
 }
 
 #: The status a change must be in for a link of each step to work.
 STEP_STATUS: dict[str, object] = {kind.step: kind.due_in for kind in KINDS.values() if kind.step}
+
+
+def site_name(base_url: str | None = None) -> str:
+    """Return the name emails call the site by.
+
+    In order: the ``SITE_NAME`` setting; the current site's name when
+    ``django.contrib.sites`` is installed and ``SITE_ID`` names one; the host
+    of ``base_url``.
+    """
+    if app_settings.SITE_NAME:
+        return str(app_settings.SITE_NAME)
+    if apps.is_installed("django.contrib.sites"):
+        from django.contrib.sites.models import Site
+
+        try:
+            # Cached by the framework after the first read.
+            name = Site.objects.get_current().name
+        except (ImproperlyConfigured, Site.DoesNotExist):
+            name = ""  # no SITE_ID: the current site needs a request
+        if name:
+            return name
+    return urlsplit(base_url or "").hostname or ""
+
+
+def support_url() -> str | None:
+    """Return where dead ends send people (``SUPPORT_URL``, a URL or URL name), or None."""
+    if not app_settings.SUPPORT_URL:
+        return None
+    return resolve_url(app_settings.SUPPORT_URL)
 
 
 def template_name(kind: str) -> str:
@@ -192,12 +242,17 @@ def build(
         "link_max_age": app_settings.LINK_MAX_AGE,
         "link_max_age_hours": max(1, app_settings.LINK_MAX_AGE // 3600),
         "base_url": base_url,
-        "site_name": urlsplit(base_url or "").hostname or "",
+        "site_name": site_name(base_url),
+        "support_url": support_url(),
+        "email_is_login": addresses.is_login(user),
         # Read from the row, so a worker has it too: tasks carry ids only.
         "request_context": request_context.for_email(change, user),
     }
+    if change is not None:
+        context["masked_new_email"] = addresses.masked(change.new_email)
     if row.link is not None:
         context["link"] = _absolute(base_url, row.link(user, change))
+        context["link_expires_in"] = durations.in_words(row.link_max_age())
     if code is not None and row.link is not None:
         context["code"] = code
         context["code_max_age_minutes"] = max(1, app_settings.CODE_MAX_AGE // 60)

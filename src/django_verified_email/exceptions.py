@@ -11,6 +11,9 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+from .durations import try_again_in
 
 
 class VerifiedEmailError(Exception):
@@ -24,10 +27,20 @@ class VerifiedEmailError(Exception):
         self.retry_after = retry_after
         super().__init__(str(self.detail))
 
+    @property
+    def message(self) -> str:
+        """Return the detail, with how long to wait when a wait would help."""
+        if not self.retry_after:
+            return str(self.detail)
+        return f"{self.detail} {try_again_in(self.retry_after)}"
+
 
 class InvalidToken(VerifiedEmailError):
     code = "invalid_token"
-    detail = _("This link is not valid. It may have been used already or replaced by a newer one.")
+    detail = _(
+        "This link is not valid. It may have been used already, cancelled, "
+        "or replaced by a newer one."
+    )
 
 
 class ExpiredToken(VerifiedEmailError):
@@ -87,15 +100,33 @@ class WrongPassword(VerifiedEmailError):
     code = "wrong_password"
     detail = _("Your password was entered incorrectly.")
 
+    def __init__(
+        self,
+        detail: str | Promise | None = None,
+        *,
+        attempts_left: int | None = None,
+        **kwargs: Any,
+    ):
+        if detail is None and attempts_left is not None:
+            # Said before the lockout, not only once it happened.
+            detail = ngettext_lazy(
+                "Your password was entered incorrectly. %(count)d try left.",
+                "Your password was entered incorrectly. %(count)d tries left.",
+                "count",
+            ) % {"count": attempts_left}
+        super().__init__(detail, **kwargs)
+        #: Wrong passwords still allowed before the lockout.
+        self.attempts_left = attempts_left
+
 
 class LockedOut(VerifiedEmailError):
     code = "locked_out"
-    detail = _("Too many wrong passwords. Try again later.")
+    detail = _("Too many wrong passwords.")
 
 
 class Throttled(VerifiedEmailError):
     code = "throttled"
-    detail = _("A link was sent a moment ago. Wait a little before asking for another.")
+    detail = _("We sent you a link a moment ago.")
 
 
 class NoPendingChange(VerifiedEmailError):

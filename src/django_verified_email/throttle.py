@@ -8,6 +8,7 @@ and expires at its own time; Django's database and file caches give neither
 live in rows locked with ``SELECT ... FOR UPDATE`` on every database.
 """
 
+import hashlib
 import math
 import time
 from collections.abc import Iterator
@@ -20,10 +21,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .addresses import comparable
 from .conf import app_settings
 from .exceptions import LockedOut, Throttled
 
 PREFIX = "verified_email"
+
+#: Purposes of a send, each with cooldowns of its own.
+VERIFY = "verify"
+CHANGE = "change"
+ANY_PURPOSE = "send"
 
 
 def _cache():
@@ -38,14 +45,26 @@ def _seconds_left(until):
     return max(1, math.ceil(until - time.time()))
 
 
-def claim_send(user):
-    """Take the user's one send per ``RESEND_COOLDOWN``, or raise ``Throttled``."""
+def _cooldown_key(user, purpose, address):
+    # The address is hashed: a cache (and its dumps) holds no addresses.
+    digest = hashlib.sha256(comparable(address or "").encode()).hexdigest()[:32]
+    return f"{PREFIX}:cooldown:{user.pk}:{purpose}:{digest}"
+
+
+def claim_send(user, purpose=ANY_PURPOSE, address=None):
+    """Take the one send per ``RESEND_COOLDOWN`` of ``purpose`` to ``address``, or raise.
+
+    Raises ``Throttled``. The cooldown stops a double click and a resend
+    loop; it is kept per purpose and per address so that what a person does
+    next (verify, then ask for a change; fix a typo in the new address)
+    is not refused as if it were a repeat.
+    """
     cooldown = app_settings.RESEND_COOLDOWN
     if cooldown <= 0:
         return
     now = time.time()
     cache = _cache()
-    key = _key("cooldown", user)
+    key = _cooldown_key(user, purpose, address)
     if cache.add(key, now + cooldown, timeout=cooldown):
         return
     held = cache.get(key)
@@ -56,41 +75,45 @@ def claim_send(user):
     cache.set(key, now + cooldown, timeout=cooldown)
 
 
-def release_send(user):
+def release_send(user, purpose=ANY_PURPOSE, address=None):
     """Give the send back, e.g. when the mail server refused it."""
-    _cache().delete(_key("cooldown", user))
+    _cache().delete(_cooldown_key(user, purpose, address))
 
 
 class SendCooldown:
-    """The user's resend cooldown, for one ``with send_cooldown(user)`` block."""
+    """One resend cooldown, for one ``with send_cooldown(...)`` block."""
 
-    def __init__(self, user):
+    def __init__(self, user, purpose, address):
         self.user = user
+        self.purpose = purpose
+        self.address = address
         self.claimed = False
 
     def claim(self) -> None:
-        """Take the user's one send per ``RESEND_COOLDOWN``, or raise ``Throttled``."""
-        claim_send(self.user)
+        """Take the cooldown's one send per ``RESEND_COOLDOWN``, or raise ``Throttled``."""
+        claim_send(self.user, self.purpose, self.address)
         self.claimed = True
 
 
 @contextmanager
-def send_cooldown(user) -> Iterator[SendCooldown]:
-    """Run a send under the user's resend cooldown, handing it back on failure.
+def send_cooldown(user, purpose=ANY_PURPOSE, address=None) -> Iterator[SendCooldown]:
+    """Run a send under the resend cooldown of ``purpose`` to ``address``.
 
-    The block calls ``cooldown.claim()`` once its own checks passed (at once
-    when it has none), so bad input is reported before "wait a bit". If the
-    block fails after claiming, nothing reached the user (refused, or the
+    ``purpose`` names what the link is for (``VERIFY``, ``CHANGE``) and
+    ``address`` the address it proves, so each pair has a cooldown of its
+    own. The block calls ``cooldown.claim()`` once its own checks passed (at
+    once when it has none), so bad input is reported before "wait a bit". If
+    the block fails after claiming, nothing reached the user (refused, or the
     mail server failed): the claim is handed back so they can try again at
     once. Only a claim this block took is handed back, never one an earlier
     send holds.
     """
-    cooldown = SendCooldown(user)
+    cooldown = SendCooldown(user, purpose, address)
     try:
         yield cooldown
     except Exception:
         if cooldown.claimed:
-            release_send(user)
+            release_send(user, purpose, address)
         raise
 
 
@@ -210,3 +233,19 @@ def reset_attempts(user):
     # the collector would wrap it in a transaction of its own on every
     # successful re-authentication.
     rows._raw_delete(using=rows.db)
+
+
+def forget(user, addresses=()):
+    """Drop the user's lockout and attempt count (their row) and the cooldowns of ``addresses``.
+
+    For resetting an account (a demo, a support tool): cooldowns are kept
+    per address, hashed, so only those of the addresses named can be found.
+    """
+    _lockouts().filter(user_id=user.pk).delete()
+    _cache().delete_many(
+        [
+            _cooldown_key(user, purpose, address)
+            for purpose in (VERIFY, CHANGE, ANY_PURPOSE)
+            for address in {*addresses, None}
+        ]
+    )

@@ -1,5 +1,6 @@
 """The HTML front end: thin views over ``flows``."""
 
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.exception import response_for_exception
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_deny
@@ -17,9 +19,17 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import addresses, flows, web
+from . import addresses, durations, emails, flows, web
 from .conf import app_settings
-from .exceptions import ExpiredCode, ExpiredToken, InvalidCode, InvalidToken, VerifiedEmailError
+from .exceptions import (
+    DeliveryFailed,
+    ExpiredCode,
+    ExpiredToken,
+    InvalidCode,
+    InvalidToken,
+    LockedOut,
+    VerifiedEmailError,
+)
 from .forms import ChangeEmailForm
 from .web import link_base
 
@@ -101,13 +111,42 @@ def error_page(request, error, **context):
             "code": error.code,
             "detail": error.detail,
             "login_url": resolve_url(settings.LOGIN_URL),
+            "support_url": emails.support_url(),
+            **_wait_context(error),
             **context,
         },
         status=web.http_status(error),
     )
+    _set_retry_after(response, error)
+    return response
+
+
+def _set_retry_after(response, error):
+    # Seconds for machines; the page says it in words.
     if error.retry_after:
         response["Retry-After"] = str(error.retry_after)
-    return response
+
+
+def _wait_context(error):
+    """The wait before trying again, in words and as a time (nothing without a wait)."""
+    if not error or not error.retry_after:
+        return {}
+    return {
+        "wait": durations.in_words(error.retry_after),
+        "wait_ends_at": timezone.now() + timedelta(seconds=error.retry_after),
+    }
+
+
+def _lock_context(lock):
+    """What a page shows of a lock on changes before anyone fills in the form."""
+    if lock is None:
+        return {"lock": None}
+    return {
+        "lock": lock,
+        "lock_wait": durations.in_words(lock.retry_after),
+        "lock_ends_at": _wait_context(lock)["wait_ends_at"],
+        "support_url": emails.support_url(),
+    }
 
 
 def success_redirect():
@@ -125,6 +164,7 @@ def status(request):
             "current_email": addresses.of_user(user),
             "is_email_verified": user.is_email_verified,
             "change": flows.pending_change(user),
+            **_lock_context(flows.change_lock(user)),
         },
     )
 
@@ -194,6 +234,9 @@ def _resend_for_expired_link(request, token, resend):
 def change(request):
     # An empty POST is still a submission: it must show "required" errors.
     form = ChangeEmailForm(request.POST if request.method == "POST" else None)
+    # A lock is shown before the form is filled in, not after.
+    lock = flows.change_lock(request.user) if request.method != "POST" else None
+    refusal = None
     if request.method == "POST" and form.is_valid():
         try:
             pending = flows.request_change(
@@ -205,9 +248,17 @@ def change(request):
             )
         except VerifiedEmailError as error:
             field = ChangeEmailForm.ERROR_FIELDS.get(error.code)
-            if field is None:
+            if isinstance(error, DeliveryFailed):
+                # The change is saved: the way on is the status page's resend.
                 return error_page(request, error)
-            form.add_error(field, str(error.detail))
+            if field is not None:
+                form.add_error(field, error.message)
+            else:
+                # Refused as a whole (a lockout, a cooldown): the form comes
+                # back with the address as typed, never the password.
+                refusal = error
+                if isinstance(error, LockedOut):
+                    lock = error
         else:
             if pending.status == pending.Status.AWAITING_OLD:
                 text = _(
@@ -219,11 +270,20 @@ def change(request):
                 }
             messages.success(request, text, fail_silently=True)
             return redirect("verified_email:status")
-    return render(
+    response = render(
         request,
         "verified_email/change_form.html",
-        {"form": form, "current_email": addresses.of_user(request.user)},
+        {
+            "form": form,
+            "current_email": addresses.of_user(request.user),
+            "refusal": refusal,
+            **_lock_context(lock),
+        },
+        status=web.http_status(refusal) if refusal else 200,
     )
+    if refusal:
+        _set_retry_after(response, refusal)
+    return response
 
 
 @token_page
@@ -261,11 +321,11 @@ def _after_change_step(request, pending, *, code_action):
             "verified_email/change_old_confirmed.html",
             {"change": pending, "code_action": code_action},
         )
-    messages.success(
-        request,
-        _("Your email address is now %(email)s.") % {"email": pending.new_email},
-        fail_silently=True,
-    )
+    if addresses.is_login(pending.user):
+        text = _("Your email address is now %(email)s. You now sign in with %(email)s.")
+    else:
+        text = _("Your email address is now %(email)s.")
+    messages.success(request, text % {"email": pending.new_email}, fail_silently=True)
     return success_redirect()
 
 

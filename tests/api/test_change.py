@@ -158,10 +158,12 @@ def test_change_lockout_ends_after_its_time(logged_in, settings):
 def test_change_again_within_the_cooldown_is_throttled(logged_in, mailoutbox):
     api_request_change(logged_in, NEW)
 
-    response = api_request_change(logged_in, "other@example.com")
+    response = api_request_change(logged_in, NEW)
 
     assert_error(response, 429, "throttled")
     assert 1 <= int(response["Retry-After"]) <= 60
+    # Seconds for machines, words for people.
+    assert response.json()["detail"] == "We sent you a link a moment ago. Try again in 1 minute."
     assert EmailChange.objects.get().new_email == NEW
     assert len(mailoutbox) == 1
 
@@ -374,3 +376,22 @@ def test_password_is_checked_through_the_same_attempt_counter(logged_in, setting
     assert_error(api_request_change(logged_in, NEW, "wrong"), 400, "wrong_password")
     assert api_request_change(logged_in, NEW, PASSWORD).status_code == 202
     assert_error(api_request_change(logged_in, NEW, "wrong"), 400, "wrong_password")
+
+
+WRONG = "not-the-password-at-all"
+
+
+def test_the_api_keeps_seconds_in_retry_after_and_words_in_the_detail(logged_in, settings):
+    settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 1, "REAUTH_LOCKOUT": 900}
+
+    response = api_request_change(logged_in, password=WRONG)
+
+    body = assert_error(response, 429, "locked_out")
+    assert response["Retry-After"] == "900"
+    assert body["detail"] == "Too many wrong passwords. Try again in 15 minutes."
+
+
+def test_the_api_says_the_tries_left(logged_in, settings):
+    settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 5}
+    body = assert_error(api_request_change(logged_in, password=WRONG), 400, "wrong_password")
+    assert body["detail"] == "Your password was entered incorrectly. 4 tries left."

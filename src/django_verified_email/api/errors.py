@@ -36,7 +36,7 @@ BODY_ERRORS = (
 def error_response(error):
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return Response(
-        {"code": error.code, "detail": str(error.detail)},
+        {"code": error.code, "detail": error.message},
         status=http_status(error),
         headers=headers,
     )

@@ -14,6 +14,7 @@ verbs through this package (``flows.confirm_change(...)``).
 
 from .change import (
     cancel_change,
+    change_lock,
     check_change,
     confirm_change,
     pending_change,
@@ -33,6 +34,7 @@ from .verify import (
 
 __all__ = [
     "cancel_change",
+    "change_lock",
     "check_change",
     "check_revert",
     "check_verification",

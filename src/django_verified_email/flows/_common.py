@@ -44,7 +44,7 @@ def reauthenticate(user: VerifiedUser, password: object) -> None:
         seconds = throttle.lock(user)
         signal_after_commit(signals.user_locked_out, user=user, retry_after=seconds)
         raise LockedOut(retry_after=seconds)
-    raise WrongPassword
+    raise WrongPassword(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
 
 
 def set_verified_address(user: VerifiedUser, address: str, now: datetime) -> bool:

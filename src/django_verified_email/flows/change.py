@@ -63,7 +63,7 @@ def request_change(
     _common.reauthenticate(user, password)
     if addresses.same_address(addresses.of_user(user), new_email):
         raise SameEmail
-    with throttle.send_cooldown(user) as cooldown:
+    with throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown:
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _locked_user_for_new_change(user.pk, new_email, now)
@@ -149,12 +149,38 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         ),
     ).first()
     if user.verified_email_reverted_at is not None:
-        seconds = (user.verified_email_reverted_at + window - now).total_seconds()
-        raise LockedOut(
-            _("Email changes are locked for a while because a recent change was undone."),
-            retry_after=max(1, math.ceil(seconds)),
-        )
+        raise _revert_lock(user.verified_email_reverted_at, window, now)
     return user
+
+
+def _revert_lock(reverted_at: datetime, window: timedelta, now: datetime) -> LockedOut:
+    seconds = (reverted_at + window - now).total_seconds()
+    return LockedOut(
+        _("Email changes are locked for a while because a recent change was undone."),
+        retry_after=max(1, math.ceil(seconds)),
+    )
+
+
+def change_lock(user: VerifiedUser) -> LockedOut | None:
+    """Return the lock that would refuse a change request now, or None.
+
+    For pages to show before anyone fills in the form: a re-authentication
+    lockout, or the lock a revert sets (``CHANGE_LOCK_AFTER_REVERT``). Both
+    carry ``retry_after``, the seconds until they end.
+    """
+    try:
+        throttle.check_lockout(user)
+    except LockedOut as lockout:
+        return lockout
+    now = timezone.now()
+    window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
+    reverted_at = (
+        EmailChange.objects.filter(user_id=user.pk, reverted_at__gt=now - window)
+        .order_by("-reverted_at")
+        .values_list("reverted_at", flat=True)
+        .first()
+    )
+    return None if reverted_at is None else _revert_lock(reverted_at, window, now)
 
 
 def _queue_new_address_step(
@@ -318,9 +344,10 @@ def pending_change(user: VerifiedUser) -> EmailChange | None:
 
 def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailChange:
     """Send the link of the pending change's current step again (older ones stop working)."""
-    if pending_change(user) is None:
+    pending = pending_change(user)
+    if pending is None:
         raise NoPendingChange
-    with throttle.send_cooldown(user) as cooldown:
+    with throttle.send_cooldown(user, throttle.CHANGE, pending.new_email) as cooldown:
         cooldown.claim()
         with atomic_outbox() as outbox:
             change = EmailChange.objects.pending_for(user).select_for_update().first()
@@ -356,4 +383,6 @@ def cancel_change(user: VerifiedUser) -> EmailChange:
         change.closed_at = timezone.now()
         change.save(update_fields=["status", "closed_at"])
         outbox.signal(signals.email_change_cancelled, user=user, change=change)
+    # Starting again, to the same address, is a new request, not a repeat.
+    throttle.release_send(user, throttle.CHANGE, change.new_email)
     return change

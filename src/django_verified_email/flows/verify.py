@@ -19,7 +19,7 @@ def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> Non
         raise NoEmail
     if user.is_email_verified:
         raise AlreadyVerified
-    with throttle.send_cooldown(user) as cooldown:
+    with throttle.send_cooldown(user, throttle.VERIFY, addresses.of_user(user)) as cooldown:
         cooldown.claim()
         with atomic_outbox() as outbox:
             # verification_sent goes out with the message (delivery.SENT_SIGNALS).

@@ -3,7 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django_verified_email import flows
+from django_verified_email import throttle
+from django_verified_email.models import EmailChange
 
 from accounts import demo
 
@@ -18,7 +19,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="Put existing demo accounts back to their first address and password.",
+            help=(
+                "Put existing demo accounts back as they were created: first address and "
+                "password, no email changes (pending, scheduled or past, so no lock after "
+                "an undo), no password lockout, no resend cooldowns."
+            ),
         )
 
     @transaction.atomic
@@ -32,8 +37,8 @@ class Command(BaseCommand):
             created = user is None
             if created:
                 user = users.model(username=account.username)
-            elif flows.pending_change(user) is not None:
-                flows.cancel_change(user)
+            else:
+                self.forget_changes(user, account)
             user.email = account.email
             # A new password hash also kills every link sent before.
             user.set_password(account.password)
@@ -43,3 +48,14 @@ class Command(BaseCommand):
             user.save()
             action = "created" if created else "reset"
             self.stdout.write(f"{account.username}: {action} ({account.email})")
+
+    def forget_changes(self, user, account):
+        """Delete the account's email changes and drop its lockout and cooldowns."""
+        changes = EmailChange.objects.filter(user=user)
+        known = {account.email, user.email}
+        for old, new in changes.values_list("old_email", "new_email"):
+            known.update((old, new))
+        # A revert's lock and a scheduled change live in these rows: a demo
+        # account starts again with no history at all.
+        changes.delete()
+        throttle.forget(user, known)
