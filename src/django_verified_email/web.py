@@ -19,6 +19,7 @@ from .exceptions import (
     AlreadyVerified,
     DeliveryFailed,
     EmailTakenMeanwhile,
+    ExpiredCode,
     ExpiredToken,
     LockedOut,
     NoEmail,
@@ -34,6 +35,7 @@ from .models import EmailChange
 # asked for (400), a conflict when it was taken since (409).
 HTTP_STATUS: dict[type[VerifiedEmailError], int] = {
     ExpiredToken: 410,
+    ExpiredCode: 410,
     AlreadyVerified: 409,
     NoEmail: 409,
     EmailTakenMeanwhile: 409,
@@ -98,10 +100,47 @@ def confirm_change(
     old address's link, which completes nothing) it is read later, only when
     a change completed, which spares the confirm-old step two queries.
     """
-    completes = app_settings.LOGOUT_OTHER_SESSIONS and _is_new_address_link(token)
+    return _confirm_and_renew(
+        request,
+        lambda: flows.confirm_change(token, base_url=link_base(request)),
+        read_session_user,
+        may_complete=_is_new_address_link(token),
+    )
+
+
+def confirm_change_by_code(
+    request: HttpRequest,
+    user: Any,
+    code: object,
+    *,
+    link: object = None,
+    read_session_user: Callable[[HttpRequest], Any] = session_user,
+) -> EmailChange:
+    """Confirm a change step with its code for a front end, as ``confirm_change`` does a link.
+
+    ``user`` is who the request is authenticated as; ``link`` as
+    ``flows.confirm_change_by_code`` takes it.
+    """
+    return _confirm_and_renew(
+        request,
+        lambda: flows.confirm_change_by_code(user, code, base_url=link_base(request), link=link),
+        read_session_user,
+        # Which step a code is for is only known once it is read.
+        may_complete=True,
+    )
+
+
+def _confirm_and_renew(
+    request: HttpRequest,
+    confirm: Callable[[], EmailChange],
+    read_session_user: Callable[[HttpRequest], Any],
+    *,
+    may_complete: bool,
+) -> EmailChange:
+    completes = app_settings.LOGOUT_OTHER_SESSIONS and may_complete
     before = read_session_user(request) if completes else None
     try:
-        change = flows.confirm_change(token, base_url=link_base(request))
+        change = confirm()
     except DeliveryFailed as error:
         if error.change is not None:
             # Completed, only the notices failed: the old session key must

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from .. import addresses, emails, signals, throttle, tokens
 from ..delivery import atomic_outbox
-from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail
+from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail, VerifiedEmailError
 from ..models import EmailChange, VerifiedUser
 from ._common import read_token
 
@@ -51,19 +53,36 @@ def check_verification(token: object) -> VerifiedUser:
 def confirm_verification(token: object) -> VerifiedUser:
     """Use a verification link: the user's current address becomes verified.
 
-    A pending single-link change (opened while the address was unverified,
-    so it skips the old address) is superseded: from now on, moving the
-    account needs the dual-link flow, and that change's link dies.
+    A pending single-link change is superseded (``verify_step``).
     """
+    return verify_step(lambda: _user_for_token(token, lock=True))
+
+
+def verify_step(locate: Callable[[], VerifiedUser | VerifiedEmailError]) -> VerifiedUser:
+    """Mark verified the user ``locate`` finds and locks, in one transaction.
+
+    ``locate`` runs inside it and returns the locked user, or an error to
+    raise once the transaction commits (a wrong code must stay counted).
+    """
+    refusal = None
     with atomic_outbox() as outbox:
-        user = _user_for_token(token, lock=True)
-        now = timezone.now()
-        user.mark_email_verified(now)
-        user.save(update_fields=["is_email_verified", "email_verified_at"])
-        EmailChange.objects.pending_for(user).filter(old_confirmed_at__isnull=True).exclude(
-            status=EmailChange.Status.AWAITING_OLD
-        ).update(status=EmailChange.Status.SUPERSEDED, closed_at=now)
-        outbox.signal(signals.email_verified, user=user, email=addresses.of_user(user))
+        located = locate()
+        if isinstance(located, VerifiedEmailError):
+            refusal = located
+        else:
+            user = located
+            now = timezone.now()
+            user.mark_email_verified(now)
+            user.save(update_fields=["is_email_verified", "email_verified_at"])
+            # A pending single-link change (opened while the address was
+            # unverified, so it skips the old address) is superseded: from
+            # now on, moving the account needs the dual-link flow.
+            EmailChange.objects.pending_for(user).filter(old_confirmed_at__isnull=True).exclude(
+                status=EmailChange.Status.AWAITING_OLD
+            ).update(status=EmailChange.Status.SUPERSEDED, closed_at=now)
+            outbox.signal(signals.email_verified, user=user, email=addresses.of_user(user))
+    if refusal is not None:
+        raise refusal
     return user
 
 
