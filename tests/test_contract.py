@@ -47,6 +47,7 @@ def test_a_change_has_the_contract_statuses_and_only_two_are_open():
         "completed",
         "cancelled",
         "superseded",
+        "denied",
     }
     assert set(EmailChange.PENDING_STATUSES) == {"awaiting_old", "awaiting_new"}
 

@@ -1,4 +1,4 @@
-"""The six messages: who gets each, with which link, from which template.
+"""The messages: who gets each, with which link, from which template.
 
 ``KINDS`` is the one table of them: a row per kind says who receives it, the
 link it carries (and how long it works), and the state of the change it is
@@ -38,6 +38,10 @@ CHANGE_CONFIRM_NEW = "change_confirm_new"
 CHANGE_COMPLETED = "change_completed"
 CHANGE_NOTICE_OLD = "change_notice_old"
 EMAIL_TAKEN_NOTICE = "email_taken_notice"
+CHANGE_REVERTED_NEW = "change_reverted_new"
+CHANGE_REVERTED_OLD = "change_reverted_old"
+CHANGE_DENIED_OLD = "change_denied_old"
+CHANGE_DENIED_NEW = "change_denied_new"
 
 #: The steps of a change, as its links name them.
 OLD_STEP = "old"
@@ -60,6 +64,28 @@ def _change_link(step: str) -> Callable[[Any, EmailChange], str]:
 def _revert_link(user: Any, change: EmailChange) -> str:
     token = tokens.make_revert_token(change)
     return reverse("verified_email:change-revert", kwargs={"token": token})
+
+
+def _set_password_link(user: Any, change: EmailChange) -> str:
+    token = tokens.make_set_password_token(user)
+    return reverse("verified_email:change-set-password", kwargs={"token": token})
+
+
+def _to_discarded(user: Any, change: EmailChange) -> str:
+    # The address the revert took away: that of the newest change it undid
+    # (the same revert marks them all with one time).
+    newest = (
+        EmailChange.objects.filter(
+            user_id=change.user_id,
+            pk__gte=change.pk,
+            status=Status.COMPLETED,
+            reverted_at=change.reverted_at,
+        )
+        .order_by("-pk")
+        .values_list("new_email", flat=True)
+        .first()
+    )
+    return newest or change.new_email
 
 
 def _to_user(user: Any, change: EmailChange | None) -> str:
@@ -136,6 +162,13 @@ KINDS: dict[str, Kind] = {
         context=_revert_context,
         link_max_age=_revert_max_age,
     ),
+    # After a revert: the address it took away hears that it did, the
+    # restored one gets a "set a new password" link.
+    CHANGE_REVERTED_NEW: Kind(recipient=_to_discarded, due_in=Status.COMPLETED),
+    CHANGE_REVERTED_OLD: Kind(recipient=_to_old, due_in=Status.COMPLETED, link=_set_password_link),
+    # After a deny ("this wasn't me" at the old-address step).
+    CHANGE_DENIED_OLD: Kind(recipient=_to_old, due_in=Status.DENIED, link=_set_password_link),
+    CHANGE_DENIED_NEW: Kind(recipient=_to_new, due_in=Status.DENIED),
 }
 
 #: The status a change must be in for a link of each step to work.

@@ -129,6 +129,13 @@ class Throttled(VerifiedEmailError):
     detail = _("We sent you a link a moment ago.")
 
 
+class InvalidPassword(VerifiedEmailError):
+    """The new password was refused by the password validators (``detail`` says why)."""
+
+    code = "invalid_password"
+    detail = _("This password is not accepted. Choose another one.")
+
+
 class NoPendingChange(VerifiedEmailError):
     code = "no_pending_change"
     detail = _("There is no email change in progress.")
