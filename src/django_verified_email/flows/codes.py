@@ -147,14 +147,9 @@ def _still_waiting(
     previous = Subquery(
         OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose).values("digest")[:1]
     )
+    users = get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
     if change is None:
-        locked = (
-            get_user_model()
-            ._default_manager.select_for_update()
-            .annotate(verified_email_previous_code=previous)
-            .filter(pk=user.pk)
-            .first()
-        )
+        locked = users.annotate(verified_email_previous_code=previous).first()
         if (
             locked is None
             or not locked.is_active
@@ -164,6 +159,13 @@ def _still_waiting(
         ):
             return None
         return {"previous": locked.verified_email_previous_code}
+    # The user's row first, then the change's: the lock order of every flow
+    # (``EmailChangeQuerySet.lock_for_taking``). Storing the code takes a key
+    # share on the user's row anyway (its foreign key); taken after the
+    # change's row, it would deadlock with a new request, which holds the
+    # user's row and waits for this change's to supersede it.
+    if users.values_list("pk", flat=True).first() is None:
+        return None
     return (
         EmailChange.objects.select_for_update()
         .filter(pk=change.pk, status=change.status, link_generation=change.link_generation)
