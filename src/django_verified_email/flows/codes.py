@@ -37,12 +37,12 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -240,7 +240,7 @@ def use(
     ):
         logger.debug("Refused a code: replaced (a newer link or request)")
         return ExpiredCode()
-    if row.created_at + timedelta(seconds=app_settings.CODE_MAX_AGE) <= now:
+    if row.created_at <= _sent_before_live(now):
         logger.debug("Refused a code: older than CODE_MAX_AGE")
         return ExpiredCode()
     code = normalize(typed)
@@ -261,7 +261,7 @@ def use(
         # The user's own older code, not a guess: not counted.
         logger.debug("Refused a code: replaced by a newer one")
         return ExpiredCode()
-    WrongCode.objects.filter(user_id=user.pk, failed_at__lte=now - DAY).delete()
+    old_wrong_tries(now).filter(user_id=user.pk).delete()
     WrongCode.objects.create(user_id=user.pk, failed_at=now)
     row.failures += 1
     if row.failures >= app_settings.CODE_MAX_ATTEMPTS:
@@ -272,6 +272,25 @@ def use(
     logger.debug("Refused a code: wrong")
     row.save(update_fields=["failures"])
     return InvalidCode()
+
+
+def _sent_before_live(now: datetime) -> datetime:
+    """Return the time a code must have been sent after to still work at ``now``."""
+    return now - timedelta(seconds=app_settings.CODE_MAX_AGE)
+
+
+def dead_codes(now: datetime) -> QuerySet[OneTimeCode]:
+    """The code rows no try can use any more: used, used up, or past ``CODE_MAX_AGE``.
+
+    Deleting one changes no answer: a missing row refuses a code as
+    ``expired_code`` too. For ``verified_email_purge``.
+    """
+    return OneTimeCode.objects.filter(Q(digest="") | Q(created_at__lte=_sent_before_live(now)))
+
+
+def old_wrong_tries(now: datetime) -> QuerySet[WrongCode]:
+    """The wrong tries the per-day limit no longer counts (a day old or more)."""
+    return WrongCode.objects.filter(failed_at__lte=now - DAY)
 
 
 def _locked_user(user: VerifiedUser) -> VerifiedUser | None:
@@ -355,8 +374,10 @@ def _step_of(change: EmailChange | None) -> str | None:
 __all__ = [
     "confirm_change_by_code",
     "confirm_verification_by_code",
+    "dead_codes",
     "display",
     "issue",
     "normalize",
+    "old_wrong_tries",
     "use",
 ]
