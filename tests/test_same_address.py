@@ -202,7 +202,8 @@ def test_a_revert_the_constraint_refuses_is_email_taken(make_user, mailoutbox, m
 
 def test_the_lookup_repeats_the_declared_expression_and_condition(db):
     sql = str(addresses.users_with_address("Bob@Example.com.").query)
-    column = '"testapp_user"."email_address"'
+    quote = connection.ops.quote_name  # "..." here, `...` on MySQL/MariaDB
+    column = f"{quote('testapp_user')}.{quote('email_address')}"
     assert f"LOWER({column}) IN (LOWER(" in sql
     assert f"NOT ({column} = " in sql
     assert "UPPER(" not in sql
