@@ -159,9 +159,7 @@ class Command(BaseCommand):
         )
         if counters:
             self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
-        dead, _ = delete_in_batches(
-            codes.dead_codes(now), database=database, batch_size=batch_size
-        )
+        dead, _ = delete_in_batches(codes.dead_codes(now), database=database, batch_size=batch_size)
         tries, _ = delete_in_batches(
             codes.old_wrong_tries(now), database=database, batch_size=batch_size
         )
