@@ -287,6 +287,8 @@ def change(request):
     return response
 
 
+# Its deny answer shows the new-password form: never framed (see change()).
+@xframe_options_deny
 @token_page
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -450,6 +452,8 @@ def change_cancel(request):
     return redirect("verified_email:status")
 
 
+# Its answer shows the new-password form: never framed (see change()).
+@xframe_options_deny
 @token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_revert(request, token):
@@ -479,6 +483,8 @@ def _taken_back_page(request, template, change, password_token):
 
 # The new password stays out of error reports, as on Django's own pages.
 @sensitive_post_parameters("new_password1", "new_password2")
+# A page that takes a password is never framed (see change()).
+@xframe_options_deny
 @token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_set_password(request, token):
