@@ -130,7 +130,11 @@ def test_token_of_a_wrong_type(endpoint, value, world, mailoutbox):
 
 @pytest.mark.parametrize(
     ("endpoint", "field"),
-    [("verify-confirm", "code"), ("change-confirm", "code"), ("change-set-password", "new_password")],
+    [
+        ("verify-confirm", "code"),
+        ("change-confirm", "code"),
+        ("change-set-password", "new_password"),
+    ],
 )
 @pytest.mark.parametrize("value", WRONG_TYPES, ids=repr)
 def test_code_or_new_password_of_a_wrong_type(endpoint, field, value, world, mailoutbox):
