@@ -287,9 +287,10 @@ def change(request):
     return response
 
 
-# Its deny answer shows the new-password form: never framed (see change()).
-@xframe_options_deny
 @token_page
+# Its deny answer shows the new-password form: never framed (see change()).
+# Inside token_page, whose frame hides the token from error reports.
+@xframe_options_deny
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_confirm(request, token):
@@ -452,9 +453,9 @@ def change_cancel(request):
     return redirect("verified_email:status")
 
 
+@token_page
 # Its answer shows the new-password form: never framed (see change()).
 @xframe_options_deny
-@token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_revert(request, token):
     try:
@@ -483,9 +484,9 @@ def _taken_back_page(request, template, change, password_token):
 
 # The new password stays out of error reports, as on Django's own pages.
 @sensitive_post_parameters("new_password1", "new_password2")
+@token_page
 # A page that takes a password is never framed (see change()).
 @xframe_options_deny
-@token_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_set_password(request, token):
     """The one-time "set a new password" page given after a revert or a deny.
