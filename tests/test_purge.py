@@ -375,3 +375,19 @@ def test_purge_deletes_dead_codes_and_wrong_tries_the_day_no_longer_counts(make_
     # The code that is still live still works.
     assert live_browser.post(url("verify-code"), {"code": live_code}).status_code == 302
     assert reloaded(live).is_email_verified
+
+
+def test_purge_keeps_the_used_code_of_a_pending_changes_first_step(user, mailoutbox):
+    browser = client_for(user)
+    browser.post(url("change"), {"new_email": "alice.new@example.com", "password": PASSWORD})
+    old_code = code_in(mailoutbox[-1])
+    assert browser.post(url("change-code"), {"code": old_code}).status_code == 200  # one more step
+
+    purge()
+
+    # Typed at the new address's step (its code still live), it still reads
+    # as used, not as a wrong try at that step's code.
+    assert browser.post(url("change-code"), {"code": old_code}).status_code == 410
+    assert not WrongCode.objects.exists()
+    new_code = code_in(mailoutbox[-1], to="alice.new@example.com")
+    assert browser.post(url("change-code"), {"code": new_code}).status_code == 302
