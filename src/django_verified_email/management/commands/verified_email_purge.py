@@ -7,9 +7,9 @@ while its "this wasn't me" link and the change lock after a revert can still
 need it. When that is longer than ``PURGE_AFTER``, a row kept past
 ``PURGE_AFTER`` keeps its addresses only while a revert can still read them:
 the others have both addresses blanked, and where the requests that started
-and refused the change came from (IP address, browser, system) with them; status and times stay, for the lock and
-the audit. Rows go in batches, each in its own short transaction, so a
-million rows never hold one long lock.
+and refused the change came from (IP address, browser, system) with them;
+status and times stay, for the lock and the audit. Rows go in batches, each in
+its own short transaction, so a million rows never hold one long lock.
 
 Re-authentication counters go too once both their window and any lockout are
 over: a user's next attempt would start a fresh count anyway.
