@@ -22,8 +22,8 @@ from tests.helpers import (
     BASE_URL,
     PASSWORD,
     REVERT_PAGE,
-    link_path,
     later,
+    link_path,
     links_in,
     request_change,
     revert_path,
@@ -328,10 +328,7 @@ def test_the_worker_reads_the_context_from_the_row(ve_settings, user, mailoutbox
 # Deny and revert: the request that refused the change
 
 REFUSED_WHEN = "Sunday 29 November 2026, 11:42 UTC"
-DONE = (
-    f"This was done on {REFUSED_WHEN} from the IP address 198.51.100.7, "
-    "using Chrome on Windows."
-)
+DONE = f"This was done on {REFUSED_WHEN} from the IP address 198.51.100.7, using Chrome on Windows."
 REFUSER = {"REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": CHROME_WINDOWS}
 
 
