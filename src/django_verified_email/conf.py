@@ -39,6 +39,14 @@ DEFAULTS = {
     "USER_TIME_ZONE": None,  # user attribute or dotted path; None: UTC
     # Accept domain literals (a@[10.0.0.5]) and dotless hosts (root@localhost).
     "ALLOW_LOCAL_ADDRESSES": False,
+    # Lost old mailbox (flows/recovery.py): seconds a recovery waits, after
+    # the new address proved itself, before it completes; None turns the
+    # path off (``recovery_disabled``).
+    "RECOVERY_DELAY": 604800,  # seconds: 7 days
+    # Dotted path of a callable ``(request, user) -> bool``: whether the
+    # request that asks for a recovery passed the host's second factor. When
+    # it did, the recovery completes as soon as the new address is confirmed.
+    "RECOVERY_SECOND_FACTOR": None,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

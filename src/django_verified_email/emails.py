@@ -1,4 +1,4 @@
-"""The six messages: who gets each, with which link, from which template.
+"""The messages: who gets each, with which link, from which template.
 
 ``KINDS`` is the one table of them: a row per kind says who receives it, the
 link it carries (and how long it works), and the state of the change it is
@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils import timezone
 
 from . import addresses, durations, request_context, tokens
 from .conf import app_settings
@@ -38,6 +39,12 @@ CHANGE_CONFIRM_NEW = "change_confirm_new"
 CHANGE_COMPLETED = "change_completed"
 CHANGE_NOTICE_OLD = "change_notice_old"
 EMAIL_TAKEN_NOTICE = "email_taken_notice"
+# Recovery (flows/recovery.py): the old mailbox is lost.
+RECOVERY_CONFIRM_NEW = "recovery_confirm_new"
+RECOVERY_NOTICE_OLD = "recovery_notice_old"
+RECOVERY_REMINDER = "recovery_reminder"
+RECOVERY_COMPLETED_OLD = "recovery_completed_old"
+RECOVERY_CANCELLED = "recovery_cancelled"
 
 #: The steps of a change, as its links name them.
 OLD_STEP = "old"
@@ -62,6 +69,11 @@ def _revert_link(user: Any, change: EmailChange) -> str:
     return reverse("verified_email:change-revert", kwargs={"token": token})
 
 
+def _stop_link(user: Any, change: EmailChange) -> str:
+    token = tokens.make_stop_token(change)
+    return reverse("verified_email:change-stop", kwargs={"token": token})
+
+
 def _to_user(user: Any, change: EmailChange | None) -> str:
     return addresses.of_user(user)
 
@@ -78,6 +90,18 @@ def _revert_context() -> dict[str, Any]:
     return {"revert_max_age_days": max(1, app_settings.REVERT_MAX_AGE // 86400)}
 
 
+def _recovery_context() -> dict[str, Any]:
+    delay = app_settings.RECOVERY_DELAY
+    return {"recovery_delay": durations.in_words(delay) if delay is not None else ""}
+
+
+def _stop_link_max_age() -> int:
+    # The message says how long the link works in words; the stop link works
+    # until the change completes, at most the delay after the new address
+    # confirms (the template says so).
+    return app_settings.RECOVERY_DELAY or 0
+
+
 def _link_max_age() -> int:
     return app_settings.LINK_MAX_AGE
 
@@ -92,9 +116,10 @@ class Kind:
 
     #: Whose address it goes to: ``(user, change) -> address``.
     recipient: Callable[[Any, Any], str]
-    #: The change status it is due in; None for the one message about the
-    #: user alone (verify), due while the address is unverified. (Typed
-    #: ``object``: the stubs see a choice as its (value, label) tuple.)
+    #: The change status it is due in, or a tuple of them; None for the one
+    #: message about the user alone (verify), due while the address is
+    #: unverified. (Typed ``object``: the stubs see a choice as its (value,
+    #: label) tuple.)
     due_in: object
     #: The link it carries, as a path: ``(user, change) -> path``.
     link: Callable[[Any, Any], str] | None = None
@@ -124,6 +149,32 @@ KINDS: dict[str, Kind] = {
         context=_revert_context,
         link_max_age=_revert_max_age,
     ),
+    # Instead of CHANGE_CONFIRM_NEW when the old mailbox is lost: the same
+    # step, the same link, and words about the wait that follows.
+    RECOVERY_CONFIRM_NEW: Kind(
+        recipient=_to_new,
+        due_in=Status.AWAITING_NEW,
+        link=_change_link(NEW_STEP),
+        step=NEW_STEP,
+        context=_recovery_context,
+    ),
+    # The old address's only say in a recovery: a "stop this change" link.
+    # Still due once the change is scheduled: a worker may send it after a
+    # quick confirmation of the new address, and it must not be dropped then.
+    RECOVERY_NOTICE_OLD: Kind(
+        recipient=_to_old,
+        due_in=(Status.AWAITING_NEW, Status.SCHEDULED),
+        link=_stop_link,
+        context=_recovery_context,
+        link_max_age=_stop_link_max_age,
+    ),
+    RECOVERY_REMINDER: Kind(
+        recipient=_to_old, due_in=Status.SCHEDULED, link=_stop_link, link_max_age=_stop_link_max_age
+    ),
+    # No "this wasn't me" link: the owner had the whole wait to stop it, and
+    # a lost mailbox may be someone else's by now (a recycled address).
+    RECOVERY_COMPLETED_OLD: Kind(recipient=_to_old, due_in=Status.COMPLETED),
+    RECOVERY_CANCELLED: Kind(recipient=_to_new, due_in=Status.CANCELLED),
 }
 
 #: The status a change must be in for a link of each step to work.
@@ -180,7 +231,11 @@ def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
         return False
     if kind.due_in is None:
         return bool(addresses.of_user(user)) and not user.is_email_verified
-    return change is not None and change.status == kind.due_in
+    if change is None:
+        return False
+    if isinstance(kind.due_in, tuple):
+        return change.status in kind.due_in
+    return change.status == kind.due_in
 
 
 def build(
@@ -228,6 +283,10 @@ def build(
     }
     if change is not None:
         context["masked_new_email"] = addresses.masked(change.new_email)
+        if change.completes_at is not None:
+            # A scheduled recovery: how long until it completes, in words.
+            left = (change.completes_at - timezone.now()).total_seconds()
+            context["completes_in"] = durations.in_words(max(1, left))
     if row.link is not None:
         context["link"] = _absolute(base_url, row.link(user, change))
         context["link_expires_in"] = durations.in_words(row.link_max_age())

@@ -41,3 +41,9 @@ user_locked_out = Signal()
 #: seconds. A good place to force a password reset or alert staff.
 #: Arguments: ``user``, ``change``, ``restored_email: str``, ``discarded_email: str``.
 email_change_reverted = Signal()
+
+#: A recovery (the old mailbox is lost) was confirmed by its new address and
+#: now waits: it completes by itself at ``completes_at`` unless the old
+#: address stops it or the user cancels it. Arguments: ``user``, ``change``,
+#: ``completes_at: datetime``.
+email_change_scheduled = Signal()

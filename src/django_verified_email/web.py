@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from . import flows, sessions
 from . import request_context as context
@@ -70,6 +71,30 @@ def request_context(request: HttpRequest) -> context.RequestContext:
     (``CLIENT_IP_HEADER``); see ``request_context.client_ip``.
     """
     return context.capture(request.META)
+
+
+def passed_second_factor(request: HttpRequest, user: Any) -> bool:
+    """Return whether ``request`` passed the host's second factor (``RECOVERY_SECOND_FACTOR``).
+
+    False when the setting is None: only a host that has MFA can say.
+    """
+    path = app_settings.RECOVERY_SECOND_FACTOR
+    if not path:
+        return False
+    return bool(import_string(path)(request, user))
+
+
+def complete_if_due(request: HttpRequest, user: Any) -> EmailChange | None:
+    """Complete the logged-in user's scheduled change if its wait is over; return it if it closed.
+
+    The status page calls it, so a user who comes back after ``completes_at``
+    finds the change done before any cron job ran. The request's session
+    takes the new session hash, as on any completion.
+    """
+    change = flows.complete_if_due(user, base_url=link_base(request))
+    if change is not None and change.status == EmailChange.Status.COMPLETED:
+        sessions.after_address_changed(request, change.user, session_user=user)
+    return change
 
 
 def session_user(request: HttpRequest) -> Any:

@@ -74,6 +74,10 @@ class TokenAPIView(VerifiedEmailAPIView):
 class StatusView(VerifiedEmailAPIView):
     def get(self, request):
         user = request.user
+        # A scheduled change whose wait is over completes now, as on the page.
+        closed = web.complete_if_due(request._request, user)
+        if closed is not None:
+            user = closed.user
         data = StatusSerializer(
             {
                 "email": addresses.of_user(user),
@@ -107,12 +111,15 @@ class ChangeView(VerifiedEmailAPIView):
 
     def post(self, request):
         body = ChangeRequestSerializer.read(request.data)
+        lost = body["old_email_lost"]
         change = flows.request_change(
             request.user,
             body["new_email"],
             body["password"],
             base_url=link_base(request),
             context=web.request_context(request._request),
+            old_email_lost=lost,
+            second_factor=lost and web.passed_second_factor(request._request, request.user),
         )
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 

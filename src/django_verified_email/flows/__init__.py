@@ -6,7 +6,7 @@ in one place. ``base_url`` is the scheme and host to build links with when
 the ``BASE_URL`` setting is not set (the front ends pass the request's
 validated host).
 
-One module per flow: ``verify``, ``change`` and ``revert``; what they share
+One module per flow: ``verify``, ``change``, ``revert`` and ``recovery``; what they share
 is in ``_common``, and the queries on ``EmailChange``'s queryset. Call the
 verbs through this package (``flows.confirm_change(...)``).
 """
@@ -22,6 +22,7 @@ from .change import (
     resend_change_for_expired_link,
 )
 from .notices import send_owed_notices
+from .recovery import complete_by_staff, complete_due, complete_if_due, complete_scheduled
 from .revert import check_revert, confirm_revert
 from .verify import (
     check_verification,
@@ -36,6 +37,10 @@ __all__ = [
     "check_change",
     "check_revert",
     "check_verification",
+    "complete_by_staff",
+    "complete_due",
+    "complete_if_due",
+    "complete_scheduled",
     "confirm_change",
     "confirm_revert",
     "confirm_verification",
