@@ -2,7 +2,8 @@
 
 The links in sent mail are read here and nowhere else: ``links_in`` finds
 them, and every other reader (``link_in``, ``link_path``, ``token_in``,
-``revert_token_in``) goes through it.
+``revert_token_in``) goes through it. The same for one-time codes:
+``codes_in``, and ``code_in`` through it.
 """
 
 import json
@@ -29,6 +30,8 @@ BASE_URL = "http://testserver"
 CONFIRM_PAGES = ("verify", "change/confirm")
 REVERT_PAGE = ("change/revert",)
 ANY_PAGE = (*CONFIRM_PAGES, *REVERT_PAGE)
+# A one-time code as emails show it: 123-456.
+CODE_RE = re.compile(r"(?<![\w-])(\d{3}-\d{3})(?![\w-])")
 LINK_RE = re.compile(r"https?://[^\s\"'<>]+/(verify|change/confirm|change/revert)/([^\s\"'<>/]+)/")
 
 
@@ -173,6 +176,26 @@ def token_in(message, to=None, pages=CONFIRM_PAGES):
 def revert_token_in(message, to=None):
     """The token of the "this wasn't me" link in the notice of a completed change."""
     return token_in(message, to, REVERT_PAGE)
+
+
+def codes_in(message):
+    """The one-time codes in a message's text and HTML bodies, in order, each once."""
+    texts = [message.body]
+    for body, mimetype in getattr(message, "alternatives", []):
+        if mimetype == "text/html":
+            texts.append(body)
+    # Links are left out: a token may hold digits that look like a code.
+    found = (match[1] for text in texts for match in CODE_RE.finditer(LINK_RE.sub("", text)))
+    return list(dict.fromkeys(found))
+
+
+def code_in(message, to=None):
+    """The one code in ``message`` (the same in both bodies), checking who it went to."""
+    if to is not None:
+        assert message.to == [to], message.to
+    codes = codes_in(message)
+    assert len(codes) == 1, codes
+    return codes[0]
 
 
 def revert_path(token):

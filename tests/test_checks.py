@@ -1,6 +1,6 @@
 """System checks: stable ids for a missing mixin, bad settings, a non-unique address (W002),
-a process-local cache (W003), bad hardening numbers (E003), links on any host (W004) and
-an address lookup no index serves (W006)."""
+a process-local cache (W003), bad hardening numbers (E003), links on any host (W004),
+an address lookup no index serves (W006) and guessable codes (W007)."""
 
 import pytest
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -14,8 +14,10 @@ from django.test.utils import isolate_apps
 
 from django_verified_email.checks import (
     check_cache,
+    check_code_guessing,
     check_settings,
     check_user_model,
+    code_guess_chance,
     email_index_warnings,
     email_unique_warnings,
 )
@@ -400,6 +402,49 @@ def test_w004_when_links_would_take_any_host(settings):
     settings.VERIFIED_EMAIL = {}
     settings.ALLOWED_HOSTS = ["example.com"]
     assert check_link_host() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("CODE_MAX_AGE", 0),
+        ("CODE_MAX_AGE", "15 minutes"),
+        ("CODE_MAX_ATTEMPTS", 0),
+        ("CODE_MAX_ATTEMPTS", True),
+        ("CODE_MAX_ATTEMPTS_PER_DAY", -1),
+        ("CODE_MAX_ATTEMPTS_PER_DAY", 2.5),
+    ],
+)
+def test_e003_for_bad_code_numbers(settings, key, value):
+    settings.VERIFIED_EMAIL = {key: value}
+    assert [error.id for error in check_settings()] == ["verified_email.E003"]
+    assert check_code_guessing() == []
+
+
+def test_the_code_defaults_keep_guessing_under_1_in_10000(settings):
+    from django_verified_email.conf import DEFAULTS
+
+    settings.VERIFIED_EMAIL = {}
+    assert check_code_guessing() == []
+    # 20 tries against a million codes: about 1 in 50,000.
+    assert 1 / code_guess_chance(DEFAULTS) > 49_000
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"CODE_MAX_ATTEMPTS_PER_DAY": 100},
+        # Each started day of a link's life brings a day of tries.
+        {"LINK_MAX_AGE": 6 * 86400},
+    ],
+)
+def test_w006_when_the_settings_make_codes_guessable(settings, values):
+    settings.VERIFIED_EMAIL = values
+
+    [warning] = check_code_guessing()
+
+    assert warning.id == "verified_email.W007"
+    assert warning.level == checks.WARNING
 
 
 @pytest.mark.hardening

@@ -633,3 +633,58 @@ def test_an_owed_notice_is_sent_once_and_owed_again_if_it_fails_again(user, mail
     assert flows.send_owed_notices() == 1
     assert flows.send_owed_notices() == 0
     assert [m.to for m in mailoutbox] == [["alice@example.com"]]
+
+
+# One-time codes ----------------------------------------------------------
+
+
+def test_the_worker_makes_the_code_the_task_carries_none(dummy_tasks, logged_in, user, mailoutbox):
+    from django_verified_email.models import OneTimeCode
+    from tests.helpers import code_in
+
+    request_change(logged_in, "alice.new@example.com")
+
+    # Nothing is made before the worker runs: the queue can hold no code.
+    [task_result] = queued()
+    assert set(task_result.kwargs) == ID_ARGUMENTS
+    assert not OneTimeCode.objects.exists()
+    assert run_queued() == [True]
+    code = code_in(mailoutbox[-1])
+    assert code not in repr(task_result.kwargs)
+    assert code.replace("-", "") not in repr(task_result.kwargs)
+    # And it works.
+    response = logged_in.post(url("change-code"), {"code": code})
+    assert response.status_code == 200
+    assert EmailChange.objects.get().status == EmailChange.Status.AWAITING_NEW
+
+
+def test_a_late_worker_makes_no_code_for_a_superseded_change(
+    dummy_tasks, logged_in, user, mailoutbox
+):
+    from django_verified_email.models import OneTimeCode
+    from tests.helpers import code_in
+
+    request_change(logged_in, "alice.new@example.com")
+    request_change(logged_in, "alice.other@example.com")
+    first, second = queued()
+    tasks.deliver_email.get_backend().clear()
+    assert run(second) is True
+    live = OneTimeCode.objects.get()
+
+    assert run(first) is False
+
+    assert OneTimeCode.objects.get().digest == live.digest
+    [message] = mailoutbox
+    assert logged_in.post(url("change-code"), {"code": code_in(message)}).status_code == 200
+
+
+def test_celery_gets_no_code(eager_celery, published, logged_in, user, mailoutbox):
+    from tests.helpers import code_in
+
+    request_change(logged_in, "alice.new@example.com")
+
+    code = code_in(mailoutbox[-1])
+    [(_args, options)] = published
+    assert set(options["kwargs"]) == ID_ARGUMENTS
+    assert code not in repr(options)
+    assert code.replace("-", "") not in repr(options)

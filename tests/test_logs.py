@@ -175,3 +175,62 @@ def test_an_error_report_of_a_change_request_carries_no_password(user, monkeypat
     assert "the database went away" in text
     assert PASSWORD not in text
     assert PASSWORD not in html
+
+
+def test_no_code_in_logs_or_pages_through_every_outcome(logs, make_user, mailoutbox, settings):
+    from tests.helpers import code_in, url
+
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0, "CODE_MAX_ATTEMPTS": 3}
+    alice = make_user("alice", "alice@example.com")
+    browser = client_for(alice)
+    codes = set()
+    pages = []
+
+    def typed(code):
+        codes.add(code)
+        codes.add(code.replace("-", ""))
+        pages.append(browser.post(url("change-code"), {"code": code}))
+
+    request_change(browser, "new@example.com")
+    old = code_in(mailoutbox[-1])
+    wrong = f"{(int(old.replace('-', '')) + 1) % 10**6:06d}"
+    typed(wrong[:3] + "-" + wrong[3:])  # wrong: 400
+    typed(old)  # right: 200
+    typed(old)  # used: 400 (the new address's code is awaited)
+    new = code_in(mailoutbox[-1])
+    with later(901):
+        typed(new)  # expired: 410
+    browser.post(url("change-resend"))
+    typed(new)  # replaced: 410
+    newest = code_in(mailoutbox[-1])
+    typed(newest)  # completes: 302
+
+    statuses = sorted(page.status_code for page in pages)
+    assert statuses == [200, 302, 400, 400, 410, 410]
+    for page in pages:
+        assert not [code for code in codes if code.encode() in page.content]
+    assert any(record.name == "django.request" for record in logs.records)
+    assert not leaked(logs.records, codes)
+
+
+def test_an_error_report_of_a_code_page_carries_no_code(user, monkeypatch, caplog):
+    from tests.helpers import url
+
+    def failing(user, code, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(flows, "confirm_change_by_code", failing)
+    monkeypatch.setattr(flows, "confirm_verification_by_code", failing)
+    for name in ("change-code", "verify-code"):
+        caplog.clear()
+        browser = client_for(user)
+        browser.raise_request_exception = False
+
+        response = browser.post(url(name), {"code": "271-828"})
+
+        assert response.status_code == 500
+        text, html = error_report(caplog)
+        assert "the database went away" in text
+        for spelling in ("271-828", "271828"):
+            assert spelling not in text
+            assert spelling not in html

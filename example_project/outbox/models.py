@@ -1,6 +1,11 @@
+import re
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# How django_verified_email's emails mark their one-time code (email/_code.html).
+CODE_RE = re.compile(r"data-verified-email-code>\s*([^<]{1,32}?)\s*<")
 
 
 class Message(models.Model):
@@ -24,3 +29,9 @@ class Message(models.Model):
     @property
     def recipients(self):
         return self.to.splitlines()
+
+    @property
+    def code(self):
+        """The one-time code the message carries beside its link, or ""."""
+        match = CODE_RE.search(self.html_body)
+        return match[1] if match else ""

@@ -85,6 +85,18 @@ class OutboxTests(TestCase):
             "Or javascript:alert(&quot;x&quot;)",
         )
 
+    def test_page_shows_the_one_time_code_of_a_message(self):
+        self.send(subject="No code", body="Hello", html="<p>Hello</p>")
+        self.send(
+            subject="Verify",
+            body="Code: 123-456",
+            html="<p><strong data-verified-email-code>123-456</strong></p>",
+        )
+
+        page = self.client.get(reverse("outbox:list")).content.decode()
+
+        self.assertEqual(re.findall(r'data-testid="outbox-code">([^<]*)<', page), ["123-456"])
+
     def test_filter_by_recipient(self):
         self.send(subject="For A", to="a@example.com")
         self.send(subject="For B", to="b@example.com")
@@ -157,6 +169,20 @@ class FlowTests(TestCase):
         )
         self.assertContains(response, "An account already uses this address.")
         self.assertFalse(get_user_model().objects.filter(username="copycat").exists())
+
+    def test_the_outbox_shows_the_code_beside_the_link(self):
+        self.client.login(username="demo", password="demo-password-123")
+        self.client.post(
+            reverse("verified_email:change"),
+            {"new_email": "pocket@example.com", "password": "demo-password-123"},
+        )
+
+        page = self.client.get(reverse("outbox:list")).content.decode()
+
+        [code] = re.findall(r'data-testid="outbox-code">([^<]*)<', page)
+        self.assertRegex(code, r"^\d{3}-\d{3}$")
+        response = self.client.post(reverse("verified_email:change-code"), {"code": code})
+        self.assertContains(response, "One more step")
 
     def test_dual_link_change_through_the_outbox_page(self):
         self.client.login(username="demo", password="demo-password-123")

@@ -1,5 +1,6 @@
 """System checks. Ids are stable: hosts may silence them by id."""
 
+import math
 from importlib.util import find_spec
 
 from django.apps import apps
@@ -60,6 +61,9 @@ def check_settings(app_configs=None, **kwargs):
         "CHANGE_LOCK_AFTER_REVERT",
         "PURGE_AFTER",
         "CLIENT_IP_PROXY_COUNT",
+        "CODE_MAX_AGE",
+        "CODE_MAX_ATTEMPTS",
+        "CODE_MAX_ATTEMPTS_PER_DAY",
     ):
         value = user_values.get(key, DEFAULTS[key])
         minimum = 0 if key in ("RESEND_COOLDOWN", "CHANGE_LOCK_AFTER_REVERT") else 1
@@ -336,5 +340,54 @@ def check_api_authentication(app_configs=None, **kwargs):
                 "JWT authentication, or rate-limit Basic in front of the app."
             ),
             id="verified_email.W005",
+        )
+    ]
+
+
+#: The most a guesser may win over a link's whole life (docs/security.md).
+CODE_GUESS_BOUND = 1 / 10_000
+
+
+def code_guess_chance(values):
+    """Return the chance of guessing a code within one link's life, by the settings.
+
+    Wrong tries are limited per account over any 24 hours, whatever the
+    number of codes (resends included): a link that lives ``LINK_MAX_AGE``
+    sees at most that many tries per started day, each against a million
+    codes, fewer by the wrong ones already tried on the same code.
+    """
+    from .flows.codes import SPACE
+
+    days = math.ceil(values["LINK_MAX_AGE"] / 86400)
+    tries = values["CODE_MAX_ATTEMPTS_PER_DAY"] * days
+    return tries / (SPACE - values["CODE_MAX_ATTEMPTS"] + 1)
+
+
+@checks.register(checks.Tags.security)
+def check_code_guessing(app_configs=None, **kwargs):
+    user_values = app_settings.user_values
+    if not isinstance(user_values, dict):
+        return []
+    values = {**DEFAULTS, **user_values}
+    keys = ("LINK_MAX_AGE", "CODE_MAX_ATTEMPTS", "CODE_MAX_ATTEMPTS_PER_DAY")
+    if any(
+        isinstance(values[key], bool) or not isinstance(values[key], int) or values[key] < 1
+        for key in keys
+    ):
+        return []  # E003 says what to fix first.
+    chance = code_guess_chance(values)
+    if chance < CODE_GUESS_BOUND:
+        return []
+    return [
+        checks.Warning(
+            "With these VERIFIED_EMAIL settings, someone who holds a session and the "
+            f"password has a 1 in {round(1 / chance):,} chance of guessing the old "
+            "address's code during the life of its link.",
+            hint=(
+                "Keep it under 1 in 10,000: lower CODE_MAX_ATTEMPTS_PER_DAY, or "
+                "LINK_MAX_AGE (every started day of a link's life brings a new day of "
+                "tries). See the guessing bound in docs/security.md."
+            ),
+            id="verified_email.W007",
         )
     ]

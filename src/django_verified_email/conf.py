@@ -39,6 +39,9 @@ DEFAULTS = {
     "USER_TIME_ZONE": None,  # user attribute or dotted path; None: UTC
     # Accept domain literals (a@[10.0.0.5]) and dotless hosts (root@localhost).
     "ALLOW_LOCAL_ADDRESSES": False,
+    "CODE_MAX_AGE": 900,  # seconds: 15 minutes
+    "CODE_MAX_ATTEMPTS": 5,  # wrong codes per code, then it is used up
+    "CODE_MAX_ATTEMPTS_PER_DAY": 20,  # wrong codes per account per 24 hours
     # Lost old mailbox (flows/recovery.py): seconds a recovery waits, after
     # the new address proved itself, before it completes; None turns the
     # path off (``recovery_disabled``).

@@ -129,18 +129,30 @@ class Kind:
     context: Callable[[], dict[str, Any]] | None = None
     #: Seconds the link works, which the message states.
     link_max_age: Callable[[], int] = _link_max_age
+    #: The purpose of the one-time code it carries beside its link (``flows.codes``).
+    code: str | None = None
 
 
 KINDS: dict[str, Kind] = {
-    VERIFY: Kind(recipient=_to_user, due_in=None, link=_verify_link),
+    VERIFY: Kind(recipient=_to_user, due_in=None, link=_verify_link, code="verify"),
     CHANGE_CONFIRM_OLD: Kind(
-        recipient=_to_old, due_in=Status.AWAITING_OLD, link=_change_link(OLD_STEP), step=OLD_STEP
+        recipient=_to_old,
+        due_in=Status.AWAITING_OLD,
+        link=_change_link(OLD_STEP),
+        step=OLD_STEP,
+        code="change_old",
     ),
     CHANGE_CONFIRM_NEW: Kind(
-        recipient=_to_new, due_in=Status.AWAITING_NEW, link=_change_link(NEW_STEP), step=NEW_STEP
+        recipient=_to_new,
+        due_in=Status.AWAITING_NEW,
+        link=_change_link(NEW_STEP),
+        step=NEW_STEP,
+        code="change_new",
     ),
-    # Sent instead of CHANGE_CONFIRM_NEW when the new address is taken.
-    EMAIL_TAKEN_NOTICE: Kind(recipient=_to_new, due_in=Status.AWAITING_NEW),
+    # Sent instead of CHANGE_CONFIRM_NEW when the new address is taken. It
+    # makes and stores a code it never shows: with REVEAL_TAKEN_EMAIL off it
+    # must do the same database work as the message it stands in for.
+    EMAIL_TAKEN_NOTICE: Kind(recipient=_to_new, due_in=Status.AWAITING_NEW, code="change_new"),
     CHANGE_COMPLETED: Kind(recipient=_to_new, due_in=Status.COMPLETED),
     CHANGE_NOTICE_OLD: Kind(
         recipient=_to_old,
@@ -157,6 +169,7 @@ KINDS: dict[str, Kind] = {
         link=_change_link(NEW_STEP),
         step=NEW_STEP,
         context=_recovery_context,
+        code="recovery_new",
     ),
     # The old address's only say in a recovery: a "stop this change" link.
     # Still due once the change is scheduled: a worker may send it after a
@@ -248,8 +261,8 @@ def build(
 ) -> TemplatedEmail | None:
     """Return the message to send, or None when it is no longer due.
 
-    Links are signed here, at send time, so a queued message never carries a
-    token and always carries the newest link of its step. ``change``: the
+    Links are signed and codes made here, at send time, so a queued message
+    never carries a token or a code and always carries the newest of its step. ``change``: the
     row (with its user) as a flow just committed it, instead of reading it.
     """
     row = KINDS.get(kind)
@@ -268,6 +281,16 @@ def build(
         user = change.user if change is not None else None
     if user is None or not _still_due(row, user, change):
         return None
+    code = None
+    if row.code is not None:
+        # Imported here: the flows package imports this module.
+        from .flows import codes
+
+        # Made now, as the link is signed now: the plaintext never waits in
+        # a queue. None when the step moved on since the check above.
+        code = codes.issue(row.code, user, change=change)
+        if code is None:
+            return None
     base_url = app_settings.BASE_URL or base_url
     context = {
         "user": user,
@@ -290,6 +313,9 @@ def build(
     if row.link is not None:
         context["link"] = _absolute(base_url, row.link(user, change))
         context["link_expires_in"] = durations.in_words(row.link_max_age())
+    if code is not None and row.link is not None:
+        context["code"] = code
+        context["code_max_age_minutes"] = max(1, app_settings.CODE_MAX_AGE // 60)
     if row.context is not None:
         context.update(row.context())
     message = TemplatedEmail(template_name=template_name(kind), context=context)

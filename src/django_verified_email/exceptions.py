@@ -48,6 +48,21 @@ class ExpiredToken(VerifiedEmailError):
     detail = _("This link has expired. Ask for a new one.")
 
 
+class InvalidCode(VerifiedEmailError):
+    code = "invalid_code"
+    detail = _("This code is not right. Check it and try again.")
+
+
+class ExpiredCode(VerifiedEmailError):
+    """The code expired, was replaced by a newer one, was used, or wrong tries used it up."""
+
+    code = "expired_code"
+    detail = _(
+        "This code no longer works: it has expired or a newer one was sent. "
+        "Ask for a new one, or use the link in the email."
+    )
+
+
 class AlreadyVerified(VerifiedEmailError):
     code = "already_verified"
     detail = _("Your email address is already verified.")

@@ -407,3 +407,61 @@ class ReauthAttempts(models.Model):
 
     def __str__(self):
         return f"{self.user_id}: {self.count}"
+
+
+class OneTimeCode(models.Model):
+    """The live code of one step of one user, as a keyed hash: never the code itself.
+
+    One row per user and purpose (``"verify"``, ``"change_old"``...): sending
+    a new code overwrites it, which is what makes the previous one stop
+    working. ``flows.codes`` writes and reads it; see there for what the
+    hash covers.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    purpose = models.CharField(_("purpose"), max_length=32)
+    # The change and link generation the code was sent with (none for verify):
+    # a resend, a new request or a used link moves them on, and the code dies.
+    # A plain id, not a foreign key: purging old changes must not cost a
+    # query per batch for rows that are dead once their change is closed.
+    change_pk = models.BigIntegerField(_("email change"), null=True, blank=True)
+    link_generation = models.PositiveIntegerField(_("link generation"), default=0)
+    # HMAC-SHA256 in hex; blank once the code is used or used up.
+    digest = models.CharField(_("keyed hash"), max_length=64, blank=True)
+    # The code this one replaced, so typing it says "replaced", not "wrong".
+    replaced_digest = models.CharField(
+        _("keyed hash of the replaced code"), max_length=64, blank=True
+    )
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    failures = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "purpose"], name="verified_email_one_code_per_purpose"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} ({self.user_id})"
+
+
+class WrongCode(models.Model):
+    """One wrong code typed by an account: the per-day limit counts these."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    failed_at = models.DateTimeField(_("tried at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("wrong code")
+        verbose_name_plural = _("wrong codes")
+        indexes = [models.Index(fields=["user", "failed_at"], name="verified_em_wrong_code_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.failed_at}"

@@ -7,12 +7,15 @@ app_name = "verified_email"
 urlpatterns = [
     path("", views.status, name="status"),
     path("verify/", views.verify_send, name="verify-send"),
+    # Before verify-confirm's catch-all token, so "code" is never read as one.
+    path("verify/code/", views.verify_code, name="verify-code"),
     path("verify/<str:token>/", views.verify_confirm, name="verify-confirm"),
     path("change/", views.change, name="change"),
     # Listed before change-confirm's catch-all token so "resend" and "cancel"
     # are never read as tokens.
     path("change/resend/", views.change_resend, name="change-resend"),
     path("change/cancel/", views.change_cancel, name="change-cancel"),
+    path("change/code/", views.change_code, name="change-code"),
     path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
     path("change/revert/<str:token>/", views.change_revert, name="change-revert"),
     # The same links without their trailing slash (see views.token_slash).

@@ -21,7 +21,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import addresses, durations, emails, flows, web
 from .conf import app_settings
-from .exceptions import DeliveryFailed, ExpiredToken, InvalidToken, LockedOut, VerifiedEmailError
+from .exceptions import (
+    DeliveryFailed,
+    ExpiredCode,
+    ExpiredToken,
+    InvalidCode,
+    InvalidToken,
+    LockedOut,
+    VerifiedEmailError,
+)
 from .forms import ChangeEmailForm
 from .web import link_base
 
@@ -331,6 +339,7 @@ def change(request):
 
 
 @token_page
+@sensitive_post_parameters("code")
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_confirm(request, token):
     try:
@@ -343,11 +352,27 @@ def change_confirm(request, token):
             )
         if "resend" in request.POST:
             return _resend_for_expired_link(request, token, flows.resend_change_for_expired_link)
+        if "code" in request.POST:
+            return _code_on_link_page(request, token)
         pending = web.confirm_change(request, token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="change")
+    # The one who opened the link may type the new address's code right
+    # here, if they are logged in as the account (posted back to this URL:
+    # see flows.confirm_change_by_code).
+    return _after_change_step(request, pending, code_action="")
+
+
+def _after_change_step(request, pending, *, code_action):
+    """The page after a change step: "one more step", or on to the success URL."""
     if pending.status == pending.Status.AWAITING_NEW:
-        return render(request, "verified_email/change_old_confirmed.html", {"change": pending})
+        # The box is shown to anyone (reading the session to hide it would
+        # cost this page two queries); posting it needs the account's login.
+        return render(
+            request,
+            "verified_email/change_old_confirmed.html",
+            {"change": pending, "code_action": code_action},
+        )
     if pending.status == pending.Status.SCHEDULED:
         return render(
             request,
@@ -360,6 +385,92 @@ def change_confirm(request, token):
         text = _("Your email address is now %(email)s.")
     messages.success(request, text % {"email": pending.new_email}, fail_silently=True)
     return success_redirect()
+
+
+def _code_on_link_page(request, token):
+    """The code box of the "one more step" page, posted back to the link's own URL."""
+    if not web.session_user(request).is_authenticated:
+        # Not back to this URL: the token would travel on in ?next=.
+        return redirect_to_login(reverse("verified_email:status"))
+    try:
+        pending = web.confirm_change_by_code(
+            request, request.user, request.POST.get("code"), link=token
+        )
+    except (InvalidCode, ExpiredCode) as error:
+        return _code_refused(
+            request,
+            error,
+            "verified_email/change_old_confirmed.html",
+            {"change": flows.pending_change(request.user), "code_action": ""},
+        )
+    return _after_change_step(request, pending, code_action="")
+
+
+def _code_refused(request, error, template, context):
+    """Show a page's code box again, with why the code was refused."""
+    return render(
+        request, template, {**context, "code_error": error.detail}, status=web.http_status(error)
+    )
+
+
+# A code is as good as the link it stands for: like a password, it stays
+# out of error reports (the POST data and every frame's variables).
+@sensitive_post_parameters("code")
+@sensitive_variables()
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def verify_code(request):
+    context = {
+        "step": "verify",
+        "email": addresses.of_user(request.user),
+        "action": reverse("verified_email:verify-code"),
+        "form_id": "ve-verify-code",
+    }
+    if request.method == "POST":
+        try:
+            user = flows.confirm_verification_by_code(request.user, request.POST.get("code"))
+        except (InvalidCode, ExpiredCode) as error:
+            return _code_refused(request, error, "verified_email/enter_code.html", context)
+        except VerifiedEmailError as error:
+            return error_page(request, error)
+        messages.success(
+            request,
+            _("Your email address %(email)s is verified.") % {"email": addresses.of_user(user)},
+            fail_silently=True,
+        )
+        return success_redirect()
+    return render(request, "verified_email/enter_code.html", context)
+
+
+@sensitive_post_parameters("code")
+@sensitive_variables()
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_code(request):
+    action = reverse("verified_email:change-code")
+    if request.method == "POST":
+        try:
+            pending = web.confirm_change_by_code(request, request.user, request.POST.get("code"))
+        except (InvalidCode, ExpiredCode) as error:
+            change = flows.pending_change(request.user)
+            return _code_refused(
+                request, error, "verified_email/enter_code.html", _code_context(change, action)
+            )
+        except VerifiedEmailError as error:
+            return error_page(request, error)
+        return _after_change_step(request, pending, code_action=action)
+    return render(
+        request,
+        "verified_email/enter_code.html",
+        _code_context(flows.pending_change(request.user), action),
+    )
+
+
+def _code_context(change, action):
+    step = None
+    if change is not None:
+        step = "old" if change.status == change.Status.AWAITING_OLD else "new"
+    return {"change": change, "step": step, "action": action, "form_id": "ve-change-code"}
 
 
 @login_required

@@ -20,6 +20,7 @@ from .exceptions import (
     AlreadyVerified,
     DeliveryFailed,
     EmailTakenMeanwhile,
+    ExpiredCode,
     ExpiredToken,
     LockedOut,
     NoEmail,
@@ -35,6 +36,7 @@ from .models import EmailChange
 # asked for (400), a conflict when it was taken since (409).
 HTTP_STATUS: dict[type[VerifiedEmailError], int] = {
     ExpiredToken: 410,
+    ExpiredCode: 410,
     AlreadyVerified: 409,
     NoEmail: 409,
     EmailTakenMeanwhile: 409,
@@ -122,9 +124,39 @@ def confirm_change(
     Otherwise the hash ignores the address, and reading it later (only when
     a change completes) spares the confirm-old step two queries.
     """
+    return _confirm_and_renew(
+        request, lambda: flows.confirm_change(token, base_url=link_base(request)), read_session_user
+    )
+
+
+def confirm_change_by_code(
+    request: HttpRequest,
+    user: Any,
+    code: object,
+    *,
+    link: object = None,
+    read_session_user: Callable[[HttpRequest], Any] = session_user,
+) -> EmailChange:
+    """Confirm a change step with its code for a front end, as ``confirm_change`` does a link.
+
+    ``user`` is who the request is authenticated as; ``link`` as
+    ``flows.confirm_change_by_code`` takes it.
+    """
+    return _confirm_and_renew(
+        request,
+        lambda: flows.confirm_change_by_code(user, code, base_url=link_base(request), link=link),
+        read_session_user,
+    )
+
+
+def _confirm_and_renew(
+    request: HttpRequest,
+    confirm: Callable[[], EmailChange],
+    read_session_user: Callable[[HttpRequest], Any],
+) -> EmailChange:
     before = read_session_user(request) if app_settings.LOGOUT_OTHER_SESSIONS else None
     try:
-        change = flows.confirm_change(token, base_url=link_base(request))
+        change = confirm()
     except DeliveryFailed as error:
         if error.change is not None:
             # Completed, only the notices failed: the old session key must

@@ -15,7 +15,8 @@ AUTH = {401: {"not_authenticated", "authentication_failed"}}
 AUTH[403] = AUTH[401] | {"permission_denied"}
 
 # The contract's API table, plus the codes every endpoint of a kind shares:
-# auth errors on the logged-in ones, invalid_request on those that read a
+# auth errors on the logged-in ones (and on the confirm ones, for a code),
+# invalid_request on those that read a
 # body, delivery_failed on those that send mail, a host throttle on the
 # anonymous ones.
 EXPECTED = {
@@ -32,8 +33,9 @@ EXPECTED = {
     ("/verify/confirm/", "post"): {
         "success": 200,
         "errors": {
-            400: {"invalid_request", "invalid_token"},
-            410: {"expired_token"},
+            **AUTH,
+            400: {"invalid_request", "invalid_token", "invalid_code"},
+            410: {"expired_token", "expired_code"},
             429: {"throttled"},
         },
     },
@@ -55,9 +57,10 @@ EXPECTED = {
     ("/change/confirm/", "post"): {
         "success": 200,
         "errors": {
-            400: {"invalid_request", "invalid_token"},
+            **AUTH,
+            400: {"invalid_request", "invalid_token", "invalid_code"},
             409: {"email_taken"},
-            410: {"expired_token"},
+            410: {"expired_token", "expired_code"},
             429: {"throttled"},
             503: {"delivery_failed"},
         },

@@ -5,7 +5,9 @@ whether an address, a password or a token is any good is for ``flows`` to
 say, so the rules stay in one place.
 """
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from .errors import InvalidRequest
 
@@ -41,6 +43,8 @@ class RequestSerializer(serializers.Serializer):
         serializer = cls(data=data)
         if not serializer.is_valid():
             field, messages = next(iter(serializer.errors.items()))
+            if field == api_settings.NON_FIELD_ERRORS_KEY:
+                raise InvalidRequest(messages[0])
             raise InvalidRequest(f"{field}: {messages[0]}")
         return serializer.validated_data
 
@@ -48,6 +52,18 @@ class RequestSerializer(serializers.Serializer):
 class TokenSerializer(RequestSerializer):
     # An empty token is a string like any other: the flow calls it invalid.
     token = StringField(allow_blank=True)
+
+
+class ConfirmSerializer(RequestSerializer):
+    """A confirm body: ``{"token"}`` from a link, or ``{"code"}`` from the same email."""
+
+    token = StringField(allow_blank=True, required=False)
+    code = StringField(allow_blank=True, required=False)
+
+    def validate(self, attrs):
+        if ("token" in attrs) == ("code" in attrs):
+            raise serializers.ValidationError(_("Send either a token or a code, not both."))
+        return attrs
 
 
 class ChangeRequestSerializer(RequestSerializer):

@@ -3,14 +3,14 @@
 Each view reads the body's shape, calls one flow and maps its exceptions
 (``errors.handle_exception``); no rule of the flow is repeated here. Emailed
 links point at the HTML confirm pages; API clients post the token to the
-confirm endpoints instead.
+confirm endpoints instead, or the code from the same email.
 """
 
 from django.contrib import auth
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -22,7 +22,7 @@ from ..web import link_base
 from .authentication import authentication_classes
 from .errors import handle_exception
 from .parsers import SmallJSONParser
-from .serializers import ChangeRequestSerializer, StatusSerializer, TokenSerializer
+from .serializers import ChangeRequestSerializer, ConfirmSerializer, StatusSerializer
 
 
 class VerifiedEmailAPIView(APIView):
@@ -56,13 +56,42 @@ class TokenAPIView(VerifiedEmailAPIView):
     """A confirm endpoint: the token is the proof, so no login and no CSRF.
 
     Without authenticators DRF never enforces CSRF, so a client holding a
-    session cookie for another account is not blocked either.
+    session cookie for another account is not blocked either. A code is no
+    such proof (it is short): a body with one is authenticated as on the
+    other endpoints (``code_user``), CSRF included for a session.
     """
 
     permission_classes = [AllowAny]
 
     def get_authenticators(self):
         return []
+
+    def get_authenticate_header(self, request):
+        # Only a code is refused for want of a login: say how to log in as
+        # the other endpoints do (401 with a challenge, or 403 without one).
+        authenticators = VerifiedEmailAPIView.get_authenticators(self)
+        if authenticators:
+            return authenticators[0].authenticate_header(request)
+        return None
+
+    def code_user(self, request):
+        """Return who the request is authenticated as, as the other endpoints authenticate.
+
+        Raises ``NotAuthenticated`` (401 or 403) for an anonymous request:
+        a code only works for the account it was sent to, and this says no
+        more about the code than "log in first".
+        """
+        # DRF set the Django request's user to anonymous when this view
+        # authenticated nobody; session authentication reads it from there.
+        session_user = _django_session_user(request._request)
+        if session_user is not None:
+            request._request.user = session_user
+        for authenticator in VerifiedEmailAPIView.get_authenticators(self):
+            result = authenticator.authenticate(request)
+            if result is not None:
+                request.user, request.auth = result
+                return result[0]
+        raise exceptions.NotAuthenticated()
 
     # An error report shows the variables of every frame an error passed
     # through: below this one, they hold the token from the body.
@@ -96,8 +125,11 @@ class VerifySendView(VerifiedEmailAPIView):
 
 class VerifyConfirmView(TokenAPIView):
     def post(self, request):
-        body = TokenSerializer.read(request.data)
-        user = flows.confirm_verification(body["token"])
+        body = ConfirmSerializer.read(request.data)
+        if "code" in body:
+            user = flows.confirm_verification_by_code(self.code_user(request), body["code"])
+        else:
+            user = flows.confirm_verification(body["token"])
         return Response(
             {"email": addresses.of_user(user), "is_email_verified": user.is_email_verified}
         )
@@ -126,10 +158,18 @@ class ChangeView(VerifiedEmailAPIView):
 
 class ChangeConfirmView(TokenAPIView):
     def post(self, request):
-        body = TokenSerializer.read(request.data)
-        change = web.confirm_change(
-            request._request, body["token"], read_session_user=_django_session_user
-        )
+        body = ConfirmSerializer.read(request.data)
+        if "code" in body:
+            change = web.confirm_change_by_code(
+                request._request,
+                self.code_user(request),
+                body["code"],
+                read_session_user=_django_session_user,
+            )
+        else:
+            change = web.confirm_change(
+                request._request, body["token"], read_session_user=_django_session_user
+            )
         return Response({"status": change.status})
 
 

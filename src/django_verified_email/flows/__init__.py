@@ -6,7 +6,9 @@ in one place. ``base_url`` is the scheme and host to build links with when
 the ``BASE_URL`` setting is not set (the front ends pass the request's
 validated host).
 
-One module per flow: ``verify``, ``change``, ``revert`` and ``recovery``; what they share
+One module per flow: ``verify``, ``change``, ``revert``, ``recovery`` (the
+lost-mailbox path), and ``codes`` (the one-time codes that stand in for a
+link); what they share
 is in ``_common``, and the queries on ``EmailChange``'s queryset. Call the
 verbs through this package (``flows.confirm_change(...)``).
 """
@@ -21,6 +23,7 @@ from .change import (
     resend_change,
     resend_change_for_expired_link,
 )
+from .codes import confirm_change_by_code, confirm_verification_by_code
 from .notices import send_owed_notices
 from .recovery import complete_by_staff, complete_due, complete_if_due, complete_scheduled
 from .revert import check_revert, confirm_revert
@@ -42,8 +45,10 @@ __all__ = [
     "complete_if_due",
     "complete_scheduled",
     "confirm_change",
+    "confirm_change_by_code",
     "confirm_revert",
     "confirm_verification",
+    "confirm_verification_by_code",
     "pending_change",
     "request_change",
     "resend_change",

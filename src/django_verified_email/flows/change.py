@@ -9,6 +9,7 @@ address, verified.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -29,6 +30,7 @@ from ..exceptions import (
     LockedOut,
     NoPendingChange,
     SameEmail,
+    VerifiedEmailError,
 )
 from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext
@@ -255,23 +257,48 @@ def check_change(token: object) -> tuple[EmailChange, str]:
 
 def confirm_change(token: object, *, base_url: str | None = None) -> EmailChange:
     """Use a change link. Returns the change: ``awaiting_new`` or ``completed``."""
-    change = outbox = None
+    return confirm_step(lambda: _change_for_token(token, lock=True), base_url=base_url)
+
+
+def confirm_step(
+    locate: Callable[[], tuple[EmailChange, str] | VerifiedEmailError],
+    *,
+    base_url: str | None = None,
+) -> EmailChange:
+    """Confirm the step ``locate`` finds and locks, in one transaction.
+
+    ``locate`` runs inside it and returns the change and its step, or an
+    error to raise once the transaction commits (a wrong code must stay
+    counted). Returns the change: ``awaiting_new`` or ``completed``.
+    """
+    change = outbox = refusal = None
     try:
         with atomic_outbox() as outbox:
-            change, step = _change_for_token(token, lock=True)
-            now = timezone.now()
-            if step == emails.OLD_STEP:
-                change.status = Status.AWAITING_NEW  # type: ignore[assignment]
-                change.old_confirmed_at = now
-                change.link_generation += 1
-                change.link_sent_at = now
-                change.save(
-                    update_fields=["status", "old_confirmed_at", "link_generation", "link_sent_at"]
-                )
-                _queue_new_address_step(outbox, change, base_url)
-                outbox.signal(signals.email_change_old_confirmed, user=change.user, change=change)
+            located = locate()
+            if isinstance(located, VerifiedEmailError):
+                refusal = located
             else:
-                _complete(outbox, change, now, base_url)
+                change, step = located
+                now = timezone.now()
+                if step == emails.OLD_STEP:
+                    change.status = Status.AWAITING_NEW  # type: ignore[assignment]
+                    change.old_confirmed_at = now
+                    change.link_generation += 1
+                    change.link_sent_at = now
+                    change.save(
+                        update_fields=[
+                            "status",
+                            "old_confirmed_at",
+                            "link_generation",
+                            "link_sent_at",
+                        ]
+                    )
+                    _queue_new_address_step(outbox, change, base_url)
+                    outbox.signal(
+                        signals.email_change_old_confirmed, user=change.user, change=change
+                    )
+                else:
+                    _complete(outbox, change, now, base_url)
     except Exception as error:
         if (
             outbox is not None
@@ -293,6 +320,9 @@ def confirm_change(token: object, *, base_url: str | None = None) -> EmailChange
                 change=change,
             ) from error
         raise
+    if refusal is not None:
+        raise refusal
+    assert change is not None
     return change
 
 

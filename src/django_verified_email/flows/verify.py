@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib.auth import get_user_model
 
 from .. import addresses, emails, signals, throttle, tokens
 from ..delivery import atomic_outbox
-from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail
+from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail, VerifiedEmailError
 from ..models import VerifiedUser
 from ._common import read_token
 
@@ -49,11 +51,27 @@ def check_verification(token: object) -> VerifiedUser:
 
 def confirm_verification(token: object) -> VerifiedUser:
     """Use a verification link: the user's current address becomes verified."""
+    return verify_step(lambda: _user_for_token(token, lock=True))
+
+
+def verify_step(locate: Callable[[], VerifiedUser | VerifiedEmailError]) -> VerifiedUser:
+    """Mark verified the user ``locate`` finds and locks, in one transaction.
+
+    ``locate`` runs inside it and returns the locked user, or an error to
+    raise once the transaction commits (a wrong code must stay counted).
+    """
+    refusal = None
     with atomic_outbox() as outbox:
-        user = _user_for_token(token, lock=True)
-        user.mark_email_verified()
-        user.save(update_fields=["is_email_verified", "email_verified_at"])
-        outbox.signal(signals.email_verified, user=user, email=addresses.of_user(user))
+        located = locate()
+        if isinstance(located, VerifiedEmailError):
+            refusal = located
+        else:
+            user = located
+            user.mark_email_verified()
+            user.save(update_fields=["is_email_verified", "email_verified_at"])
+            outbox.signal(signals.email_verified, user=user, email=addresses.of_user(user))
+    if refusal is not None:
+        raise refusal
     return user
 
 

@@ -1,0 +1,365 @@
+"""One-time codes: the short twin of each emailed link, for apps where a link is awkward.
+
+Every message that carries the link of a step also carries a code for the
+same step (``issue``, called while the message is built). Typing the code
+(``confirm_verification_by_code``, ``confirm_change_by_code``) does what the
+link does, but only for a request authenticated as the account the code was
+sent for: a code is short enough to guess, a link is not.
+
+What is stored (``OneTimeCode``, one row per user and purpose) is never the
+code: an HMAC-SHA256 keyed from ``SECRET_KEY`` over the code and what it was
+sent for, so a copy of the database gives no code. The hash covers:
+
+* the purpose (``"verify"``, ``"change_old"``, ``"change_new"``...): a code
+  never confirms another step;
+* the user's primary key, and the fingerprint links carry (address and
+  password hash; with the verified state for ``"verify"``): a code sent
+  before the address or password changed is void, as its link is.
+
+The row also keeps the change and link generation a change step's code was
+sent with: a resend, a newer request or the step's link moves them on, and
+the code dies with its link.
+
+A code dies when it is used, when a newer one of its purpose is sent (the
+row is overwritten), after ``CODE_MAX_AGE``, after ``CODE_MAX_ATTEMPTS``
+wrong tries, and once the step it was sent for is done. Wrong tries are also
+counted per account over any 24 hours (``WrongCode``): past
+``CODE_MAX_ATTEMPTS_PER_DAY`` no code is even compared, which is what bounds
+guessing however many codes a resend produces (docs/security.md).
+
+The plaintext exists only while its message is built and sent: at send time,
+in the worker in the task modes, so it never travels in task arguments or
+through the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import unicodedata
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Subquery
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from .. import tokens
+from ..conf import app_settings
+from ..exceptions import ExpiredCode, InvalidCode, InvalidToken, VerifiedEmailError
+from ..models import EmailChange, OneTimeCode, VerifiedUser, WrongCode
+from . import _common
+from . import change as change_flow
+from . import verify as verify_flow
+
+logger = logging.getLogger("django_verified_email")
+
+#: Purposes: the step a code is for.
+VERIFY = "verify"
+CHANGE_OLD = "change_old"
+CHANGE_NEW = "change_new"
+
+#: Digits only: easy to read aloud, and a phone shows its number pad.
+LENGTH = 6
+GROUP = 3  # shown as 123-456
+SPACE = 10**LENGTH
+#: What may sit between the digits as typed: spaces, dashes, dots.
+SEPARATORS = frozenset(" -_.\u2010\u2011\u2012\u2013\u2014\u2212")
+#: Longer input is refused unread.
+MAX_INPUT_LENGTH = 64
+#: The span of the per-account limit.
+DAY = timedelta(days=1)
+
+KEY_SALT = "django_verified_email.codes"
+
+#: The new address's step of a recovery (the old mailbox is lost): a purpose
+#: of its own, so no code of an ordinary change's step ever confirms one.
+RECOVERY_NEW = "recovery_new"
+
+#: The change step each purpose confirms, and back.
+STEP_PURPOSE = {"old": CHANGE_OLD, "new": CHANGE_NEW}
+
+TOO_MANY_TRIES = _(
+    "Too many wrong codes: this one no longer works. Ask for a new one, or use the link "
+    "in the email."
+)
+TOO_MANY_TODAY = _("Too many wrong codes today. Use the link in the email instead.")
+
+
+def generate() -> str:
+    """Return a new code: ``LENGTH`` random digits."""
+    return f"{secrets.randbelow(SPACE):0{LENGTH}d}"
+
+
+def display(code: str) -> str:
+    """Return a code as emails show it: ``123-456``."""
+    return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
+
+
+def normalize(typed: object) -> str | None:
+    """Return the digits of a code as typed, or None if it cannot be one.
+
+    Spaces and dashes anywhere are dropped, and any script's digits are
+    read (a Nepali keyboard types Devanagari digits), so ``123-456``,
+    ``123 456`` and the same digits in Devanagari are one code.
+    """
+    if not isinstance(typed, str) or len(typed) > MAX_INPUT_LENGTH:
+        return None
+    digits = []
+    for character in typed:
+        if character.isspace() or character in SEPARATORS:
+            continue
+        value = unicodedata.decimal(character, None)
+        if value is None:
+            return None
+        digits.append(str(value))
+    code = "".join(digits)
+    return code if len(code) == LENGTH else None
+
+
+def _message(purpose: str, user: VerifiedUser, code: str) -> str:
+    verify = purpose == VERIFY
+    return "\x1f".join(
+        [purpose, str(user.pk), tokens.fingerprint(user, with_verified_state=verify), code]
+    )
+
+
+def _digest(message: str, secret: str) -> str:
+    return salted_hmac(KEY_SALT, message, secret=secret, algorithm="sha256").hexdigest()
+
+
+def _matches(digest: str, message: str) -> bool:
+    # Stored with SECRET_KEY; a code sent before a key rotation still works
+    # through SECRET_KEY_FALLBACKS until it expires, as links do.
+    secrets_ = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return any(constant_time_compare(digest, _digest(message, secret)) for secret in secrets_)
+
+
+def _still_waiting(
+    purpose: str, user: VerifiedUser, change: EmailChange | None
+) -> dict[str, str | None] | None:
+    """Lock the state a message was built from, and return whether it still holds.
+
+    A worker may build a message late: once its step is done, superseded or
+    sent again, its code must not overwrite the one that now counts. Returns
+    None when it no longer holds, else ``{"previous": digest}``: the hash of
+    the code about to be replaced (None if none), read in the same query.
+    """
+    previous = Subquery(
+        OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose).values("digest")[:1]
+    )
+    if change is None:
+        locked = (
+            get_user_model()
+            ._default_manager.select_for_update()
+            .annotate(verified_email_previous_code=previous)
+            .filter(pk=user.pk)
+            .first()
+        )
+        if (
+            locked is None
+            or not locked.is_active
+            or locked.is_email_verified
+            or tokens.fingerprint(locked, with_verified_state=True)
+            != tokens.fingerprint(user, with_verified_state=True)
+        ):
+            return None
+        return {"previous": locked.verified_email_previous_code}
+    return (
+        EmailChange.objects.select_for_update()
+        .filter(pk=change.pk, status=change.status, link_generation=change.link_generation)
+        .annotate(previous=previous)
+        .values("previous")
+        .first()
+    )
+
+
+def issue(purpose: str, user: VerifiedUser, *, change: EmailChange | None = None) -> str | None:
+    """Make the code of a message being built, store its hash, and return it for display.
+
+    The new hash replaces the previous code of ``purpose``. Returns None, and
+    stores nothing, when the step is no longer waiting: the message is not
+    due any more. ``change`` is the change whose step it is (none for verify).
+    """
+    code = generate()
+    with transaction.atomic():
+        waiting = _still_waiting(purpose, user, change)
+        if waiting is None:
+            logger.debug("No code: the %s step is no longer waiting", purpose)
+            return None
+        unique_fields = (
+            ["user", "purpose"]
+            if connection.features.supports_update_conflicts_with_target
+            else None
+        )
+        OneTimeCode.objects.bulk_create(
+            [
+                OneTimeCode(
+                    user_id=user.pk,
+                    purpose=purpose,
+                    change_pk=change.pk if change is not None else None,
+                    link_generation=change.link_generation if change is not None else 0,
+                    digest=_digest(_message(purpose, user, code), settings.SECRET_KEY),
+                    replaced_digest=waiting["previous"] or "",
+                    created_at=timezone.now(),
+                    failures=0,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=unique_fields,
+            update_fields=[
+                "change_pk",
+                "link_generation",
+                "digest",
+                "replaced_digest",
+                "created_at",
+                "failures",
+            ],
+        )
+    return display(code)
+
+
+def use(
+    purpose: str, user: VerifiedUser, typed: object, *, change: EmailChange | None = None
+) -> VerifiedEmailError | None:
+    """Check a typed code against the live one of ``purpose``, and use it up if it matches.
+
+    Run in the transaction of the step, with the user's row locked (that
+    lock orders the tries of one account). Returns None on success, or the
+    error to raise once that transaction commits: a wrong try must stay
+    counted, so it is returned, not raised.
+    """
+    now = timezone.now()
+    row = OneTimeCode.objects.select_for_update().filter(user_id=user.pk, purpose=purpose).first()
+    if row is None or not row.digest:
+        logger.debug("Refused a code: none live for %s (never sent, used or used up)", purpose)
+        return ExpiredCode()
+    if change is not None and (
+        row.change_pk != change.pk or row.link_generation != change.link_generation
+    ):
+        logger.debug("Refused a code: replaced (a newer link or request)")
+        return ExpiredCode()
+    if row.created_at + timedelta(seconds=app_settings.CODE_MAX_AGE) <= now:
+        logger.debug("Refused a code: older than CODE_MAX_AGE")
+        return ExpiredCode()
+    code = normalize(typed)
+    if code is None:
+        # Not a guess at all: not counted.
+        logger.debug("Refused a code: not %s digits", LENGTH)
+        return InvalidCode()
+    recent = WrongCode.objects.filter(user_id=user.pk, failed_at__gt=now - DAY)
+    if recent.count() >= app_settings.CODE_MAX_ATTEMPTS_PER_DAY:
+        logger.debug("Refused a code: the account's wrong tries for the day are used up")
+        return ExpiredCode(TOO_MANY_TODAY)
+    message = _message(purpose, user, code)
+    if _matches(row.digest, message):
+        row.digest = ""
+        row.save(update_fields=["digest"])
+        return None
+    if row.replaced_digest and _matches(row.replaced_digest, message):
+        # The user's own older code, not a guess: not counted.
+        logger.debug("Refused a code: replaced by a newer one")
+        return ExpiredCode()
+    WrongCode.objects.filter(user_id=user.pk, failed_at__lte=now - DAY).delete()
+    WrongCode.objects.create(user_id=user.pk, failed_at=now)
+    row.failures += 1
+    if row.failures >= app_settings.CODE_MAX_ATTEMPTS:
+        logger.debug("Refused a code: wrong, and the code's tries are used up")
+        row.digest = ""
+        row.save(update_fields=["failures", "digest"])
+        return ExpiredCode(TOO_MANY_TRIES)
+    logger.debug("Refused a code: wrong")
+    row.save(update_fields=["failures"])
+    return InvalidCode()
+
+
+def _locked_user(user: VerifiedUser) -> VerifiedUser | None:
+    return get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
+
+
+def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedUser:
+    """Verify the user's address with the code of its verification email.
+
+    ``user`` is who the request is authenticated as: only their own code
+    can match.
+    """
+
+    def locate() -> VerifiedUser | VerifiedEmailError:
+        locked = _locked_user(user)
+        if locked is None or not locked.is_active or locked.is_email_verified:
+            # Verified meanwhile (by the link, say): the step is done.
+            return ExpiredCode()
+        return use(VERIFY, locked, typed) or locked
+
+    return verify_flow.verify_step(locate)
+
+
+def confirm_change_by_code(
+    user: VerifiedUser, typed: object, *, base_url: str | None = None, link: object = None
+) -> EmailChange:
+    """Confirm the waiting step of the user's pending change with its code.
+
+    Which step is the change's: the old address's code while it awaits the
+    old address, the new address's after. Returns the change, as
+    ``confirm_change`` does.
+
+    ``link``: for the code box of a page a change link opened, that link,
+    posted back to its own URL. Such a page sends no referrer, so its forms
+    reach other URLs with "Origin: null", which CSRF protection refuses;
+    the link (used or not, but genuine and one of the user's changes) is
+    the proof that the page was the user's.
+    """
+    if link is not None:
+        change_id = _common.read_token(tokens.read_change_token, link).change_id
+        if not EmailChange.objects.filter(pk=change_id, user_id=user.pk).exists():
+            raise InvalidToken
+
+    def locate() -> tuple[EmailChange, str] | VerifiedEmailError:
+        pending = EmailChange.objects.pending_for(user).first()
+        step = _step_of(pending)
+        if pending is None or step is None:
+            return ExpiredCode()
+        change: EmailChange | None
+        if step == "new":
+            # Completing writes the user and takes an address: lock as the
+            # link does (the user first, then the changes to that address).
+            change = EmailChange.objects.lock_for_taking(pending.pk, "new_email")
+        else:
+            locked = _locked_user(user)
+            change = EmailChange.objects.select_for_update().filter(pk=pending.pk).first()
+            if change is not None and locked is not None:
+                change.user = locked
+        if (
+            change is None
+            or change.status != pending.status
+            or change.user_id != user.pk
+            or not change.user.is_active
+        ):
+            return ExpiredCode()
+        purpose = RECOVERY_NEW if change.old_email_lost else STEP_PURPOSE[step]
+        return use(purpose, change.user, typed, change=change) or (change, step)
+
+    return change_flow.confirm_step(locate, base_url=base_url)
+
+
+def _step_of(change: EmailChange | None) -> str | None:
+    if change is None:
+        return None
+    if change.status == EmailChange.Status.AWAITING_OLD:
+        return "old"
+    if change.status == EmailChange.Status.AWAITING_NEW:
+        return "new"
+    return None
+
+
+__all__ = [
+    "confirm_change_by_code",
+    "confirm_verification_by_code",
+    "display",
+    "issue",
+    "normalize",
+    "use",
+]
