@@ -87,6 +87,12 @@ def test_the_export_holds_the_users_address_and_every_change_of_theirs_oldest_fi
         "requested_ip": "27.34.1.2",
         "requested_browser": "Firefox",
         "requested_os": "Android",
+        "old_email_lost": False,
+        "second_factor": False,
+        "completes_at": None,
+        "reminder_sent_at": None,
+        "closed_reason": "",
+        "completion_reason": "",
     }
     assert (second["old_email"], second["new_email"]) == (
         "alice@example.com",

@@ -116,10 +116,9 @@ class Kind:
 
     #: Whose address it goes to: ``(user, change) -> address``.
     recipient: Callable[[Any, Any], str]
-    #: The change status it is due in, or a tuple of them; None for the one
-    #: message about the user alone (verify), due while the address is
-    #: unverified. (Typed ``object``: the stubs see a choice as its (value,
-    #: label) tuple.)
+    #: The change status it is due in; None for the one message about the
+    #: user alone (verify), due while the address is unverified. (Typed
+    #: ``object``: the stubs see a choice as its (value, label) tuple.)
     due_in: object
     #: The link it carries, as a path: ``(user, change) -> path``.
     link: Callable[[Any, Any], str] | None = None
@@ -129,6 +128,8 @@ class Kind:
     context: Callable[[], dict[str, Any]] | None = None
     #: Seconds the link works, which the message states.
     link_max_age: Callable[[], int] = _link_max_age
+    #: Later statuses it is still due in (sent late by a worker).
+    also_due_in: tuple[object, ...] = ()
     #: The purpose of the one-time code it carries beside its link (``flows.codes``).
     code: str | None = None
 
@@ -176,7 +177,8 @@ KINDS: dict[str, Kind] = {
     # quick confirmation of the new address, and it must not be dropped then.
     RECOVERY_NOTICE_OLD: Kind(
         recipient=_to_old,
-        due_in=(Status.AWAITING_NEW, Status.SCHEDULED),
+        due_in=Status.AWAITING_NEW,
+        also_due_in=(Status.SCHEDULED,),
         link=_stop_link,
         context=_recovery_context,
         link_max_age=_stop_link_max_age,
@@ -244,11 +246,9 @@ def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
         return False
     if kind.due_in is None:
         return bool(addresses.of_user(user)) and not user.is_email_verified
-    if change is None:
-        return False
-    if isinstance(kind.due_in, tuple):
-        return change.status in kind.due_in
-    return change.status == kind.due_in
+    return change is not None and (
+        change.status == kind.due_in or change.status in kind.also_due_in
+    )
 
 
 def build(

@@ -157,8 +157,10 @@ def success_redirect():
 @require_http_methods(["GET", "HEAD"])
 def status(request):
     user = request.user
-    closed = web.complete_if_due(request, user)
+    change = flows.pending_change(user)
+    closed = web.complete_if_due(request, change)
     if closed is not None:
+        change = None
         user = closed.user
         if closed.status == closed.Status.COMPLETED:
             text = _("Your email address is now %(email)s.")
@@ -168,7 +170,6 @@ def status(request):
                 "waited, or the address was taken."
             )
         messages.success(request, text % {"email": closed.new_email}, fail_silently=True)
-    change = flows.pending_change(user)
     return render(
         request,
         "verified_email/status.html",
@@ -515,6 +516,20 @@ def change_revert(request, token):
         "verified_email/change_reverted.html",
         {"change": change, "login_url": resolve_url(settings.LOGIN_URL)},
     )
+
+
+@token_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_stop(request, token):
+    """The old address's "stop this change" link of a recovery: GET shows, POST stops."""
+    try:
+        if request.method != "POST":
+            change = flows.check_stop(token)
+            return render(request, "verified_email/change_stop.html", {"change": change})
+        change, password_token = web.confirm_stop(request, token)
+    except VerifiedEmailError as error:
+        return error_page(request, error, flow="stop")
+    return _taken_back_page(request, "verified_email/change_denied.html", change, password_token)
 
 
 @token_page

@@ -86,17 +86,19 @@ def passed_second_factor(request: HttpRequest, user: Any) -> bool:
     return bool(import_string(path)(request, user))
 
 
-def complete_if_due(request: HttpRequest, user: Any) -> EmailChange | None:
-    """Complete the logged-in user's scheduled change if its wait is over; return it if it closed.
+def complete_if_due(request: HttpRequest, change: EmailChange | None) -> EmailChange | None:
+    """Complete the user's scheduled ``change`` if its wait is over; return it if it closed.
 
-    The status page calls it, so a user who comes back after ``completes_at``
-    finds the change done before any cron job ran. The request's session
-    takes the new session hash, as on any completion.
+    The status page calls it with the pending change it read, so a user who
+    comes back after ``completes_at`` finds the change done before any cron
+    job ran. The request's session takes the new session hash, as on any
+    completion.
     """
-    change = flows.complete_if_due(user, base_url=link_base(request))
-    if change is not None and change.status == EmailChange.Status.COMPLETED:
-        sessions.after_address_changed(request, change.user, session_user=user)
-    return change
+    before = session_user(request) if change is not None else None
+    closed = flows.complete_if_due(change, base_url=link_base(request))
+    if closed is not None and closed.status == EmailChange.Status.COMPLETED:
+        sessions.after_address_changed(request, closed.user, session_user=before)
+    return closed
 
 
 def session_user(request: HttpRequest) -> Any:

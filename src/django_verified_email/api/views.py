@@ -103,15 +103,16 @@ class TokenAPIView(VerifiedEmailAPIView):
 class StatusView(VerifiedEmailAPIView):
     def get(self, request):
         user = request.user
+        pending = flows.pending_change(user)
         # A scheduled change whose wait is over completes now, as on the page.
-        closed = web.complete_if_due(request._request, user)
+        closed = web.complete_if_due(request._request, pending)
         if closed is not None:
-            user = closed.user
+            user, pending = closed.user, None
         data = StatusSerializer(
             {
                 "email": addresses.of_user(user),
                 "is_email_verified": user.is_email_verified,
-                "pending_change": flows.pending_change(user),
+                "pending_change": pending,
             }
         ).data
         return Response(data)

@@ -25,7 +25,13 @@ from .change import (
 )
 from .codes import confirm_change_by_code, confirm_verification_by_code
 from .notices import send_owed_notices
-from .recovery import complete_by_staff, complete_due, complete_if_due, complete_scheduled
+from .recovery import (
+    check_stop,
+    complete_by_staff,
+    complete_due,
+    complete_if_due,
+    complete_scheduled,
+)
 from .revert import check_revert, confirm_revert
 from .verify import (
     check_verification,
@@ -39,6 +45,7 @@ __all__ = [
     "change_lock",
     "check_change",
     "check_revert",
+    "check_stop",
     "check_verification",
     "complete_by_staff",
     "complete_due",

@@ -113,6 +113,49 @@ def notify_old_of_completion(outbox: Outbox, change: EmailChange, base_url: str 
         )
 
 
+# Stop: the old address says "this wasn't me"
+
+
+def _change_for_stop_token(token: object, *, lock: bool) -> EmailChange:
+    link = _common.read_token(tokens.read_stop_token, token)
+    change: EmailChange | None
+    if lock:
+        # A stop writes the user row (password, counter) and the change row:
+        # the user row first, as every flow takes them, so none deadlocks.
+        owner = EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]
+        user = (
+            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
+        )
+        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
+        if change is not None and user is not None and change.user_id == user.pk:
+            change.user = user
+        else:
+            change = None
+    else:
+        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
+    if change is None or not tokens.same_id(link.user_id, change.user_id):
+        logger.debug("Bad stop token: no such change")
+        raise InvalidToken
+    if not change.old_email_lost or change.status not in (Status.AWAITING_NEW, Status.SCHEDULED):
+        # Completed, cancelled, superseded or already stopped: one-time.
+        logger.debug("Bad stop token: the recovery is no longer pending")
+        raise InvalidToken
+    if not change.user.is_active:
+        logger.debug("Bad stop token: inactive user")
+        raise InvalidToken
+    if not same_old_address(change):
+        logger.debug("Bad stop token: the account no longer has the old address")
+        raise InvalidToken
+    if link.expired:
+        raise ExpiredToken
+    return change
+
+
+def check_stop(token: object) -> EmailChange:
+    """Return the recovery a "stop this change" link would stop, without using it."""
+    return _change_for_stop_token(token, lock=False)
+
+
 # Completion
 
 
@@ -299,14 +342,21 @@ def _finish(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | 
     )
 
 
-def complete_if_due(user: VerifiedUser, *, base_url: str | None = None) -> EmailChange | None:
-    """Complete the user's scheduled change if its wait is over; return it if it closed.
+def complete_if_due(
+    change: EmailChange | None, *, base_url: str | None = None
+) -> EmailChange | None:
+    """Complete a user's pending change if it is scheduled and due; return it if it closed.
 
-    For the status page: a user who comes back after ``completes_at`` sees
-    the change done even if no cron or worker has run yet.
+    For the status page, with the change it already read (no query when
+    there is nothing to do): a user who comes back after ``completes_at``
+    sees the change done even if no cron job or worker ran yet.
     """
-    change = EmailChange.objects.pending_for(user).filter(status=Status.SCHEDULED).first()
-    if change is None or change.completes_at is None or change.completes_at > timezone.now():
+    if (
+        change is None
+        or change.status != Status.SCHEDULED
+        or change.completes_at is None
+        or change.completes_at > timezone.now()
+    ):
         return None
     if complete_scheduled(change.pk, base_url=base_url, skip_locked=True) is None:
         return None
