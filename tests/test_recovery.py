@@ -262,9 +262,7 @@ def test_completion_is_cancelled_when_the_address_was_taken_meanwhile(
     assert "another account took that address" in told.body
 
 
-def test_completion_is_cancelled_when_the_password_changed_meanwhile(
-    scheduled, user, mailoutbox
-):
+def test_completion_is_cancelled_when_the_password_changed_meanwhile(scheduled, user, mailoutbox):
     alice = reloaded(user)
     alice.set_password("a brand new password 42")
     alice.save()
@@ -331,9 +329,7 @@ def test_the_purge_keeps_a_scheduled_change_however_long_the_wait(scheduled, set
 def test_a_request_that_passed_a_second_factor_completes_on_confirmation(
     logged_in, client, user, mailoutbox, settings
 ):
-    settings.VERIFIED_EMAIL = {
-        "RECOVERY_SECOND_FACTOR": "tests.test_recovery.second_factor_passed"
-    }
+    settings.VERIFIED_EMAIL = {"RECOVERY_SECOND_FACTOR": "tests.test_recovery.second_factor_passed"}
     ask_recovery(logged_in)
     change = EmailChange.objects.get(user=user)
     assert change.second_factor
@@ -348,9 +344,7 @@ def test_a_request_that_passed_a_second_factor_completes_on_confirmation(
 
 
 def test_a_failed_second_factor_keeps_the_wait(logged_in, client, user, mailoutbox, settings):
-    settings.VERIFIED_EMAIL = {
-        "RECOVERY_SECOND_FACTOR": "tests.test_recovery.second_factor_failed"
-    }
+    settings.VERIFIED_EMAIL = {"RECOVERY_SECOND_FACTOR": "tests.test_recovery.second_factor_failed"}
     ask_recovery(logged_in)
     token = token_in(message_to(NEW, mailoutbox))
     client.post(reverse("verified_email:change-confirm", args=[token]))

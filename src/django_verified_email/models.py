@@ -369,11 +369,7 @@ class EmailChange(models.Model):
         """When the newest link of the current step stops working (None if closed)."""
         from .conf import app_settings
 
-        if (
-            not self.is_pending
-            or self.status == self.Status.SCHEDULED
-            or self.link_sent_at is None
-        ):
+        if not self.is_pending or self.status == self.Status.SCHEDULED or self.link_sent_at is None:
             return None
         return self.link_sent_at + timedelta(seconds=app_settings.LINK_MAX_AGE)
 

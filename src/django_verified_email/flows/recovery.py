@@ -88,9 +88,7 @@ def schedule(outbox: Outbox, change: EmailChange, now: datetime) -> None:
     # A wait shorter than the reminder's lead has nothing to remind of: the
     # notice sent with the request already said when it would complete.
     change.reminder_sent_at = now if delay <= REMINDER_BEFORE else None
-    change.save(
-        update_fields=["status", "completes_at", "account_fingerprint", "reminder_sent_at"]
-    )
+    change.save(update_fields=["status", "completes_at", "account_fingerprint", "reminder_sent_at"])
     outbox.signal(
         signals.email_change_scheduled, user=user, change=change, completes_at=change.completes_at
     )
