@@ -19,7 +19,6 @@ from tests.helpers import (
     email_of,
     later,
     links_in,
-    path_of,
     reloaded,
     revert_token_in,
     stop_token_in,

@@ -36,9 +36,11 @@ from .. import addresses, emails, signals, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox
 from ..exceptions import (
-    EmailTakenMeanwhile,
-    NoPendingChange,
     DeliveryFailed,
+    EmailTakenMeanwhile,
+    ExpiredToken,
+    InvalidToken,
+    NoPendingChange,
     ReasonRequired,
     RecoveryDisabled,
     VerifiedEmailError,
