@@ -49,6 +49,7 @@ EXPECTED = {
                 "same_email",
                 "email_taken",
                 "wrong_password",
+                "recovery_disabled",
             },
             429: {"locked_out", "throttled"},
             503: {"delivery_failed"},
