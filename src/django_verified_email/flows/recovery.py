@@ -281,9 +281,9 @@ def _complete_scheduled(change_id: int, base_url: str | None, skip_locked: bool)
             reason = ADDRESS_TAKEN
         if reason is not None:
             _cancel(outbox, change, now, reason, base_url)
-            return str(Status.CANCELLED.value)
+            return "cancelled"
         _finish(outbox, change, now, base_url)
-        return str(Status.COMPLETED.value)
+        return "completed"
 
 
 def _why_not(change: EmailChange) -> str | None:
