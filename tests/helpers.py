@@ -29,12 +29,14 @@ BASE_URL = "http://testserver"
 # The pages an emailed link opens, by the path segment before the token.
 CONFIRM_PAGES = ("verify", "change/confirm")
 REVERT_PAGE = ("change/revert",)
+SET_PASSWORD_PAGE = ("change/set-password",)
 STOP_PAGE = ("change/stop",)
 ANY_PAGE = (*CONFIRM_PAGES, *REVERT_PAGE, *STOP_PAGE)
 # A one-time code as emails show it: 123-456.
 CODE_RE = re.compile(r"(?<![\w-])(\d{3}-\d{3})(?![\w-])")
 LINK_RE = re.compile(
-    r"https?://[^\s\"'<>]+/(verify|change/confirm|change/revert|change/stop)/([^\s\"'<>/]+)/"
+    r"https?://[^\s\"'<>]+/(verify|change/confirm|change/revert|change/set-password|change/stop)/"
+    r"([^\s\"'<>/]+)/"
 )
 
 
@@ -54,6 +56,14 @@ def client_for(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def with_new_password(user, password=PASSWORD):
+    """The user after its owner chose a new password (a revert or deny retires the old one)."""
+    user = reloaded(user)
+    user.set_password(password)
+    user.save()
+    return user
 
 
 def later(seconds):
@@ -208,6 +218,23 @@ def code_in(message, to=None):
 
 def revert_path(token):
     return f"/account/email/change/revert/{token}/"
+
+
+def set_password_token_in(message, to=None):
+    """The token of the "set a new password" link in the email confirming a revert or deny."""
+    return token_in(message, to, SET_PASSWORD_PAGE)
+
+
+def set_password_path(token):
+    return f"/account/email/change/set-password/{token}/"
+
+
+def is_logged_in(client):
+    return client.get(reverse("verified_email:status")).status_code == 200
+
+
+def can_log_in(user, password=PASSWORD):
+    return Client().login(username=user.username, password=password)
 
 
 # Steps through the HTML pages

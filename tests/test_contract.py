@@ -48,6 +48,7 @@ def test_a_change_has_the_contract_statuses_and_only_the_waiting_ones_are_open()
         "cancelled",
         "superseded",
         "scheduled",
+        "denied",
     }
     # A scheduled recovery counts as the user's one open change (Additions).
     assert set(EmailChange.PENDING_STATUSES) == {"awaiting_old", "awaiting_new", "scheduled"}

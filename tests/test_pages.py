@@ -11,6 +11,7 @@ from django.utils import translation
 from django_verified_email import durations, flows
 from django_verified_email.models import EmailChange
 from tests.helpers import (
+    BASE_URL,
     client_for,
     complete_dual_change,
     later,
@@ -20,6 +21,7 @@ from tests.helpers import (
     revert_token_in,
     send_verification,
     url,
+    with_new_password,
 )
 
 WRONG = "not-the-password-at-all"
@@ -154,8 +156,9 @@ def reverted(user, mailoutbox, settings):
     """Alice's address changed and was put back by the revert link: changes lock for a day."""
     no_cooldown(settings, CHANGE_LOCK_AFTER_REVERT=86400)
     notice = complete_dual_change(user, "taker@example.com", mailoutbox)
-    flows.confirm_revert(revert_token_in(notice))
-    return user
+    flows.confirm_revert(revert_token_in(notice), base_url=BASE_URL)
+    # The revert retired the password and ended every session: Alice set a new one.
+    return with_new_password(user)
 
 
 def test_the_status_page_shows_the_lock_after_a_revert_and_when_it_ends(reverted):

@@ -20,6 +20,7 @@ from tests.helpers import (
     email_of,
     reloaded,
     revert_token_in,
+    with_new_password,
 )
 
 pytestmark = pytest.mark.hardening
@@ -181,7 +182,7 @@ def test_a_revert_still_works_after_a_purge_and_its_lock_outlives_the_scrub(
 
     with travel(T0 + 6 * DAY, tick=False):
         purge()
-        flows.confirm_revert(revert_token_in(notice))
+        flows.confirm_revert(revert_token_in(notice), base_url=BASE_URL)
     assert email_of(reloaded(user)) == "alice@example.com"
 
     # Reverted: no link reads the addresses any more, and the row is past
@@ -193,7 +194,7 @@ def test_a_revert_still_works_after_a_purge_and_its_lock_outlives_the_scrub(
         ]
         assert addresses(change) == ("", "")
         with pytest.raises(LockedOut):
-            flows.request_change(reloaded(user), "other@example.com", PASSWORD)
+            flows.request_change(with_new_password(user), "other@example.com", PASSWORD)
 
 
 def test_a_purge_never_ends_the_lock_after_a_revert_whose_notice_went_out_late(
@@ -206,7 +207,7 @@ def test_a_purge_never_ends_the_lock_after_a_revert_whose_notice_went_out_late(
     with travel(T0 + 2 * DAY, tick=False):
         late_token = tokens.make_revert_token(change)
     with travel(T0 + 9 * DAY - HOUR, tick=False):
-        flows.confirm_revert(late_token)
+        flows.confirm_revert(late_token, base_url=BASE_URL)
 
     # Past REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT from the completion, but
     # the lock runs three days from the revert.
@@ -214,12 +215,14 @@ def test_a_purge_never_ends_the_lock_after_a_revert_whose_notice_went_out_late(
         purge()
         assert EmailChange.objects.filter(pk=change.pk).exists()
         with pytest.raises(LockedOut):
-            flows.request_change(reloaded(user), "other@example.com", PASSWORD)
+            flows.request_change(with_new_password(user), "other@example.com", PASSWORD)
 
     with travel(T0 + 12 * DAY, tick=False):
         purge()
         assert not EmailChange.objects.filter(pk=change.pk).exists()
-        flows.request_change(reloaded(user), "other@example.com", PASSWORD, base_url=BASE_URL)
+        flows.request_change(
+            with_new_password(user), "other@example.com", PASSWORD, base_url=BASE_URL
+        )
 
 
 def test_the_scrub_takes_closed_rows_past_purge_after_in_batches_and_only_once(

@@ -34,9 +34,10 @@ BUDGETS = {
     # hash written, in a transaction of their own.
     "request change": (10, 2),
     "confirm old": (6, 2),
-    # 7 and one transaction for the flow, 5 and two transactions to give the
+    # 8 and one transaction for the flow (the lock on accounts that hold the
+    # address unproved, to release it), 5 and two transactions to give the
     # session a new key once the address changed.
-    "confirm new": (12, 3),
+    "confirm new": (13, 3),
     # Session, user, the pending change, and the two locks the page shows
     # before the form: a password lockout (its row), a revert's lock.
     "status page": (5, 0),
@@ -45,9 +46,9 @@ BUDGETS = {
     "cancel": (4, 1),
 }
 # The whole dual-link flow (request, confirm old, confirm new), session
-# authentication included: 24, and 2 for the code each of the two link
+# authentication included: 25, and 2 for the code each of the two link
 # emails carries.
-FLOW_BUDGET = 28
+FLOW_BUDGET = 30
 # Giving the session a new key at completion, with the database session
 # backend: look up a free key, insert, read and delete the old row, save.
 SESSION_ROTATION_BUDGET = 5

@@ -18,6 +18,7 @@ from tests.helpers import (
     revert_path,
     revert_token_in,
     token_in,
+    with_new_password,
 )
 
 pytestmark = pytest.mark.hardening
@@ -95,7 +96,9 @@ def test_the_revert_link_works_once(taken_over, user):
 
 def test_a_revert_locks_further_changes_for_a_while(taken_over, user, settings):
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0, "CHANGE_LOCK_AFTER_REVERT": 3600}
-    flows.revert_change(taken_over)
+    flows.revert_change(taken_over, base_url=BASE_URL)
+    # Even once the owner set a new password:
+    with_new_password(user)
 
     with pytest.raises(LockedOut) as raised:
         flows.request_change(reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL)
@@ -114,7 +117,7 @@ def test_a_revert_cancels_an_open_change(taken_over, user, mailoutbox):
     flows.request_change(reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL)
     pending_link = token_in(mailoutbox[-1])
 
-    flows.revert_change(taken_over)
+    flows.revert_change(taken_over, base_url=BASE_URL)
 
     assert flows.pending_change(user) is None
     assert EmailChange.objects.get(new_email="mallory2@example.com").status == "cancelled"
@@ -212,10 +215,20 @@ def test_a_bad_revert_token_is_invalid(token, db):
     assert Client().post(revert_path(token)).status_code == 400
 
 
-def test_no_revert_link_when_the_old_address_was_never_confirmed(make_user, mailoutbox, settings):
-    # The add-email flow: the old address never proved itself, so it gets no notice.
+def test_an_unverified_old_address_gets_the_notice_and_its_revert_link_works(
+    make_user, mailoutbox, settings
+):
+    # The add-email flow from an unverified address (an account from before
+    # the app was adopted): the old address still hears of it, and can undo it.
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
     user = make_user(verified=False)
     flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
     flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
-    assert all("/change/revert/" not in m.body for m in mailoutbox)
+    [notice] = [m for m in mailoutbox if m.to == ["alice@example.com"]]
+
+    assert Client().post(revert_path(revert_token_in(notice))).status_code == 200
+
+    user = reloaded(user)
+    assert email_of(user) == "alice@example.com"
+    # Verified now: the revert link sent to it proved it.
+    assert user.is_email_verified

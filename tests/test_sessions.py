@@ -73,8 +73,9 @@ def test_an_anonymous_session_that_completes_a_change_gets_a_new_key(user, mailo
 
 
 @pytest.mark.parametrize("engine", SESSION_ENGINES)
-def test_other_sessions_stay_by_default(engine, settings, user, mailoutbox):
+def test_other_sessions_stay_when_logout_other_sessions_is_off(engine, settings, user, mailoutbox):
     settings.SESSION_ENGINE = engine
+    settings.VERIFIED_EMAIL = {"LOGOUT_OTHER_SESSIONS": False, "RESEND_COOLDOWN": 0}
     here, elsewhere = client_for(user), client_for(user)
 
     complete_change_in(here, user, mailoutbox)
@@ -84,9 +85,8 @@ def test_other_sessions_stay_by_default(engine, settings, user, mailoutbox):
 
 
 @pytest.mark.parametrize("engine", SESSION_ENGINES)
-def test_logout_other_sessions_ends_every_other_session(engine, settings, user, mailoutbox):
+def test_a_completion_ends_every_other_session_by_default(engine, settings, user, mailoutbox):
     settings.SESSION_ENGINE = engine
-    settings.VERIFIED_EMAIL = {"LOGOUT_OTHER_SESSIONS": True, "RESEND_COOLDOWN": 0}
     here, elsewhere = client_for(user), client_for(user)
     assert is_logged_in(elsewhere)
 

@@ -192,7 +192,9 @@ class FlowTests(TestCase):
         )
         self.assertRedirects(response, reverse("verified_email:status"))
 
-        [old_link] = outbox_links(self.client, "demo@example.com")
+        # Confirm, and "This wasn't me" (the same page, leading with that button).
+        [old_link, deny_link] = outbox_links(self.client, "demo@example.com")
+        self.assertEqual(deny_link, old_link + "?deny=1")
         self.client.post(old_link)
         self.assertEqual(get_user_model().objects.get(username="demo").email, "demo@example.com")
         [new_link] = outbox_links(self.client, "pocket@example.com")

@@ -23,7 +23,9 @@ DEFAULTS = {
     "SUCCESS_URL": None,  # None: the status page
     "REVERT_MAX_AGE": 604800,  # seconds: 7 days
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
-    "LOGOUT_OTHER_SESSIONS": False,
+    # A completed change ends the account's other sessions; a revert or a
+    # deny ends every session whatever this says.
+    "LOGOUT_OTHER_SESSIONS": True,
     "PURGE_AFTER": 2592000,  # seconds: 30 days
     "SITE_NAME": None,  # e.g. "Pocket Wallet"; None: the Sites framework's name, else the host
     "SUPPORT_URL": None,  # URL or URL name dead-end pages link to; None: no link

@@ -45,6 +45,10 @@ RECOVERY_NOTICE_OLD = "recovery_notice_old"
 RECOVERY_REMINDER = "recovery_reminder"
 RECOVERY_COMPLETED_OLD = "recovery_completed_old"
 RECOVERY_CANCELLED = "recovery_cancelled"
+CHANGE_REVERTED_NEW = "change_reverted_new"
+CHANGE_REVERTED_OLD = "change_reverted_old"
+CHANGE_DENIED_OLD = "change_denied_old"
+CHANGE_DENIED_NEW = "change_denied_new"
 
 #: The steps of a change, as its links name them.
 OLD_STEP = "old"
@@ -72,6 +76,28 @@ def _revert_link(user: Any, change: EmailChange) -> str:
 def _stop_link(user: Any, change: EmailChange) -> str:
     token = tokens.make_stop_token(change)
     return reverse("verified_email:change-stop", kwargs={"token": token})
+
+
+def _set_password_link(user: Any, change: EmailChange) -> str:
+    token = tokens.make_set_password_token(user)
+    return reverse("verified_email:change-set-password", kwargs={"token": token})
+
+
+def _to_discarded(user: Any, change: EmailChange) -> str:
+    # The address the revert took away: that of the newest change it undid
+    # (the same revert marks them all with one time).
+    newest = (
+        EmailChange.objects.filter(
+            user_id=change.user_id,
+            pk__gte=change.pk,
+            status=Status.COMPLETED,
+            reverted_at=change.reverted_at,
+        )
+        .order_by("-pk")
+        .values_list("new_email", flat=True)
+        .first()
+    )
+    return newest or change.new_email
 
 
 def _to_user(user: Any, change: EmailChange | None) -> str:
@@ -190,6 +216,13 @@ KINDS: dict[str, Kind] = {
     # a lost mailbox may be someone else's by now (a recycled address).
     RECOVERY_COMPLETED_OLD: Kind(recipient=_to_old, due_in=Status.COMPLETED),
     RECOVERY_CANCELLED: Kind(recipient=_to_new, due_in=Status.CANCELLED),
+    # After a revert: the address it took away hears that it did, the
+    # restored one gets a "set a new password" link.
+    CHANGE_REVERTED_NEW: Kind(recipient=_to_discarded, due_in=Status.COMPLETED),
+    CHANGE_REVERTED_OLD: Kind(recipient=_to_old, due_in=Status.COMPLETED, link=_set_password_link),
+    # After a deny ("this wasn't me" at the old-address step).
+    CHANGE_DENIED_OLD: Kind(recipient=_to_old, due_in=Status.DENIED, link=_set_password_link),
+    CHANGE_DENIED_NEW: Kind(recipient=_to_new, due_in=Status.DENIED),
 }
 
 #: The status a change must be in for a link of each step to work.
@@ -313,6 +346,8 @@ def build(
     if row.link is not None:
         context["link"] = _absolute(base_url, row.link(user, change))
         context["link_expires_in"] = durations.in_words(row.link_max_age())
+        # A stop link works until its change completes: say when that is.
+        context.setdefault("completes_in", context["link_expires_in"])
     if code is not None and row.link is not None:
         context["code"] = code
         context["code_max_age_minutes"] = max(1, app_settings.CODE_MAX_AGE // 60)

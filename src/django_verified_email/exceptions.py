@@ -144,6 +144,13 @@ class ReasonRequired(VerifiedEmailError):
     detail = _("Write down why you complete this change.")
 
 
+class InvalidPassword(VerifiedEmailError):
+    """The new password was refused by the password validators (``detail`` says why)."""
+
+    code = "invalid_password"
+    detail = _("This password is not accepted. Choose another one.")
+
+
 class NoPendingChange(VerifiedEmailError):
     code = "no_pending_change"
     detail = _("There is no email change in progress.")

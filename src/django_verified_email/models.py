@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import comparable, of_user, same_address
+from .addresses import same_address
 
 #: An instance of the host's user model, which has ``VerifiedEmailMixin``.
 #: Typed loosely: the model is the host's, and its email field too.
@@ -30,6 +30,22 @@ class VerifiedEmailMixin(models.Model):
 
     is_email_verified = models.BooleanField(_("email verified"), default=False)
     email_verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+    email_security_counter = models.PositiveIntegerField(
+        _("email security counter"),
+        default=0,
+        editable=False,
+        help_text=_(
+            "Moves on every address change, revert and refused change. Links and "
+            "sessions issued before it moved stop working."
+        ),
+    )
+
+    #: The counter counts in steps of this size when an event ends sessions:
+    #: the session hash reads ``counter // SESSION_STEP`` (the session epoch),
+    #: links read the whole counter. So every event kills the links sent
+    #: before it, and only some (a revert, a deny, a completion under
+    #: ``LOGOUT_OTHER_SESSIONS``) kill sessions, with one field.
+    SESSION_STEP = 1024
 
     class Meta:
         abstract = True
@@ -53,13 +69,19 @@ class VerifiedEmailMixin(models.Model):
             and not getattr(self, "_verified_email_trusted", False)
             and not same_address(self._stored_address(field), self.__dict__[field])
         ):
+            from .conf import app_settings
+
             self.is_email_verified = False
             self.email_verified_at = None
+            # A new address by any path: links sent to the old one die, and
+            # sessions too where a completed change would end them.
+            self.move_email_security_counter(end_sessions=app_settings.LOGOUT_OTHER_SESSIONS)
             if update_fields is not None:
                 kwargs["update_fields"] = {
                     *update_fields,
                     "is_email_verified",
                     "email_verified_at",
+                    "email_security_counter",
                 }
         super().save(*args, **kwargs)
         self._verified_email_trusted = False
@@ -104,6 +126,21 @@ class VerifiedEmailMixin(models.Model):
         self.email_verified_at = when or timezone.now()
         self._verified_email_trusted = True
 
+    def move_email_security_counter(self, *, end_sessions: bool) -> None:
+        """Move the counter on (not saved): every link sent before dies.
+
+        With ``end_sessions`` it jumps to the next session epoch, so every
+        session logged in before also ends (whatever the session backend:
+        each stored its hash at login). Never moves back, so a session or a
+        link that went stale once never works again, even when the address
+        goes back to what it was (A to B to A).
+        """
+        counter = self.email_security_counter or 0
+        if end_sessions:
+            self.email_security_counter = (counter // self.SESSION_STEP + 1) * self.SESSION_STEP
+        else:
+            self.email_security_counter = counter + 1
+
     def get_session_auth_hash(self) -> str:
         parent = super().get_session_auth_hash()  # type: ignore[misc]
         return self._verified_email_session_hash(parent)
@@ -113,16 +150,15 @@ class VerifiedEmailMixin(models.Model):
             yield self._verified_email_session_hash(value)
 
     def _verified_email_session_hash(self, value):
-        from .conf import app_settings
-
-        # With LOGOUT_OTHER_SESSIONS the address is part of the hash every
-        # session stores at login: a new address makes all stored hashes
-        # stale, so every session ends, whatever the session backend (the
-        # request that made the change stores the new hash and stays in).
-        if not app_settings.LOGOUT_OTHER_SESSIONS:
+        # The session epoch is part of the hash every session stores at
+        # login: moving it makes all stored hashes stale, so every session
+        # ends (the request that made the change may store the new hash and
+        # stay in). Epoch 0 leaves Django's hash as it is, so adding the
+        # mixin, or upgrading to the counter, logs nobody out.
+        epoch = (self.email_security_counter or 0) // self.SESSION_STEP
+        if not epoch:
             return value
-        address = comparable(of_user(self))
-        return hashlib.sha256(f"{value}\x1f{address}".encode()).hexdigest()
+        return hashlib.sha256(f"{value}\x1f{epoch}".encode()).hexdigest()
 
 
 class VerifiedEmailQuerySetMixin:
@@ -204,15 +240,17 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         )
 
     def lock_for_taking(self, change_id: int, address_field: str) -> EmailChange | None:
-        """Lock a change's user, then every pending change to one address; return the change.
+        """Lock a change's user, then every change that could hand out one address.
 
         For a flow about to give the user the address in ``address_field``
         (``"new_email"`` to complete, ``"old_email"`` to revert). Two accounts
         completing a change to the same address at once would each find it
         free and both take it: their user rows are different locks. So the
         flow also locks every pending change to the address it is about to
-        take, in primary-key order. The second one waits for the first to
-        commit, then finds the address taken. Every flow takes its user row
+        take, in primary-key order, and every completed change away from it
+        that a revert could still undo (two accounts that once had the
+        address may both hold a revert link to it). The second one waits for
+        the first to commit, then finds the address taken. Every flow takes its user row
         first and change rows after it, in one order, so none deadlocks; this
         holds on databases without expression indexes (MariaDB), where the
         host's case-insensitive unique constraint cannot exist.
@@ -231,12 +269,17 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
             self.select_for_update()
             # Lower() on both sides, not __iexact: Django 5.2 crashes on SQLite
             # when the right-hand side of __iexact is a subquery.
-            .alias(new_email_lower=Lower("new_email"))
+            .alias(new_email_lower=Lower("new_email"), old_email_lower=Lower("old_email"))
             .filter(
                 Q(pk=change_id)
                 | Q(
                     status__in=EmailChange.PENDING_STATUSES,
                     new_email_lower=Lower(Subquery(address)),
+                )
+                | Q(
+                    status=EmailChange.Status.COMPLETED,
+                    reverted_at__isnull=True,
+                    old_email_lower=Lower(Subquery(address)),
                 )
             )
             .order_by("pk")
@@ -260,6 +303,7 @@ class EmailChange(models.Model):
         # A recovery (the old mailbox is lost) whose new address proved
         # itself: it completes by itself at ``completes_at`` unless stopped.
         SCHEDULED = "scheduled", _("scheduled")
+        DENIED = "denied", _("refused by the old address")
 
     #: A change in one of these is pending: it is the user's one open change.
     #: (A scheduled change has no step left to confirm, only a time to wait.)

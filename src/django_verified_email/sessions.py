@@ -1,10 +1,12 @@
 """What a front end does to the session once an address changed in its request.
 
 The flows know nothing of HTTP; both front ends call ``after_address_changed``
-with the request that completed (or reverted) a change.
+with the request that completed a change, and ``end_this_session`` with the
+request that reverted or denied one.
 """
 
 from django.contrib.auth import HASH_SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
 
 
 def after_address_changed(request, user, *, session_user=None):
@@ -29,3 +31,19 @@ def after_address_changed(request, user, *, session_user=None):
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     elif session.session_key:
         session.cycle_key()
+
+
+def end_this_session(request):
+    """Log the request out after a revert or a deny, whoever it was logged in as.
+
+    The flow already ended every stored session (``takeover.retire_access``
+    moved the session epoch and retired the password): this empties the one
+    the request carries too, with a new key, so the browser that clicked is
+    logged out at once rather than on its next request. A deny or a revert
+    means someone else had this account; the clicking browser may be theirs.
+    """
+    session = getattr(request, "session", None)
+    if session is not None:
+        session.flush()
+    if hasattr(request, "user"):
+        request.user = AnonymousUser()

@@ -38,7 +38,9 @@ user_locked_out = Signal()
 #: The old address used the "this wasn't me" link of a completed change: the
 #: address is back to ``change.old_email`` (verified), the user's pending change
 #: is cancelled, and further changes are locked for ``CHANGE_LOCK_AFTER_REVERT``
-#: seconds. A good place to force a password reset or alert staff.
+#: seconds. Every session of the account ended and its password was retired
+#: (the mailbox owner sets a new one). A good place to freeze money movements
+#: and alert staff (docs/signals.md has the recipe).
 #: Arguments: ``user``, ``change``, ``restored_email: str``, ``discarded_email: str``.
 email_change_reverted = Signal()
 
@@ -47,3 +49,13 @@ email_change_reverted = Signal()
 #: address stops it or the user cancels it. Arguments: ``user``, ``change``,
 #: ``completes_at: datetime``.
 email_change_scheduled = Signal()
+#: The old address said "this wasn't me" to a change waiting for it: the change
+#: is ``denied``, every session of the account ended and its password was
+#: retired (the mailbox owner sets a new one). Arguments: ``user``, ``change``.
+email_change_denied = Signal()
+
+#: An account that had typed an address and never proved it lost it, because
+#: another account proved it (a completed change or a revert). Its address is
+#: now blank and unverified. Arguments: ``user`` (the account that lost it),
+#: ``email: str`` (the address it lost), ``taken_by`` (the account that took it).
+email_address_released = Signal()

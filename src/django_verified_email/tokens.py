@@ -7,7 +7,7 @@ stops working once that state moves on: that is what makes a link one-time.
 
 Two verbs per kind of link: ``make_<kind>_token`` signs one, ``read_<kind>_token``
 checks its signature and hands back a small frozen dataclass (``VerifyLink``,
-``ChangeLink``, ``RevertLink``). Whether the link still fits the database is
+``ChangeLink``, ``RevertLink``, ``SetPasswordLink``). Whether the link still fits the database is
 for the flows to say. This is the only module that knows the payload layout.
 
 Keys come from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``: rotating the key
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 VERIFY_SALT = "django_verified_email.verify"
 CHANGE_SALT = "django_verified_email.change"
 REVERT_SALT = "django_verified_email.revert"
+SET_PASSWORD_SALT = "django_verified_email.set_password"
 STOP_SALT = "django_verified_email.stop"
 
 # A "stop this change" link lives as long as its recovery is pending, which
@@ -91,6 +92,16 @@ class RevertLink:
 
 
 @dataclass(frozen=True)
+class SetPasswordLink:
+    """What a "set a new password" link says: the user, and the state it was sent against."""
+
+    user_id: PortableId
+    fingerprint: str
+    #: Genuine, but older than ``LINK_MAX_AGE``.
+    expired: bool = False
+
+
+@dataclass(frozen=True)
 class StopLink:
     """What a "stop this change" link says: the recovery and its user."""
 
@@ -117,6 +128,10 @@ def fingerprint(user: Any, *, with_verified_state: bool) -> str:
       to an address the account no longer has is void;
     * the password hash: a new password (a reset after a suspected takeover)
       voids every link sent before it;
+    * the account's ``email_security_counter``: it moves on every address
+      change (by any path), completion, revert and deny, and never back, so a
+      link that went stale once stays dead even when the address returns to
+      what it was (A to B to A would otherwise bring an old link back);
     * with ``with_verified_state`` (verification links only), the verified
       flag and its date: a used verification link, or one sent before the
       address was verified another way, is void.
@@ -124,7 +139,12 @@ def fingerprint(user: Any, *, with_verified_state: bool) -> str:
     A change link adds the change's status and link generation (checked by the
     flow on the row), so a resend, a completion or a cancel kills it too.
     """
-    parts = [str(user.pk), comparable(of_user(user)), user.password or ""]
+    parts = [
+        str(user.pk),
+        comparable(of_user(user)),
+        user.password or "",
+        str(user.email_security_counter or 0),
+    ]
     if with_verified_state:
         verified_at = user.email_verified_at.isoformat() if user.email_verified_at else ""
         parts += [str(bool(user.is_email_verified)), verified_at]
@@ -157,6 +177,8 @@ def same_id(carried: Any, pk: Any) -> bool:
 #   change  {"c": change id, "s": step "old" or "new", "g": link generation,
 #            "f": fingerprint without the verified state}
 #   revert  {"c": change id, "u": user id (portable_id)}
+#   set-password  {"u": user id (portable_id), "f": fingerprint without the
+#            verified state}
 #   stop    {"c": change id, "u": user id (portable_id)}
 
 
@@ -209,8 +231,10 @@ def read_change_token(token: object) -> ChangeLink:
 def make_revert_token(change: EmailChange) -> str:
     """Sign the "this wasn't me" link of a completed change.
 
-    Not tied to the password: whoever took the account over may have changed
-    it, and the way back must still work. It dies when it is used (the change
+    Not tied to the password nor to ``email_security_counter``: whoever took
+    the account over may change the password, or the address again through
+    the flows (each move bumps the counter), and the way back must still
+    work. It dies when it is used (the change
     is reverted), when the account's address is no longer the one the flows
     last set, and after ``REVERT_MAX_AGE``.
     """
@@ -221,6 +245,26 @@ def read_revert_token(token: object) -> RevertLink:
     """Return what a "this wasn't me" link says, or raise ``BadToken``."""
     payload, expired = _read(token, REVERT_SALT, {"c", "u"}, max_age=app_settings.REVERT_MAX_AGE)
     return RevertLink(change_id=payload["c"], user_id=payload["u"], expired=expired)
+
+
+def make_set_password_token(user: Any) -> str:
+    """Sign the one-time "set a new password" link given after a revert or a deny.
+
+    The revert or deny link proved the mailbox; this one lets its owner set
+    the password that the revert or deny just retired. It dies once a
+    password is set (the hash in its fingerprint changes; an unusable
+    password is a new random hash each time), when the address or
+    ``email_security_counter`` moves, and after ``LINK_MAX_AGE``.
+    """
+    return _serializer(SET_PASSWORD_SALT).dumps(
+        {"u": portable_id(user.pk), "f": fingerprint(user, with_verified_state=False)}
+    )
+
+
+def read_set_password_token(token: object) -> SetPasswordLink:
+    """Return what a "set a new password" link says, or raise ``BadToken``."""
+    payload, expired = _read(token, SET_PASSWORD_SALT, {"u", "f"})
+    return SetPasswordLink(user_id=payload["u"], fingerprint=payload["f"], expired=expired)
 
 
 def make_stop_token(change: EmailChange) -> str:

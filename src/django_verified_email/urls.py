@@ -19,6 +19,11 @@ urlpatterns = [
     path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
     path("change/revert/<str:token>/", views.change_revert, name="change-revert"),
     path("change/stop/<str:token>/", views.change_stop, name="change-stop"),
+    path(
+        "change/set-password/<str:token>/",
+        views.change_set_password,
+        name="change-set-password",
+    ),
     # The same links without their trailing slash (see views.token_slash).
     *(
         path(route, views.token_slash, {"name": f"verified_email:{name}"})
@@ -27,6 +32,7 @@ urlpatterns = [
             ("change/confirm/<str:token>", "change-confirm"),
             ("change/revert/<str:token>", "change-revert"),
             ("change/stop/<str:token>", "change-stop"),
+            ("change/set-password/<str:token>", "change-set-password"),
         ]
     ),
 ]

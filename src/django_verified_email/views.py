@@ -6,6 +6,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.exception import response_for_exception
@@ -349,10 +350,17 @@ def change_confirm(request, token):
             return render(
                 request,
                 "verified_email/change_confirm.html",
-                {"change": pending, "step": step},
+                # ?deny=1: the email's "This wasn't me" link; the page leads
+                # with that button. Only its POST acts.
+                {"change": pending, "step": step, "deny_first": "deny" in request.GET},
             )
         if "resend" in request.POST:
             return _resend_for_expired_link(request, token, flows.resend_change_for_expired_link)
+        if "deny" in request.POST:
+            denied, password_token = web.confirm_deny(request, token)
+            return _taken_back_page(
+                request, "verified_email/change_denied.html", denied, password_token
+            )
         if "code" in request.POST:
             return _code_on_link_page(request, token)
         pending = web.confirm_change(request, token)
@@ -508,13 +516,52 @@ def change_revert(request, token):
         if request.method != "POST":
             change = flows.check_revert(token)
             return render(request, "verified_email/change_revert.html", {"change": change})
-        change = web.confirm_revert(request, token)
+        change, password_token = web.confirm_revert(request, token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="revert")
+    return _taken_back_page(request, "verified_email/change_reverted.html", change, password_token)
+
+
+def _taken_back_page(request, template, change, password_token):
+    """The answer to a revert or a deny: what happened, and the form for a new password."""
     return render(
         request,
-        "verified_email/change_reverted.html",
-        {"change": change, "login_url": resolve_url(settings.LOGIN_URL)},
+        template,
+        {
+            "change": change,
+            "form": SetPasswordForm(change.user),
+            "password_token": password_token,
+            "login_url": resolve_url(settings.LOGIN_URL),
+        },
+    )
+
+
+# The new password stays out of error reports, as on Django's own pages.
+@sensitive_post_parameters("new_password1", "new_password2")
+@token_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_set_password(request, token):
+    """The one-time "set a new password" page given after a revert or a deny.
+
+    The token proves the mailbox (it came from a revert or deny link, or the
+    email that confirmed one); it works once, within ``LINK_MAX_AGE``.
+    """
+    try:
+        user = flows.check_set_password(token)
+        form = SetPasswordForm(user, request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            flows.confirm_set_password(token, form.cleaned_data["new_password1"])
+            return render(
+                request,
+                "verified_email/password_set.html",
+                {"login_url": resolve_url(settings.LOGIN_URL)},
+            )
+    except VerifiedEmailError as error:
+        return error_page(request, error, flow="set_password")
+    return render(
+        request,
+        "verified_email/set_password.html",
+        {"form": form, "password_token": token},
     )
 
 

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from . import flows, sessions
+from . import flows, sessions, tokens
 from . import request_context as context
 from .conf import app_settings
 from .exceptions import (
@@ -121,13 +121,17 @@ def confirm_change(
     """Use a change link for a front end, and renew the session if the address changed.
 
     ``read_session_user`` says who the request's session is logged in as.
-    With ``LOGOUT_OTHER_SESSIONS`` it is read before the change: once the
-    address changed, a session hash that includes it no longer matches.
-    Otherwise the hash ignores the address, and reading it later (only when
-    a change completes) spares the confirm-old step two queries.
+    With ``LOGOUT_OTHER_SESSIONS`` it is read before a link that can complete
+    the change is used: the completion moves the session epoch, and the
+    session's stored hash no longer matches after it. Otherwise (and for the
+    old address's link, which completes nothing) it is read later, only when
+    a change completed, which spares the confirm-old step two queries.
     """
     return _confirm_and_renew(
-        request, lambda: flows.confirm_change(token, base_url=link_base(request)), read_session_user
+        request,
+        lambda: flows.confirm_change(token, base_url=link_base(request)),
+        read_session_user,
+        may_complete=_is_new_address_link(token),
     )
 
 
@@ -148,6 +152,8 @@ def confirm_change_by_code(
         request,
         lambda: flows.confirm_change_by_code(user, code, base_url=link_base(request), link=link),
         read_session_user,
+        # Which step a code is for is only known once it is read.
+        may_complete=True,
     )
 
 
@@ -155,8 +161,11 @@ def _confirm_and_renew(
     request: HttpRequest,
     confirm: Callable[[], EmailChange],
     read_session_user: Callable[[HttpRequest], Any],
+    *,
+    may_complete: bool,
 ) -> EmailChange:
-    before = read_session_user(request) if app_settings.LOGOUT_OTHER_SESSIONS else None
+    completes = app_settings.LOGOUT_OTHER_SESSIONS and may_complete
+    before = read_session_user(request) if completes else None
     try:
         change = confirm()
     except DeliveryFailed as error:
@@ -171,13 +180,46 @@ def _confirm_and_renew(
     return change
 
 
-def confirm_revert(request: HttpRequest, token: object) -> EmailChange:
-    """Use a "this wasn't me" link for a front end, and renew the session.
+def _is_new_address_link(token: object) -> bool:
+    try:
+        return tokens.read_change_token(token).step == "new"
+    except tokens.BadToken:
+        return False
 
-    Who the session is logged in as is read first, for the reason
-    ``confirm_change`` gives: a revert always changes the address.
+
+def confirm_revert(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
+    """Use a "this wasn't me" link for a front end; return the change and a password token.
+
+    Every session of the account ends (the flow moved the session epoch),
+    and the request's own session too, whoever it is logged in as. The token
+    sets a new password (``flows.confirm_set_password``).
     """
-    before = session_user(request)
-    change = flows.confirm_revert(token)
-    sessions.after_address_changed(request, change.user, session_user=before)
-    return change
+    change = _done_even_if_unsent(flows.confirm_revert, token, link_base(request))
+    sessions.end_this_session(request)
+    return change, flows.set_password_token(change.user)
+
+
+def confirm_deny(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
+    """Use an old-address link to refuse its change, for a front end (as ``confirm_revert``)."""
+    change = _done_even_if_unsent(flows.confirm_deny, token, link_base(request))
+    sessions.end_this_session(request)
+    return change, flows.set_password_token(change.user)
+
+
+def confirm_stop(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
+    """Use a recovery's "stop this change" link for a front end: a deny, answered as one."""
+    change = _done_even_if_unsent(flows.confirm_stop, token, link_base(request))
+    sessions.end_this_session(request)
+    return change, flows.set_password_token(change.user)
+
+
+def _done_even_if_unsent(confirm: Callable[..., EmailChange], token: object, base: str):
+    # A revert or deny that committed but whose notices failed is still
+    # answered as done: the person on the page needs the new-password form
+    # more than the news that a mail server is down (the failure is logged).
+    try:
+        return confirm(token, base_url=base)
+    except DeliveryFailed as error:
+        if error.change is None:
+            raise
+        return error.change

@@ -79,6 +79,39 @@ EXPECTED = {
         "success": 200,
         "errors": {**AUTH, 404: {"no_pending_change"}},
     },
+    ("/change/stop/", "post"): {
+        "success": 200,
+        "errors": {
+            400: {"invalid_request", "invalid_token"},
+            410: {"expired_token"},
+            429: {"throttled"},
+        },
+    },
+    ("/change/deny/", "post"): {
+        "success": 200,
+        "errors": {
+            400: {"invalid_request", "invalid_token"},
+            410: {"expired_token"},
+            429: {"throttled"},
+        },
+    },
+    ("/change/revert/", "post"): {
+        "success": 200,
+        "errors": {
+            400: {"invalid_request", "invalid_token"},
+            409: {"email_taken"},
+            410: {"expired_token"},
+            429: {"throttled"},
+        },
+    },
+    ("/change/set-password/", "post"): {
+        "success": 200,
+        "errors": {
+            400: {"invalid_request", "invalid_token", "invalid_password"},
+            410: {"expired_token"},
+            429: {"throttled"},
+        },
+    },
 }
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")

@@ -16,7 +16,9 @@ OLD_EMAIL = "alice@wallet.example"
 NEW_EMAIL = "alice.new@wallet.example"
 
 VERIFY_LINK = '[data-testid="outbox-link"][href*="/account/email/verify/"]'
-CHANGE_LINK = '[data-testid="outbox-link"][href*="/account/email/change/confirm/"]'
+CHANGE_LINK = (
+    '[data-testid="outbox-link"][href*="/account/email/change/confirm/"]:not([href$="?deny=1"])'
+)
 
 
 def messages_to(page, address):

@@ -60,7 +60,9 @@ def test_a_recovery_waits_then_completes(page, live_url, manage):
 
     # The link and code went to the NEW address; the old one got a stop link only.
     page.goto(f"{live_url}/outbox/")
-    expect(messages_to(page, old).first.locator(f'{OUTBOX_LINK}[href*="/change/stop/"]')).to_have_count(1)
+    expect(
+        messages_to(page, old).first.locator(f'{OUTBOX_LINK}[href*="/change/stop/"]')
+    ).to_have_count(1)
     expect(
         messages_to(page, old).first.locator(f'{OUTBOX_LINK}[href*="/change/confirm/"]')
     ).to_have_count(0)

@@ -18,7 +18,11 @@ OLD_EMAIL = "bob@wallet.example"
 TAKER_EMAIL = "taker@wallet.example"
 
 VERIFY_LINK = '[data-testid="outbox-link"][href*="/account/email/verify/"]'
-CHANGE_LINK = '[data-testid="outbox-link"][href*="/account/email/change/confirm/"]'
+# Not the old address's "This wasn't me" (the same link with ?deny=1).
+NEW_PASSWORD = "a-new-wallet-passphrase-8812"
+CHANGE_LINK = (
+    '[data-testid="outbox-link"][href*="/account/email/change/confirm/"]:not([href$="?deny=1"])'
+)
 REVERT_LINK = '[data-testid="outbox-link"][href*="/account/email/change/revert/"]'
 
 
@@ -81,12 +85,17 @@ def test_tries_left_kept_address_and_the_lock_after_an_undo(page, live_url):
     follow_single_link(page, OLD_EMAIL, REVERT_LINK)
     page.get_by_role("button", name="This wasn't me: undo the change").click()
     expect(page.get_by_role("heading", name="The email change was undone")).to_be_visible()
+    # The undo ended every session and retired the password: choose a new one.
+    page.locator("#id_new_password1").fill(NEW_PASSWORD)
+    page.locator("#id_new_password2").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Set my new password").click()
+    expect(page.get_by_role("heading", name="Your new password is set")).to_be_visible()
 
     # The status page shows the lock, and when it ends, before any form.
     page.goto(f"{live_url}/account/email/")
     if "/login/" in page.url:
         page.locator("#id_username").fill(USERNAME)
-        page.locator("#id_password").fill(PASSWORD)
+        page.locator("#id_password").fill(NEW_PASSWORD)
         page.locator("#id_password").press("Enter")
         page.goto(f"{live_url}/account/email/")
     lock = page.locator("#ve-lock")

@@ -54,6 +54,11 @@ class TokenSerializer(RequestSerializer):
     token = StringField(allow_blank=True)
 
 
+class SetPasswordSerializer(TokenSerializer):
+    # Blank reaches the flow, which answers invalid_password like any refused one.
+    new_password = StringField(allow_blank=True)
+
+
 class ConfirmSerializer(RequestSerializer):
     """A confirm body: ``{"token"}`` from a link, or ``{"code"}`` from the same email."""
 

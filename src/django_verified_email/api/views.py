@@ -22,7 +22,13 @@ from ..web import link_base
 from .authentication import authentication_classes
 from .errors import handle_exception
 from .parsers import SmallJSONParser
-from .serializers import ChangeRequestSerializer, ConfirmSerializer, StatusSerializer
+from .serializers import (
+    ChangeRequestSerializer,
+    ConfirmSerializer,
+    SetPasswordSerializer,
+    StatusSerializer,
+    TokenSerializer,
+)
 
 
 class VerifiedEmailAPIView(APIView):
@@ -181,6 +187,44 @@ def _django_session_user(django_request):
     if not hasattr(django_request, "session"):
         return None
     return auth.get_user(django_request)
+
+
+class ChangeDenyView(TokenAPIView):
+    """The old address refuses the change ("this wasn't me"): ``{"token"}`` of its link."""
+
+    def post(self, request):
+        body = TokenSerializer.read(request.data)
+        change, password_token = web.confirm_deny(request._request, body["token"])
+        return Response({"status": change.status, "password_token": password_token})
+
+
+class ChangeStopView(TokenAPIView):
+    """The old address stops a recovery: ``{"token"}`` of its "stop this change" link."""
+
+    def post(self, request):
+        body = TokenSerializer.read(request.data)
+        change, password_token = web.confirm_stop(request._request, body["token"])
+        return Response({"status": change.status, "password_token": password_token})
+
+
+class ChangeRevertView(TokenAPIView):
+    """The "this wasn't me" link of a completed change: ``{"token"}`` of the notice's link."""
+
+    def post(self, request):
+        body = TokenSerializer.read(request.data)
+        change, password_token = web.confirm_revert(request._request, body["token"])
+        return Response(
+            {"status": "reverted", "email": change.old_email, "password_token": password_token}
+        )
+
+
+class SetPasswordView(TokenAPIView):
+    """Set the new password after a revert or a deny: ``{"token", "new_password"}``."""
+
+    def post(self, request):
+        body = SetPasswordSerializer.read(request.data)
+        flows.confirm_set_password(body["token"], body["new_password"])
+        return Response({"status": "password_set"})
 
 
 class ChangeResendView(VerifiedEmailAPIView):

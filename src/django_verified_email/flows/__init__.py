@@ -6,10 +6,12 @@ in one place. ``base_url`` is the scheme and host to build links with when
 the ``BASE_URL`` setting is not set (the front ends pass the request's
 validated host).
 
-One module per flow: ``verify``, ``change``, ``revert``, ``recovery`` (the
-lost-mailbox path), and ``codes`` (the one-time codes that stand in for a
-link); what they share
-is in ``_common``, and the queries on ``EmailChange``'s queryset. Call the
+One module per flow: ``verify``, ``change``, ``revert``, ``deny``, ``recovery``
+(the lost-mailbox path) and ``codes`` (the one-time codes that stand in for a
+link); what they share is in ``_common``, and the queries on ``EmailChange``'s
+queryset. ``takeover`` holds what a revert, a deny and a recovery's stop do
+to access (end every session, retire the password) and the "set a new
+password" token that follows. Call the
 verbs through this package (``flows.confirm_change(...)``).
 """
 
@@ -24,6 +26,7 @@ from .change import (
     resend_change_for_expired_link,
 )
 from .codes import confirm_change_by_code, confirm_verification_by_code
+from .deny import check_deny, confirm_deny
 from .notices import send_owed_notices
 from .recovery import (
     check_stop,
@@ -31,8 +34,16 @@ from .recovery import (
     complete_due,
     complete_if_due,
     complete_scheduled,
+    confirm_stop,
 )
 from .revert import check_revert, confirm_revert
+from .takeover import (
+    check_set_password,
+    confirm_set_password,
+    retire_access,
+    set_password_token,
+    validate_new_password,
+)
 from .verify import (
     check_verification,
     confirm_verification,
@@ -44,7 +55,9 @@ __all__ = [
     "cancel_change",
     "change_lock",
     "check_change",
+    "check_deny",
     "check_revert",
+    "check_set_password",
     "check_stop",
     "check_verification",
     "complete_by_staff",
@@ -53,7 +66,10 @@ __all__ = [
     "complete_scheduled",
     "confirm_change",
     "confirm_change_by_code",
+    "confirm_deny",
     "confirm_revert",
+    "confirm_set_password",
+    "confirm_stop",
     "confirm_verification",
     "confirm_verification_by_code",
     "pending_change",
@@ -61,8 +77,11 @@ __all__ = [
     "resend_change",
     "resend_change_for_expired_link",
     "resend_verification_for_expired_link",
+    "retire_access",
     "send_owed_notices",
     "send_verification",
+    "set_password_token",
+    "validate_new_password",
 ]
 
 # Names these verbs had in the documentation before 0.1: kept for callers.

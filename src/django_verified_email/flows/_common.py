@@ -1,17 +1,23 @@
-"""What several flows share: reading tokens, re-authenticating, taking an address."""
+"""What several flows share: reading tokens, re-authenticating, taking an address.
+
+Taking an address (a completion, a revert) never loses to an account that only
+typed it: ``taken_by_other`` counts the holders that proved it, and
+``release_address`` takes it off the others.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from django.db import IntegrityError
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, models, transaction
 
 from .. import addresses, signals, throttle, tokens
 from ..conf import app_settings
-from ..delivery import signal_after_commit
-from ..exceptions import InvalidToken, LockedOut, WrongPassword
+from ..delivery import Outbox, signal_after_commit
+from ..exceptions import EmailTakenMeanwhile, InvalidToken, LockedOut, WrongPassword
 from ..models import VerifiedUser
 
 Link = TypeVar("Link")
@@ -23,11 +29,6 @@ def read_token(read: Callable[[object], Link], token: object) -> Link:
         return read(token)
     except tokens.BadToken:
         raise InvalidToken from None
-
-
-def taken_by_other(user: VerifiedUser, address: str) -> bool:
-    """Return whether another account has ``address``, however it is spelt."""
-    return addresses.users_with_address(address).exclude(pk=user.pk).exists()
 
 
 def reauthenticate(user: VerifiedUser, password: object) -> None:
@@ -47,11 +48,15 @@ def reauthenticate(user: VerifiedUser, password: object) -> None:
     raise WrongPassword(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
 
 
-def set_verified_address(user: VerifiedUser, address: str, now: datetime) -> bool:
+def set_verified_address(
+    user: VerifiedUser, address: str, now: datetime, *, end_sessions: bool
+) -> bool:
     """Give the (locked) user ``address``, verified, and save it.
 
     Only for an address a link proved: the mixin's ``save()`` would otherwise
-    clear the verified flag of an address set by any other path.
+    clear the verified flag of an address set by any other path. The
+    account's ``email_security_counter`` moves (links sent before die), to
+    the next session epoch with ``end_sessions`` (every session ends).
 
     Returns False if the database refuses the address. ``taken_by_other``
     asks what the host's constraint would say, but a rule it cannot read (a
@@ -63,8 +68,90 @@ def set_verified_address(user: VerifiedUser, address: str, now: datetime) -> boo
     field = user.get_email_field_name()
     setattr(user, field, address)
     user.mark_email_verified(now)
+    user.move_email_security_counter(end_sessions=end_sessions)
     try:
-        user.save(update_fields=[field, "is_email_verified", "email_verified_at"])
+        user.save(
+            update_fields=[
+                field,
+                "is_email_verified",
+                "email_verified_at",
+                "email_security_counter",
+            ]
+        )
     except IntegrityError:
         return False
     return True
+
+
+def can_release_addresses() -> bool:
+    """Return whether an unproved address can be taken off the account that typed it.
+
+    Only when the email field may be blank and is not the login name:
+    blanking a username, or a required field, would break the account.
+    """
+    model = get_user_model()
+    name = model.get_email_field_name()
+    field = model._meta.get_field(name)
+    return name != model.USERNAME_FIELD and bool(getattr(field, "blank", False))
+
+
+def blocking_holders(address: str) -> models.QuerySet[Any]:
+    """The accounts whose hold on ``address`` keeps another account from taking it.
+
+    An account that only typed an address and never proved it does not block
+    one that proves it (the address is released from it instead), as long as
+    it can be released (``can_release_addresses``).
+    """
+    holders = addresses.users_with_address(address)
+    if can_release_addresses():
+        holders = holders.filter(is_email_verified=True)
+    return holders
+
+
+def taken_by_other(user: VerifiedUser, address: str) -> bool:
+    """Return whether another account holds ``address`` so that ``user`` cannot take it."""
+    return blocking_holders(address).exclude(pk=user.pk).exists()
+
+
+def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
+    """Take ``address`` off every other account that holds it unproved, for ``user``.
+
+    Call under the locks of ``lock_for_taking`` (the taker's row first, then
+    change rows), after ``taken_by_other`` said no: the holders' rows are
+    locked last, in primary-key order. Each holder keeps its account with a
+    blank, unverified address; its links die (its counter moves) and
+    ``email_address_released`` tells the host. A host constraint that
+    refuses the blank address ends it as ``EmailTakenMeanwhile``.
+    """
+    if not can_release_addresses():
+        return
+    field = get_user_model().get_email_field_name()
+    blank = None if getattr(get_user_model()._meta.get_field(field), "null", False) else ""
+    holders = (
+        addresses.users_with_address(address)
+        .exclude(pk=user.pk)
+        .filter(is_email_verified=False)
+        .select_for_update()
+        .order_by("pk")
+    )
+    for holder in holders:
+        released = addresses.of_user(holder)
+        setattr(holder, field, blank)
+        holder.is_email_verified = False
+        holder.email_verified_at = None
+        holder.move_email_security_counter(end_sessions=False)
+        # The flags are set here; the mixin's save must not set them again.
+        holder._verified_email_trusted = True
+        try:
+            with transaction.atomic():
+                holder.save(
+                    update_fields=[
+                        field,
+                        "is_email_verified",
+                        "email_verified_at",
+                        "email_security_counter",
+                    ]
+                )
+        except IntegrityError:
+            raise EmailTakenMeanwhile from None
+        outbox.signal(signals.email_address_released, user=holder, email=released, taken_by=user)

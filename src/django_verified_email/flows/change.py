@@ -31,6 +31,7 @@ from ..exceptions import (
     NoPendingChange,
     SameEmail,
     VerifiedEmailError,
+    WrongPassword,
 )
 from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext
@@ -77,6 +78,10 @@ def request_change(
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _locked_user_for_new_change(user.pk, new_email, now)
+            if locked.password != user.password:
+                # The password was checked against the row as it was read
+                # before the lock; a revert or a deny retired it since.
+                raise WrongPassword
             # Read in the lock query whatever REVEAL_TAKEN_EMAIL says, so both
             # settings, and both answers, do exactly the same database work.
             if app_settings.REVEAL_TAKEN_EMAIL and locked.verified_email_address_taken:
@@ -162,7 +167,7 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     user = users.annotate(
         verified_email_reverted_at=Subquery(recent_revert),
         verified_email_address_taken=Exists(
-            addresses.users_with_address(new_email).exclude(pk=OuterRef("pk"))
+            _common.blocking_holders(new_email).exclude(pk=OuterRef("pk"))
         ),
         verified_email_has_pending_change=Exists(
             EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
@@ -335,8 +340,12 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
     old_email = addresses.of_user(user)
-    if _common.taken_by_other(user, change.new_email) or not _common.set_verified_address(
-        user, change.new_email, now
+    taken = _common.taken_by_other(user, change.new_email)
+    if not taken:
+        # An account that only typed the address does not block this one.
+        _common.release_address(user, change.new_email, outbox)
+    if taken or not _common.set_verified_address(
+        user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
     ):
         raise EmailTakenMeanwhile(
             _(
@@ -349,14 +358,16 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     change.closed_at = now
     change.save(update_fields=["status", "closed_at"])
     outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
-    # Only an address that proved itself hears of the change: an unverified
-    # old address may be a typo that belongs to someone else.
-    if app_settings.NOTIFY_OLD_EMAIL and change.old_email and change.old_confirmed_at:
-        outbox.email(emails.CHANGE_NOTICE_OLD, user=user, change=change, base_url=base_url)
-    elif change.old_email_lost:
+    # An unverified old address hears of it too, with the way back: it may
+    # be the owner's real mailbox (an account from before the app was
+    # adopted), and a typo'd one simply never reads it.
+    if change.old_email_lost:
         # A recovery that passed a second factor: no wait, but the old
-        # address still hears of it (OWASP: notify the old, confirm the new).
+        # address still hears of it (OWASP: notify the old, confirm the new),
+        # without the way back a lost mailbox must not hold (recovery.py).
         recovery.notify_old_of_completion(outbox, change, base_url)
+    elif app_settings.NOTIFY_OLD_EMAIL and change.old_email:
+        outbox.email(emails.CHANGE_NOTICE_OLD, user=user, change=change, base_url=base_url)
     outbox.signal(
         signals.email_changed,
         user=user,

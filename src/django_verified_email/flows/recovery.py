@@ -46,7 +46,7 @@ from ..exceptions import (
     VerifiedEmailError,
 )
 from ..models import EmailChange, VerifiedUser
-from . import _common
+from . import _common, takeover
 
 logger = logging.getLogger("django_verified_email")
 
@@ -154,6 +154,38 @@ def _change_for_stop_token(token: object, *, lock: bool) -> EmailChange:
 def check_stop(token: object) -> EmailChange:
     """Return the recovery a "stop this change" link would stop, without using it."""
     return _change_for_stop_token(token, lock=False)
+
+
+def confirm_stop(token: object, *, base_url: str | None = None) -> EmailChange:
+    """Use a "stop this change" link: the recovery is ``denied``, with all of a deny's effects.
+
+    Whoever asked knew the password, so every session ends and the password
+    stops working (``takeover.retire_access``); both addresses are told, and
+    ``change.user`` is the updated user, for ``takeover.set_password_token``.
+    """
+    change = outbox = None
+    try:
+        with atomic_outbox() as outbox:
+            change = _change_for_stop_token(token, lock=True)
+            now = timezone.now()
+            change.status = Status.DENIED  # type: ignore[assignment]
+            change.closed_at = now
+            change.save(update_fields=["status", "closed_at"])
+            takeover.retire_access(change.user)
+            outbox.email(
+                emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url
+            )
+            outbox.email(
+                emails.CHANGE_DENIED_NEW, user=change.user, change=change, base_url=base_url
+            )
+            outbox.signal(signals.email_change_denied, user=change.user, change=change)
+    except DeliveryFailed as error:
+        if outbox is not None and outbox.committed and change is not None:
+            # Done and committed; only a notice failed (logged). Front ends
+            # still end the session and offer the new password, as for a deny.
+            error.change = change
+        raise
+    return change
 
 
 # Completion
@@ -277,7 +309,7 @@ def _complete_scheduled(change_id: int, base_url: str | None, skip_locked: bool)
             logger.debug("Recovery %s not completed: the old address was not told yet", change_id)
             return None
         reason = _why_not(change)
-        if reason is None and not _take_new_address(change, now):
+        if reason is None and not _take_new_address(outbox, change, now):
             reason = ADDRESS_TAKEN
         if reason is not None:
             _cancel(outbox, change, now, reason, base_url)
@@ -304,14 +336,30 @@ def _why_not(change: EmailChange) -> str | None:
     return None
 
 
-def _take_new_address(change: EmailChange, now: datetime) -> bool:
-    # In a savepoint: a refusal by the database (a rule taken_by_other cannot
-    # read) must leave the transaction usable, to record the cancel.
-    with transaction.atomic():
-        taken = _common.set_verified_address(change.user, change.new_email, now)
-        if not taken:
-            transaction.set_rollback(True)
-    return taken
+def _take_new_address(outbox: Outbox, change: EmailChange, now: datetime) -> bool:
+    """Give the (locked) user the change's new address, as a completion does; False if refused.
+
+    Accounts that only typed the address are released first, as on any
+    completion. In a savepoint: a refusal by the database (a rule
+    ``taken_by_other`` cannot read, a holder that cannot be blanked) must
+    leave the transaction usable, and nothing half-done, to record a cancel.
+    """
+    messages, events = len(outbox.messages), len(outbox.events)
+    try:
+        with transaction.atomic():
+            _common.release_address(change.user, change.new_email, outbox)
+            if not _common.set_verified_address(
+                change.user,
+                change.new_email,
+                now,
+                end_sessions=app_settings.LOGOUT_OTHER_SESSIONS,
+            ):
+                raise EmailTakenMeanwhile
+    except EmailTakenMeanwhile:
+        # Nothing of the attempt is sent either: the releases were undone.
+        del outbox.messages[messages:], outbox.events[events:]
+        return False
+    return True
 
 
 def _cancel(
@@ -458,7 +506,9 @@ def complete_by_staff(
             raise NoPendingChange
         user = change.user
         now = timezone.now()
-        if _common.taken_by_other(user, change.new_email) or not _take_new_address(change, now):
+        if _common.taken_by_other(user, change.new_email) or not _take_new_address(
+            outbox, change, now
+        ):
             raise EmailTakenMeanwhile(_taken_message())
         change.completed_by = staff
         change.completion_reason = reason

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import addresses, signals, tokens
+from .. import addresses, emails, signals, tokens
 from ..delivery import atomic_outbox
-from ..exceptions import EmailTakenMeanwhile, ExpiredToken, InvalidToken
+from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, ExpiredToken, InvalidToken
 from ..models import EmailChange
-from . import _common
+from . import _common, takeover
 
 Status = EmailChange.Status
 
@@ -64,37 +64,57 @@ def check_revert(token: object) -> EmailChange:
     return _change_for_token(token, lock=False)
 
 
-def confirm_revert(token: object) -> EmailChange:
-    """Use a "this wasn't me" link: put the old address back and lock changes.
+def confirm_revert(token: object, *, base_url: str | None = None) -> EmailChange:
+    """Use a "this wasn't me" link: put the old address back and take the account back.
 
     The old address becomes the account's address again, verified (it proved
-    itself when the change was confirmed). Any pending change is cancelled,
-    and new changes are refused for ``CHANGE_LOCK_AFTER_REVERT`` seconds.
+    itself by this link). An account that only typed that address since
+    loses it (``_common.release_address``); one that proved it blocks the
+    revert (``EmailTakenMeanwhile``). Any pending change is cancelled, new
+    changes are refused for ``CHANGE_LOCK_AFTER_REVERT`` seconds, and
+    ``takeover.retire_access`` ends every session and retires the password.
+    The discarded address gets a notice, the restored one a confirmation
+    with a "set a new password" link.
     """
-    with atomic_outbox() as outbox:
-        change = _change_for_token(token, lock=True)
-        user = change.user
-        now = timezone.now()
-        discarded = addresses.of_user(user)
-        if _common.taken_by_other(user, change.old_email) or not _common.set_verified_address(
-            user, change.old_email, now
-        ):
-            raise EmailTakenMeanwhile(
-                _(
-                    "Your old email address now belongs to another account, so the change "
-                    "cannot be undone here. Please contact support."
+    change = outbox = None
+    try:
+        with atomic_outbox() as outbox:
+            change = _change_for_token(token, lock=True)
+            user = change.user
+            now = timezone.now()
+            discarded = addresses.of_user(user)
+            taken = _common.taken_by_other(user, change.old_email)
+            if not taken:
+                # An account that only typed the address does not block the way back.
+                _common.release_address(user, change.old_email, outbox)
+            if taken or not _common.set_verified_address(
+                user, change.old_email, now, end_sessions=True
+            ):
+                raise EmailTakenMeanwhile(
+                    _(
+                        "Your old email address now belongs to another account, so the change "
+                        "cannot be undone here. Please contact support."
+                    )
                 )
+            EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
+            takeover.retire_access(user)
+            # This change and every later one are undone: their own revert links
+            # (the later ones went to addresses the taker may control) die too.
+            EmailChange.objects.completed_since(change).update(reverted_at=now)
+            change.reverted_at = now
+            outbox.email(emails.CHANGE_REVERTED_NEW, user=user, change=change, base_url=base_url)
+            outbox.email(emails.CHANGE_REVERTED_OLD, user=user, change=change, base_url=base_url)
+            outbox.signal(
+                signals.email_change_reverted,
+                user=user,
+                change=change,
+                restored_email=change.old_email,
+                discarded_email=discarded,
             )
-        EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
-        # This change and every later one are undone: their own revert links
-        # (the later ones went to addresses the taker may control) die too.
-        EmailChange.objects.completed_since(change).update(reverted_at=now)
-        change.reverted_at = now
-        outbox.signal(
-            signals.email_change_reverted,
-            user=user,
-            change=change,
-            restored_email=change.old_email,
-            discarded_email=discarded,
-        )
+    except DeliveryFailed as error:
+        if outbox is not None and outbox.committed and change is not None:
+            # Done and committed; only a notice failed (logged). Front ends
+            # still end the session and offer the new password.
+            error.change = change
+        raise
     return change

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from .. import addresses, emails, signals, throttle, tokens
 from ..delivery import atomic_outbox
 from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail, VerifiedEmailError
-from ..models import VerifiedUser
+from ..models import EmailChange, VerifiedUser
 from ._common import read_token
 
 
@@ -50,7 +51,10 @@ def check_verification(token: object) -> VerifiedUser:
 
 
 def confirm_verification(token: object) -> VerifiedUser:
-    """Use a verification link: the user's current address becomes verified."""
+    """Use a verification link: the user's current address becomes verified.
+
+    A pending single-link change is superseded (``verify_step``).
+    """
     return verify_step(lambda: _user_for_token(token, lock=True))
 
 
@@ -67,8 +71,15 @@ def verify_step(locate: Callable[[], VerifiedUser | VerifiedEmailError]) -> Veri
             refusal = located
         else:
             user = located
-            user.mark_email_verified()
+            now = timezone.now()
+            user.mark_email_verified(now)
             user.save(update_fields=["is_email_verified", "email_verified_at"])
+            # A pending single-link change (opened while the address was
+            # unverified, so it skips the old address) is superseded: from
+            # now on, moving the account needs the dual-link flow.
+            EmailChange.objects.pending_for(user).filter(old_confirmed_at__isnull=True).exclude(
+                status=EmailChange.Status.AWAITING_OLD
+            ).update(status=EmailChange.Status.SUPERSEDED, closed_at=now)
             outbox.signal(signals.email_verified, user=user, email=addresses.of_user(user))
     if refusal is not None:
         raise refusal

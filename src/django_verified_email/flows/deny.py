@@ -1,0 +1,100 @@
+"""Deny: the old address says "this wasn't me" to a change waiting for it.
+
+The old-address link's page offers it beside Confirm (the same token, posted
+with ``deny=1``). The change closes as ``denied``, and the account is taken
+back as after a revert (``takeover.retire_access``): every session ends and
+the password in use stops working, since whoever asked for the change knew
+it. Both addresses are told; the old one gets a "set a new password" link.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db.models import Subquery
+from django.utils import timezone
+
+from .. import emails, signals, tokens
+from ..delivery import atomic_outbox
+from ..exceptions import DeliveryFailed, ExpiredToken, InvalidToken
+from ..models import EmailChange
+from . import _common, takeover
+
+logger = logging.getLogger("django_verified_email")
+
+Status = EmailChange.Status
+
+
+def _change_for_token(token: object, *, lock: bool) -> EmailChange:
+    link = _common.read_token(tokens.read_change_token, token)
+    if link.step != emails.OLD_STEP:
+        logger.debug("Bad deny token: not the old address's link")
+        raise InvalidToken
+    change: EmailChange | None
+    if lock:
+        # A deny writes the user row (password, counter) and the change row:
+        # the user row first, as every flow takes them, so none deadlocks.
+        owner = EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]
+        user = (
+            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
+        )
+        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
+        if change is not None and user is not None and change.user_id == user.pk:
+            change.user = user
+        else:
+            change = None
+    else:
+        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
+    if change is None:
+        logger.debug("Bad deny token: no such change")
+        raise InvalidToken
+    if change.status != Status.AWAITING_OLD or link.generation != change.link_generation:
+        logger.debug("Bad deny token: the step is done or the link was replaced")
+        raise InvalidToken
+    if not change.user.is_active:
+        logger.debug("Bad deny token: inactive user")
+        raise InvalidToken
+    if link.fingerprint != tokens.fingerprint(change.user, with_verified_state=False):
+        logger.debug("Bad deny token: the account moved on since it was sent")
+        raise InvalidToken
+    if link.expired:
+        raise ExpiredToken
+    return change
+
+
+def check_deny(token: object) -> EmailChange:
+    """Return the change an old-address link would refuse, without using it."""
+    return _change_for_token(token, lock=False)
+
+
+def confirm_deny(token: object, *, base_url: str | None = None) -> EmailChange:
+    """Use an old-address link to refuse its change: ``denied``, sessions ended, password retired.
+
+    The requester learns nothing useful: the change never happens, and the
+    password they used stops working. ``change.user`` is the updated user,
+    for ``takeover.set_password_token``.
+    """
+    change = outbox = None
+    try:
+        with atomic_outbox() as outbox:
+            change = _change_for_token(token, lock=True)
+            now = timezone.now()
+            change.status = Status.DENIED  # type: ignore[assignment]
+            change.closed_at = now
+            change.save(update_fields=["status", "closed_at"])
+            takeover.retire_access(change.user)
+            outbox.email(
+                emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url
+            )
+            outbox.email(
+                emails.CHANGE_DENIED_NEW, user=change.user, change=change, base_url=base_url
+            )
+            outbox.signal(signals.email_change_denied, user=change.user, change=change)
+    except DeliveryFailed as error:
+        if outbox is not None and outbox.committed and change is not None:
+            # Done and committed; only a notice failed (logged). Front ends
+            # still end the session and offer the new password.
+            error.change = change
+        raise
+    return change

@@ -1,0 +1,211 @@
+""" "This wasn't me" at the old-address step (deny), and the new password after it."""
+
+import pytest
+from django.test import Client
+
+from django_verified_email import signals
+from django_verified_email.models import EmailChange
+from tests.helpers import (
+    PASSWORD,
+    can_log_in,
+    client_for,
+    email_of,
+    is_logged_in,
+    later,
+    link_path,
+    links_in,
+    reloaded,
+    request_change,
+    set_password_path,
+    set_password_token_in,
+    token_of,
+)
+
+NEW_PASSWORD = "a brand new passphrase 2026"
+
+
+@pytest.fixture
+def denied_events():
+    events = []
+
+    def receiver(sender, **kwargs):
+        events.append((sender, kwargs))
+
+    signals.email_change_denied.connect(receiver)
+    yield events
+    signals.email_change_denied.disconnect(receiver)
+
+
+@pytest.fixture
+def attempt(user, mailoutbox, settings):
+    """Someone with Alice's password and a session asked to move her account to them."""
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    intruder = client_for(user)
+    assert request_change(intruder, "mallory@example.com").status_code == 302
+    [message] = mailoutbox
+    assert message.to == ["alice@example.com"]
+    return intruder, link_path(message)
+
+
+def deny(path, client=None):
+    return (client or Client()).post(path, {"deny": "1"})
+
+
+def test_the_old_address_email_offers_this_wasnt_me(attempt, mailoutbox):
+    [message] = mailoutbox
+    html = message.alternatives[0][0]
+    assert "This wasn&#x27;t me" in html or "This wasn't me" in html
+    assert f"{attempt[1]}?deny=1" in html
+    assert f"{attempt[1]}?deny=1" in message.body
+
+
+@pytest.mark.parametrize("query", ["", "?deny=1"])
+def test_the_page_shows_this_wasnt_me_beside_confirm_and_a_get_changes_nothing(
+    attempt, user, query
+):
+    response = Client().get(attempt[1] + query)
+
+    assert response.status_code == 200
+    assert 'name="deny"' in response.text
+    assert "This wasn't me" in response.text
+    assert ">Confirm<" in response.text
+    assert EmailChange.objects.get().status == "awaiting_old"
+    assert can_log_in(user)
+
+
+def test_a_deny_closes_the_change_ends_every_session_and_retires_the_password(
+    attempt, user, mailoutbox, denied_events
+):
+    intruder, path = attempt
+    owner_here = client_for(user)
+
+    response = deny(path, owner_here)
+
+    assert response.status_code == 200
+    assert response["Referrer-Policy"] == "no-referrer"
+    change = EmailChange.objects.get()
+    assert change.status == "denied"
+    assert change.closed_at is not None
+    stored = reloaded(user)
+    assert email_of(stored) == "alice@example.com"
+    assert not stored.has_usable_password()
+    assert not can_log_in(user)
+    # Every session, the one that clicked included.
+    assert not is_logged_in(intruder)
+    assert not is_logged_in(owner_here)
+    # The page offers Django's SetPasswordForm, posting to a one-time link.
+    assert 'name="new_password1"' in response.text
+    assert 'name="new_password2"' in response.text
+    assert 'action="/account/email/change/set-password/' in response.text
+    [(sender, event)] = denied_events
+    assert sender is type(stored)
+    assert event["user"].pk == user.pk
+    assert event["change"].pk == change.pk
+
+
+def test_a_deny_tells_both_addresses_without_leaking_the_account(attempt, mailoutbox):
+    deny(attempt[1])
+
+    [_, to_old, to_new] = mailoutbox
+    assert to_old.to == ["alice@example.com"]
+    assert "mallory@example.com" in to_old.body
+    assert set_password_token_in(to_old)
+    assert to_new.to == ["mallory@example.com"]
+    assert "refused" in to_new.body
+    for leak in ("alice", "/account/email/"):
+        assert leak not in to_new.body
+        assert leak not in to_new.alternatives[0][0]
+
+
+def test_the_form_on_the_deny_page_sets_a_new_password_once(attempt, user):
+    response = deny(attempt[1])
+    action = response.text.split('action="', 2)[1].split('"')[0]
+    assert action.startswith("/account/email/change/set-password/")
+
+    mismatch = Client().post(
+        action, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD + "x"}
+    )
+    assert mismatch.status_code == 200
+    assert "match" in mismatch.text  # the two fields did not match
+    assert not reloaded(user).has_usable_password()
+
+    done = Client().post(action, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert done.status_code == 200
+    assert "Your new password is set" in done.text
+    assert can_log_in(user, NEW_PASSWORD)
+    assert not can_log_in(user, PASSWORD)
+
+    again = Client().post(action, {"new_password1": "another 1 pass!", "new_password2": "x"})
+    assert again.status_code == 400
+    assert can_log_in(user, NEW_PASSWORD)
+
+
+def test_the_emailed_set_password_link_works_and_dies_with_the_pages(attempt, user, mailoutbox):
+    deny(attempt[1])
+    token = set_password_token_in(mailoutbox[1])
+
+    page = Client().get(set_password_path(token))
+    assert page.status_code == 200
+    assert 'name="new_password1"' in page.text
+    assert "no-store" in page["Cache-Control"]
+    done = Client().post(
+        set_password_path(token), {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+    assert done.status_code == 200
+    assert can_log_in(user, NEW_PASSWORD)
+    assert Client().get(set_password_path(token)).status_code == 400
+
+
+def test_the_set_password_link_expires_with_link_max_age(attempt, user, mailoutbox):
+    deny(attempt[1])
+    token = set_password_token_in(mailoutbox[1])
+
+    with later(86400 + 1):
+        response = Client().post(
+            set_password_path(token),
+            {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        )
+
+    assert response.status_code == 410
+    assert not reloaded(user).has_usable_password()
+
+
+def test_a_deny_works_once(attempt):
+    assert deny(attempt[1]).status_code == 200
+    assert deny(attempt[1]).status_code == 400
+    assert Client().post(attempt[1]).status_code == 400
+
+
+def test_the_new_address_link_cannot_deny(attempt, user, mailoutbox):
+    Client().post(attempt[1])  # the old address confirms
+    new_path = link_path(mailoutbox[-1], to="mallory@example.com")
+
+    assert deny(new_path).status_code == 400
+
+    assert EmailChange.objects.get().status == "awaiting_new"
+    assert can_log_in(user)
+
+
+def test_an_expired_deny_is_refused_as_expired(attempt, user):
+    with later(86400 + 1):
+        response = deny(attempt[1])
+    assert response.status_code == 410
+    assert EmailChange.objects.get().status == "awaiting_old"
+    assert can_log_in(user)
+
+
+def test_after_a_deny_the_requester_has_nothing(attempt, user, mailoutbox):
+    intruder, path = attempt
+    deny(path)
+
+    # The password they used no longer works, and neither does their session.
+    assert not can_log_in(user)
+    assert request_change(intruder, "mallory@example.com").status_code == 302
+    assert not is_logged_in(intruder)
+    assert EmailChange.objects.count() == 1
+    # No link they saw moves the account.
+    for message in mailoutbox:
+        for link in links_in(message):
+            Client().post(link.replace("http://testserver", ""))
+    assert email_of(reloaded(user)) == "alice@example.com"
+    assert token_of(path)
