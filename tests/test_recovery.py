@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,13 +15,16 @@ from django_verified_email.models import EmailChange
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
+    can_log_in,
     client_for,
     code_in,
     email_of,
+    is_logged_in,
     later,
     links_in,
     reloaded,
     revert_token_in,
+    set_password_token_in,
     stop_token_in,
     token_in,
 )
@@ -195,6 +199,110 @@ def test_the_user_can_cancel_a_scheduled_change(scheduled, logged_in, user, mail
         complete_due()
     assert email_of(reloaded(user)) == "alice@example.com"
     assert len(mailoutbox) == sent
+
+
+# Stop: the old address says "this wasn't me"
+
+
+@pytest.fixture
+def denied_events():
+    events = []
+
+    def receiver(sender, **kwargs):
+        events.append(kwargs)
+
+    signals.email_change_denied.connect(receiver)
+    yield events
+    signals.email_change_denied.disconnect(receiver)
+
+
+def stop_path(mailoutbox):
+    return reverse(
+        "verified_email:change-stop",
+        args=[stop_token_in(message_to("alice@example.com", mailoutbox))],
+    )
+
+
+def test_the_stop_page_shows_a_button_and_a_get_changes_nothing(scheduled, mailoutbox, user):
+    response = Client().get(stop_path(mailoutbox))
+    assert response.status_code == 200
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert 'id="ve-stop"' in response.text
+    assert EmailChange.objects.get(pk=scheduled.pk).status == EmailChange.Status.SCHEDULED
+    assert can_log_in(user)
+
+
+@pytest.mark.parametrize("when", ["awaiting_new", "scheduled"])
+def test_the_old_address_stops_a_recovery_with_a_denys_effects(
+    when, request, logged_in, user, mailoutbox, denied_events
+):
+    change = request.getfixturevalue("scheduled" if when == "scheduled" else "requested")
+    path = stop_path(mailoutbox)
+    sent = len(mailoutbox)
+    response = Client().post(path)
+    assert response.status_code == 200
+    assert 'name="new_password1"' in response.text
+    assert 'action="/account/email/change/set-password/' in response.text
+    change.refresh_from_db()
+    assert change.status == "denied"
+    stored = reloaded(user)
+    assert email_of(stored) == "alice@example.com"
+    assert not stored.has_usable_password()
+    assert not can_log_in(user)
+    assert not is_logged_in(logged_in)
+    told = mailoutbox[sent:]
+    assert sorted(m.to[0] for m in told) == sorted(["alice@example.com", NEW])
+    assert set_password_token_in(message_to("alice@example.com", told))
+    [event] = denied_events
+    assert event["change"].pk == change.pk
+    # One-time, and nothing completes later.
+    assert Client().post(path).status_code == 400
+    with later(DELAY + 60):
+        complete_due()
+    assert email_of(reloaded(user)) == "alice@example.com"
+
+
+def test_the_reminders_stop_link_works_too(scheduled, user, mailoutbox):
+    sent = len(mailoutbox)
+    with later(DELAY - 3600):
+        complete_due()
+        [reminder] = mailoutbox[sent:]
+        path = reverse("verified_email:change-stop", args=[stop_token_in(reminder)])
+        assert Client().post(path).status_code == 200
+    assert EmailChange.objects.get(pk=scheduled.pk).status == "denied"
+
+
+def test_the_stop_link_dies_when_the_recovery_is_superseded_or_completed(
+    scheduled, logged_in, user, mailoutbox
+):
+    path = stop_path(mailoutbox)
+    with later(DELAY + 60):
+        complete_due()
+    assert Client().post(path).status_code == 400
+    assert reloaded(user).has_usable_password()
+
+
+def test_an_ordinary_change_token_cannot_stop_and_a_stop_token_cannot_confirm(
+    requested, mailoutbox
+):
+    new_token = token_in(message_to(NEW, mailoutbox))
+    stop_token = stop_token_in(message_to("alice@example.com", mailoutbox))
+    assert Client().post(reverse("verified_email:change-stop", args=[new_token])).status_code == 400
+    confirm = Client().post(reverse("verified_email:change-confirm", args=[stop_token]))
+    assert confirm.status_code == 400
+    assert EmailChange.objects.get(pk=requested.pk).status == "awaiting_new"
+
+
+def test_completion_is_cancelled_when_the_security_counter_moved(scheduled, user):
+    # A deny or revert elsewhere, or an address set by hand and back, moves
+    # the counter: the request no longer describes the account.
+    alice = reloaded(user)
+    alice.move_email_security_counter(end_sessions=True)
+    alice.save(update_fields=["email_security_counter"])
+    with later(DELAY + 60):
+        complete_due()
+    change = EmailChange.objects.get(pk=scheduled.pk)
+    assert (change.status, change.closed_reason) == ("cancelled", "account_changed")
 
 
 # Completion

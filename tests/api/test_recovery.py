@@ -101,3 +101,27 @@ def test_cancel_a_scheduled_change(logged_in, user, anonymous, mailoutbox):
     assert call(logged_in, "change-cancel").json() == {"status": "cancelled"}
     with later(DELAY + 60):
         assert call(logged_in, "status", method="get").json()["email"] == "alice@example.com"
+
+
+def test_the_old_address_stops_a_recovery_through_the_api(logged_in, user, anonymous, mailoutbox):
+    ask_recovery(logged_in)
+    api_confirm_change(anonymous, token_in(message_to(NEW, mailoutbox)))
+    token = stop_token_in(message_to("alice@example.com", mailoutbox))
+    response = call(anonymous, "change-stop", {"token": token})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "denied" and body["password_token"]
+    stored = reloaded(user)
+    assert email_of(stored) == "alice@example.com"
+    assert not stored.has_usable_password()
+    assert EmailChange.objects.get().status == "denied"
+    # The password token sets a new password, once.
+    new_password = {"token": body["password_token"], "new_password": "a fresh passphrase 2026"}
+    assert call(anonymous, "change-set-password", new_password).status_code == 200
+    # One-time.
+    assert_error(call(anonymous, "change-stop", {"token": token}), 400, "invalid_token")
+
+
+def test_a_bad_stop_token_is_invalid(anonymous, user):
+    assert_error(call(anonymous, "change-stop", {"token": "nope"}), 400, "invalid_token")
+    assert_error(call(anonymous, "change-stop", {}), 400, "invalid_request")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from django_verified_email import flows
+from django_verified_email import flows, tokens
 from django_verified_email.flows import recovery
 from django_verified_email.models import EmailChange
 from tests.helpers import PASSWORD, email_of, later, reloaded, run_at_once, token_in
@@ -92,3 +92,30 @@ def test_a_run_and_the_users_cancel_leave_one_outcome(due, slow_checks, mailoutb
         assert results[1][1] == "NoPendingChange"
         assert status == "completed"
         assert email_of(reloaded(alice)) == "user0.new@example.org"
+
+
+def test_a_stop_racing_the_completion_leaves_one_outcome(due, slow_checks, mailoutbox):
+    users, changes = due
+    alice = users[0]
+    stop_token = tokens.make_stop_token(changes[0])
+
+    def stop():
+        try:
+            return flows.confirm_stop(stop_token, base_url=BASE).status
+        except Exception as error:  # the run may have completed it first
+            return error.__class__.__name__
+
+    with later(DELAY + 60):
+        results = run_at_once(lambda: flows.complete_scheduled(changes[0].pk, base_url=BASE), stop)
+    assert [kind for kind, _value in results] == ["ok", "ok"], results
+    status = EmailChange.objects.get(pk=changes[0].pk).status
+    stored = reloaded(alice)
+    if results[1][1] == "denied":
+        assert status == "denied"
+        assert email_of(stored) == "user0@example.com"
+        assert not stored.has_usable_password()
+    else:
+        assert results[1][1] == "InvalidToken"
+        assert status == "completed"
+        assert email_of(stored) == "user0.new@example.org"
+        assert stored.has_usable_password()
