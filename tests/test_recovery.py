@@ -262,6 +262,13 @@ def test_the_old_address_stops_a_recovery_with_a_denys_effects(
     assert email_of(reloaded(user)) == "alice@example.com"
 
 
+def test_the_stop_pages_are_never_framed(requested, mailoutbox):
+    # The answer to the POST carries the new-password form.
+    path = stop_path(mailoutbox)
+    assert Client().get(path)["X-Frame-Options"] == "DENY"
+    assert Client().post(path)["X-Frame-Options"] == "DENY"
+
+
 def test_the_reminders_stop_link_works_too(scheduled, user, mailoutbox):
     sent = len(mailoutbox)
     with later(DELAY - 3600):

@@ -573,6 +573,8 @@ def change_set_password(request, token):
 
 
 @token_page
+# Its answer shows the new-password form: never framed (see change()).
+@xframe_options_deny
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_stop(request, token):
     """The old address's "stop this change" link of a recovery: GET shows, POST stops."""
