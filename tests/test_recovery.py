@@ -497,3 +497,45 @@ def test_flows_complete_due_counts_what_it_did(scheduled):
 def test_a_user_model_without_the_change_completes_nothing(db):
     assert flows.complete_due(base_url=BASE_URL).completed == 0
     assert get_user_model().objects.count() == 0
+
+
+# The periodic task of the task delivery modes
+
+
+def test_the_tasks_modes_periodic_task_completes_due_changes(scheduled, user, settings):
+    from django_verified_email import tasks
+
+    settings.VERIFIED_EMAIL = {"DELIVERY": "tasks", "BASE_URL": BASE_URL}
+    with later(DELAY + 60):
+        result = tasks.complete_due_changes.call()
+    assert result == {"completed": 1, "cancelled": 0, "reminded": 0}
+    assert email_of(reloaded(user)) == NEW
+
+
+def test_the_celery_periodic_task_completes_due_changes(scheduled, user, settings):
+    from django_verified_email import celery_tasks
+
+    settings.VERIFIED_EMAIL = {"BASE_URL": BASE_URL}
+    assert celery_tasks.complete_due_changes.name == "django_verified_email.complete_due_changes"
+    with later(DELAY + 60):
+        celery_tasks.complete_due_changes.apply()
+    assert EmailChange.objects.get(pk=scheduled.pk).status == EmailChange.Status.COMPLETED
+
+
+def test_the_purge_blanks_a_staff_reason_with_the_addresses(make_user, settings):
+    # Kept past PURGE_AFTER for the lock after a revert, so scrubbed, not deleted.
+    settings.VERIFIED_EMAIL = {"PURGE_AFTER": 86400}
+    alice = make_user()
+    change = EmailChange.objects.create(
+        user=alice,
+        old_email="alice@example.com",
+        new_email=NEW,
+        status="cancelled",
+        closed_at=timezone.now(),
+        completion_reason="Passport 1234 checked on a call.",
+        account_fingerprint="0123456789abcdef01234567",
+    )
+    with later(2 * 86400):
+        call_command("verified_email_purge", "--batch-size", "10")
+    change.refresh_from_db()
+    assert (change.new_email, change.completion_reason, change.account_fingerprint) == ("", "", "")
