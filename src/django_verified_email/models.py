@@ -300,10 +300,14 @@ class EmailChange(models.Model):
         COMPLETED = "completed", _("completed")
         CANCELLED = "cancelled", _("cancelled")
         SUPERSEDED = "superseded", _("superseded")
+        # A recovery (the old mailbox is lost) whose new address proved
+        # itself: it completes by itself at ``completes_at`` unless stopped.
+        SCHEDULED = "scheduled", _("scheduled")
         DENIED = "denied", _("refused by the old address")
 
-    #: A change in one of these is pending: its current step's link works.
-    PENDING_STATUSES = (Status.AWAITING_OLD, Status.AWAITING_NEW)
+    #: A change in one of these is pending: it is the user's one open change.
+    #: (A scheduled change has no step left to confirm, only a time to wait.)
+    PENDING_STATUSES = (Status.AWAITING_OLD, Status.AWAITING_NEW, Status.SCHEDULED)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -333,9 +337,42 @@ class EmailChange(models.Model):
         _("requested with browser"), max_length=64, null=True, blank=True
     )
     requested_os = models.CharField(_("requested on system"), max_length=64, blank=True)
+    # Where the request that refused the change came from: the old address's
+    # "this wasn't me", a deny while pending (at ``closed_at``) or a revert
+    # once completed (at ``reverted_at``). Same rules as requested_*: a null
+    # browser means none was recorded; blanked by the purge.
+    refused_ip = models.GenericIPAddressField(_("refused from IP address"), null=True, blank=True)
+    refused_browser = models.CharField(  # noqa: DJ001
+        _("refused with browser"), max_length=64, null=True, blank=True
+    )
+    refused_os = models.CharField(_("refused on system"), max_length=64, blank=True)
     # Set when the old address's notice (its only way back) could not be
     # handed over; flows.send_owed_notices sends it again and clears it.
     notice_owed_at = models.DateTimeField(_("old address notice owed since"), null=True, blank=True)
+    # Recovery (flows/recovery.py): the user said they can no longer open the
+    # old address. Only the new address confirms; the old one gets a "stop
+    # this change" link, and the change waits RECOVERY_DELAY before it
+    # completes, unless the request passed the host's second factor.
+    old_email_lost = models.BooleanField(_("old address lost"), default=False)
+    second_factor = models.BooleanField(_("passed a second factor"), default=False)
+    completes_at = models.DateTimeField(_("completes at"), null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
+    # The account as it was when the change was scheduled (tokens.fingerprint):
+    # completing re-checks that nothing moved meanwhile.
+    account_fingerprint = models.CharField(_("account fingerprint"), max_length=64, blank=True)
+    # Why a change closed without completing, when the flow decided it
+    # (a recovery cancelled at completion time): "address_taken", "account_changed".
+    closed_reason = models.CharField(_("closed because"), max_length=32, blank=True)
+    # Completed by staff from the admin: who and why (when is closed_at).
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("completed by staff member"),
+    )
+    completion_reason = models.TextField(_("reason for completing by staff"), blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 
@@ -346,7 +383,7 @@ class EmailChange(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user"],
-                condition=models.Q(status__in=["awaiting_old", "awaiting_new"]),
+                condition=models.Q(status__in=["awaiting_old", "awaiting_new", "scheduled"]),
                 name="verified_email_one_open_change_per_user",
             ),
         ]
@@ -355,6 +392,8 @@ class EmailChange(models.Model):
             # pending rows by when their link was sent.
             models.Index(fields=["status", "closed_at"], name="verified_em_status_closed_idx"),
             models.Index(fields=["status", "link_sent_at"], name="verified_em_status_sent_idx"),
+            # What verified_email_complete_due looks up: scheduled rows that are due.
+            models.Index(fields=["status", "completes_at"], name="verified_em_status_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -383,7 +422,7 @@ class EmailChange(models.Model):
         """When the newest link of the current step stops working (None if closed)."""
         from .conf import app_settings
 
-        if not self.is_pending or self.link_sent_at is None:
+        if not self.is_pending or self.status == self.Status.SCHEDULED or self.link_sent_at is None:
             return None
         return self.link_sent_at + timedelta(seconds=app_settings.LINK_MAX_AGE)
 

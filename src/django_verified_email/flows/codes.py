@@ -75,6 +75,10 @@ DAY = timedelta(days=1)
 
 KEY_SALT = "django_verified_email.codes"
 
+#: The new address's step of a recovery (the old mailbox is lost): a purpose
+#: of its own, so no code of an ordinary change's step ever confirms one.
+RECOVERY_NEW = "recovery_new"
+
 #: The change step each purpose confirms, and back.
 STEP_PURPOSE = {"old": CHANGE_OLD, "new": CHANGE_NEW}
 
@@ -385,7 +389,8 @@ def confirm_change_by_code(
             or not change.user.is_active
         ):
             return ExpiredCode()
-        return use(STEP_PURPOSE[step], change.user, typed, change=change) or (change, step)
+        purpose = RECOVERY_NEW if change.old_email_lost else STEP_PURPOSE[step]
+        return use(purpose, change.user, typed, change=change) or (change, step)
 
     return change_flow.confirm_step(locate, base_url=base_url)
 

@@ -16,9 +16,10 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from .. import emails, signals, tokens
-from ..delivery import atomic_outbox
+from ..delivery import Outbox, atomic_outbox
 from ..exceptions import DeliveryFailed, ExpiredToken, InvalidToken
 from ..models import EmailChange
+from ..request_context import RequestContext, refused_fields
 from . import _common, takeover
 
 logger = logging.getLogger("django_verified_email")
@@ -68,29 +69,47 @@ def check_deny(token: object) -> EmailChange:
     return _change_for_token(token, lock=False)
 
 
-def confirm_deny(token: object, *, base_url: str | None = None) -> EmailChange:
+def refuse(
+    outbox: Outbox,
+    change: EmailChange,
+    *,
+    base_url: str | None,
+    context: RequestContext | None,
+) -> None:
+    """Close a locked change as ``denied``, with every effect of a deny.
+
+    Shared by the old address's "this wasn't me" and a recovery's "stop this
+    change": whoever asked knew the password, so it stops working and every
+    session ends (``takeover.retire_access``); both addresses are told.
+    """
+    change.status = Status.DENIED  # type: ignore[assignment]
+    change.closed_at = timezone.now()
+    refused = refused_fields(context)
+    for field, value in refused.items():
+        setattr(change, field, value)
+    change.save(update_fields=["status", "closed_at", *refused])
+    takeover.retire_access(change.user)
+    outbox.email(emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url)
+    outbox.email(emails.CHANGE_DENIED_NEW, user=change.user, change=change, base_url=base_url)
+    outbox.signal(signals.email_change_denied, user=change.user, change=change)
+
+
+def confirm_deny(
+    token: object, *, base_url: str | None = None, context: RequestContext | None = None
+) -> EmailChange:
     """Use an old-address link to refuse its change: ``denied``, sessions ended, password retired.
 
     The requester learns nothing useful: the change never happens, and the
     password they used stops working. ``change.user`` is the updated user,
-    for ``takeover.set_password_token``.
+    for ``takeover.set_password_token``. ``context``: where the refusing
+    request came from (``web.request_context``), kept on the change for the
+    emails that ask "was this me?"; None outside a request.
     """
     change = outbox = None
     try:
         with atomic_outbox() as outbox:
             change = _change_for_token(token, lock=True)
-            now = timezone.now()
-            change.status = Status.DENIED  # type: ignore[assignment]
-            change.closed_at = now
-            change.save(update_fields=["status", "closed_at"])
-            takeover.retire_access(change.user)
-            outbox.email(
-                emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url
-            )
-            outbox.email(
-                emails.CHANGE_DENIED_NEW, user=change.user, change=change, base_url=base_url
-            )
-            outbox.signal(signals.email_change_denied, user=change.user, change=change)
+            refuse(outbox, change, base_url=base_url, context=context)
     except DeliveryFailed as error:
         if outbox is not None and outbox.committed and change is not None:
             # Done and committed; only a notice failed (logged). Front ends

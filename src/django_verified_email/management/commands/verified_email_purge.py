@@ -6,10 +6,10 @@ closed change is kept at least ``REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT``,
 while its "this wasn't me" link and the change lock after a revert can still
 need it. When that is longer than ``PURGE_AFTER``, a row kept past
 ``PURGE_AFTER`` keeps its addresses only while a revert can still read them:
-the others have both addresses blanked, and where the request came from (IP
-address, browser, system) with them; status and times stay, for the lock and
-the audit. Rows go in batches, each in its own short transaction, so a
-million rows never hold one long lock.
+the others have both addresses blanked, and where the requests that started
+and refused the change came from (IP address, browser, system) with them;
+status and times stay, for the lock and the audit. Rows go in batches, each in
+its own short transaction, so a million rows never hold one long lock.
 
 Re-authentication counters go too once both their window and any lockout are
 over: a user's next attempt would start a fresh count anyway. So do one-time
@@ -43,6 +43,13 @@ SCRUBBED = {
     "requested_ip": None,
     "requested_browser": None,
     "requested_os": "",
+    "refused_ip": None,
+    "refused_browser": None,
+    "refused_os": "",
+    # A recovery's digest of the account, and a staff member's written reason
+    # (which may name the person or how they proved who they are).
+    "account_fingerprint": "",
+    "completion_reason": "",
 }
 
 
@@ -62,7 +69,16 @@ def purgeable(now):
     return EmailChange.objects.filter(
         Q(status__in=closed, closed_at__lt=now - keep_closed)
         & (Q(reverted_at__isnull=True) | Q(reverted_at__lt=now - lock))
-        | Q(status__in=EmailChange.PENDING_STATUSES, link_sent_at__lt=now - expired)
+        # A scheduled recovery has no link left to expire: it waits for its
+        # completion (verified_email_complete_due), however long the delay.
+        | Q(
+            status__in=[
+                status
+                for status in EmailChange.PENDING_STATUSES
+                if status != EmailChange.Status.SCHEDULED
+            ],
+            link_sent_at__lt=now - expired,
+        )
     )
 
 
