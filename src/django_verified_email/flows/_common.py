@@ -48,6 +48,11 @@ def reauthenticate(user: VerifiedUser, password: object) -> None:
     raise WrongPassword(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
 
 
+def address_fields(field: str) -> list[str]:
+    """The user fields that change whenever an address is given or taken off."""
+    return [field, "is_email_verified", "email_verified_at", "email_security_counter"]
+
+
 def set_verified_address(
     user: VerifiedUser, address: str, now: datetime, *, end_sessions: bool
 ) -> bool:
@@ -70,14 +75,7 @@ def set_verified_address(
     user.mark_email_verified(now)
     user.move_email_security_counter(end_sessions=end_sessions)
     try:
-        user.save(
-            update_fields=[
-                field,
-                "is_email_verified",
-                "email_verified_at",
-                "email_security_counter",
-            ]
-        )
+        user.save(update_fields=address_fields(field))
     except IntegrityError:
         return False
     return True
@@ -144,14 +142,7 @@ def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
         holder._verified_email_trusted = True
         try:
             with transaction.atomic():
-                holder.save(
-                    update_fields=[
-                        field,
-                        "is_email_verified",
-                        "email_verified_at",
-                        "email_security_counter",
-                    ]
-                )
+                holder.save(update_fields=address_fields(field))
         except IntegrityError:
             raise EmailTakenMeanwhile from None
         outbox.signal(signals.email_address_released, user=holder, email=released, taken_by=user)
