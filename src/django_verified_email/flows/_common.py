@@ -45,13 +45,22 @@ def user_for_link(
         user = lock_user(link.user_id)
     else:
         user = get_user_model()._default_manager.filter(pk=link.user_id).first()
-    if (
-        user is None
-        or not user.is_active
-        or link.fingerprint != tokens.fingerprint(user, with_verified_state=with_verified_state)
+    if user is None or not link_fits(
+        user, link.fingerprint, with_verified_state=with_verified_state
     ):
         raise InvalidToken
     return user
+
+
+def link_fits(user: VerifiedUser, fingerprint: str, *, with_verified_state: bool) -> bool:
+    """Return whether a link carrying ``fingerprint`` may still act for ``user``.
+
+    Only for an active user still in the state the link was sent against
+    (``tokens.fingerprint``): a new address, password or counter kills it.
+    """
+    return bool(user.is_active) and fingerprint == tokens.fingerprint(
+        user, with_verified_state=with_verified_state
+    )
 
 
 def reauthenticate(user: VerifiedUser, password: object) -> None:

@@ -41,11 +41,8 @@ def _change_for_token(token: object, *, lock: bool) -> EmailChange:
     if change.status != Status.AWAITING_OLD or link.generation != change.link_generation:
         logger.debug("Bad deny token: the step is done or the link was replaced")
         raise InvalidToken
-    if not change.user.is_active:
-        logger.debug("Bad deny token: inactive user")
-        raise InvalidToken
-    if link.fingerprint != tokens.fingerprint(change.user, with_verified_state=False):
-        logger.debug("Bad deny token: the account moved on since it was sent")
+    if not _common.link_fits(change.user, link.fingerprint, with_verified_state=False):
+        logger.debug("Bad deny token: inactive user, or the account moved on since it was sent")
         raise InvalidToken
     if link.expired:
         raise ExpiredToken
