@@ -66,7 +66,12 @@ def _revert_link(user: Any, change: EmailChange) -> str:
     return reverse("verified_email:change-revert", kwargs={"token": token})
 
 
-def _set_password_link(user: Any, change: EmailChange) -> str:
+def _set_password_link(user: Any, change: EmailChange) -> str | None:
+    # The token is signed against the password as it is now. Built late (a
+    # worker), after the owner already chose a new password on the page, it
+    # would set the password once more: no link then.
+    if user.has_usable_password():
+        return None
     token = tokens.make_set_password_token(user)
     return reverse("verified_email:change-set-password", kwargs={"token": token})
 
@@ -122,8 +127,9 @@ class Kind:
     #: user alone (verify), due while the address is unverified. (Typed
     #: ``object``: the stubs see a choice as its (value, label) tuple.)
     due_in: object
-    #: The link it carries, as a path: ``(user, change) -> path``.
-    link: Callable[[Any, Any], str] | None = None
+    #: The link it carries, as a path: ``(user, change) -> path``, or None
+    #: when the link has no more use (the message goes without it).
+    link: Callable[[Any, Any], str | None] | None = None
     #: The change step whose link it carries (the link is for ``due_in``).
     step: str | None = None
     #: More template context.
@@ -283,8 +289,9 @@ def build(
     }
     if change is not None:
         context["masked_new_email"] = addresses.masked(change.new_email)
-    if row.link is not None:
-        context["link"] = _absolute(base_url, row.link(user, change))
+    path = row.link(user, change) if row.link is not None else None
+    if path is not None:
+        context["link"] = _absolute(base_url, path)
         context["link_expires_in"] = durations.in_words(row.link_max_age())
     if code is not None and row.link is not None:
         context["code"] = code
