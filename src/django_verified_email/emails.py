@@ -78,7 +78,12 @@ def _stop_link(user: Any, change: EmailChange) -> str:
     return reverse("verified_email:change-stop", kwargs={"token": token})
 
 
-def _set_password_link(user: Any, change: EmailChange) -> str:
+def _set_password_link(user: Any, change: EmailChange) -> str | None:
+    # The token is signed against the password as it is now. Built late (a
+    # worker), after the owner already chose a new password on the page, it
+    # would set the password once more: no link then.
+    if user.has_usable_password():
+        return None
     token = tokens.make_set_password_token(user)
     return reverse("verified_email:change-set-password", kwargs={"token": token})
 
@@ -146,8 +151,9 @@ class Kind:
     #: user alone (verify), due while the address is unverified. (Typed
     #: ``object``: the stubs see a choice as its (value, label) tuple.)
     due_in: object
-    #: The link it carries, as a path: ``(user, change) -> path``.
-    link: Callable[[Any, Any], str] | None = None
+    #: The link it carries, as a path: ``(user, change) -> path``, or None
+    #: when the link has no more use (the message goes without it).
+    link: Callable[[Any, Any], str | None] | None = None
     #: The change step whose link it carries (the link is for ``due_in``).
     step: str | None = None
     #: More template context.
@@ -347,8 +353,9 @@ def build(
             # A scheduled recovery: how long until it completes, in words.
             left = (change.completes_at - timezone.now()).total_seconds()
             context["completes_in"] = durations.in_words(max(1, left))
-    if row.link is not None:
-        context["link"] = _absolute(base_url, row.link(user, change))
+    path = row.link(user, change) if row.link is not None else None
+    if path is not None:
+        context["link"] = _absolute(base_url, path)
         context["link_expires_in"] = durations.in_words(row.link_max_age())
         # A stop link works until its change completes: say when that is.
         context.setdefault("completes_in", context["link_expires_in"])

@@ -219,6 +219,15 @@ class VerifiedEmailQuerySetMixin:
         }
 
 
+def lock_user(pk: Any) -> VerifiedUser | None:
+    """Lock the user row ``pk`` names (a value or a subquery) and return it, or None.
+
+    Every flow that writes a user row locks it first, before any change row,
+    so two flows never wait on each other's rows in opposite order.
+    """
+    return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
+
+
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
     """The queries several flows share."""
 
@@ -258,10 +267,7 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         Returns None when the change does not exist (or changed hands). The
         change's ``user`` is the locked row.
         """
-        owner = self.filter(pk=change_id).values("user_id")[:1]
-        user = (
-            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
-        )
+        user = self._lock_owner(change_id)
         if user is None:
             return None
         address = self.filter(pk=change_id).values(address_field)[:1]
@@ -289,6 +295,23 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
             return None
         change.user = user
         return change
+
+    def lock_with_user(self, change_id: int) -> EmailChange | None:
+        """Lock a change's user, then the change: for a flow that writes both rows.
+
+        The lock order of ``lock_for_taking``, without the other changes to
+        an address. Returns None when the change does not exist (or changed
+        hands). The change's ``user`` is the locked row.
+        """
+        user = self._lock_owner(change_id)
+        change = self.select_for_update().filter(pk=change_id).first()
+        if change is None or user is None or change.user_id != user.pk:
+            return None
+        change.user = user
+        return change
+
+    def _lock_owner(self, change_id: int) -> VerifiedUser | None:
+        return lock_user(Subquery(self.filter(pk=change_id).values("user_id")[:1]))
 
 
 class EmailChange(models.Model):

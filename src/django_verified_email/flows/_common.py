@@ -18,7 +18,7 @@ from .. import addresses, signals, throttle, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, signal_after_commit
 from ..exceptions import EmailTakenMeanwhile, InvalidToken, LockedOut, WrongPassword
-from ..models import VerifiedUser
+from ..models import VerifiedUser, lock_user
 
 Link = TypeVar("Link")
 
@@ -29,6 +29,38 @@ def read_token(read: Callable[[object], Link], token: object) -> Link:
         return read(token)
     except tokens.BadToken:
         raise InvalidToken from None
+
+
+def user_for_link(
+    link: tokens.VerifyLink | tokens.SetPasswordLink, *, lock: bool, with_verified_state: bool
+) -> VerifiedUser:
+    """Return the user a user link names (locked with ``lock``), or raise ``InvalidToken``.
+
+    The link dies with its user: gone, inactive, or moved on from the state
+    the link was sent against (``tokens.fingerprint``). Whether it expired is
+    the caller's to say, after this: an expired link to a user it no longer
+    fits is simply invalid.
+    """
+    if lock:
+        user = lock_user(link.user_id)
+    else:
+        user = get_user_model()._default_manager.filter(pk=link.user_id).first()
+    if user is None or not link_fits(
+        user, link.fingerprint, with_verified_state=with_verified_state
+    ):
+        raise InvalidToken
+    return user
+
+
+def link_fits(user: VerifiedUser, fingerprint: str, *, with_verified_state: bool) -> bool:
+    """Return whether a link carrying ``fingerprint`` may still act for ``user``.
+
+    Only for an active user still in the state the link was sent against
+    (``tokens.fingerprint``): a new address, password or counter kills it.
+    """
+    return bool(user.is_active) and fingerprint == tokens.fingerprint(
+        user, with_verified_state=with_verified_state
+    )
 
 
 def reauthenticate(user: VerifiedUser, password: object) -> None:

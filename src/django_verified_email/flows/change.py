@@ -246,8 +246,7 @@ def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
         or change.user is None
         or emails.STEP_STATUS.get(link.step) != change.status
         or link.generation != change.link_generation
-        or not change.user.is_active
-        or link.fingerprint != tokens.fingerprint(change.user, with_verified_state=False)
+        or not _common.link_fits(change.user, link.fingerprint, with_verified_state=False)
     ):
         raise InvalidToken
     if link.expired:

@@ -50,7 +50,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import tokens
 from ..conf import app_settings
 from ..exceptions import ExpiredCode, InvalidCode, InvalidToken, VerifiedEmailError
-from ..models import EmailChange, OneTimeCode, VerifiedUser, WrongCode
+from ..models import EmailChange, OneTimeCode, VerifiedUser, WrongCode, lock_user
 from . import _common
 from . import change as change_flow
 from . import verify as verify_flow
@@ -326,10 +326,6 @@ def _is_code_of_the_step_before(
     )
 
 
-def _locked_user(user: VerifiedUser) -> VerifiedUser | None:
-    return get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
-
-
 def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedUser:
     """Verify the user's address with the code of its verification email.
 
@@ -338,7 +334,7 @@ def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedU
     """
 
     def locate() -> VerifiedUser | VerifiedEmailError:
-        locked = _locked_user(user)
+        locked = lock_user(user.pk)
         if locked is None or not locked.is_active or locked.is_email_verified:
             # Verified meanwhile (by the link, say): the step is done.
             return ExpiredCode()
@@ -378,10 +374,7 @@ def confirm_change_by_code(
             # link does (the user first, then the changes to that address).
             change = EmailChange.objects.lock_for_taking(pending.pk, "new_email")
         else:
-            locked = _locked_user(user)
-            change = EmailChange.objects.select_for_update().filter(pk=pending.pk).first()
-            if change is not None and locked is not None:
-                change.user = locked
+            change = EmailChange.objects.lock_with_user(pending.pk)
         if (
             change is None
             or change.status != pending.status

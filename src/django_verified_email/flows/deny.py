@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import get_user_model
-from django.db.models import Subquery
 from django.utils import timezone
 
 from .. import emails, signals, tokens
@@ -34,17 +32,8 @@ def _change_for_token(token: object, *, lock: bool) -> EmailChange:
         raise InvalidToken
     change: EmailChange | None
     if lock:
-        # A deny writes the user row (password, counter) and the change row:
-        # the user row first, as every flow takes them, so none deadlocks.
-        owner = EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]
-        user = (
-            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
-        )
-        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
-        if change is not None and user is not None and change.user_id == user.pk:
-            change.user = user
-        else:
-            change = None
+        # A deny writes the user row (password, counter) and the change row.
+        change = EmailChange.objects.lock_with_user(link.change_id)
     else:
         change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
     if change is None:
@@ -53,11 +42,8 @@ def _change_for_token(token: object, *, lock: bool) -> EmailChange:
     if change.status != Status.AWAITING_OLD or link.generation != change.link_generation:
         logger.debug("Bad deny token: the step is done or the link was replaced")
         raise InvalidToken
-    if not change.user.is_active:
-        logger.debug("Bad deny token: inactive user")
-        raise InvalidToken
-    if link.fingerprint != tokens.fingerprint(change.user, with_verified_state=False):
-        logger.debug("Bad deny token: the account moved on since it was sent")
+    if not _common.link_fits(change.user, link.fingerprint, with_verified_state=False):
+        logger.debug("Bad deny token: inactive user, or the account moved on since it was sent")
         raise InvalidToken
     if link.expired:
         raise ExpiredToken
