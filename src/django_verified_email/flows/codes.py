@@ -164,11 +164,11 @@ def _still_waiting(
             return None
         return {"previous": locked.verified_email_previous_code}
     # The user's row first, then the change's: the lock order of every flow
-    # (``EmailChangeQuerySet.lock_for_taking``). Storing the code takes a key
-    # share on the user's row anyway (its foreign key); taken after the
-    # change's row, it would deadlock with a new request, which holds the
-    # user's row and waits for this change's to supersede it.
-    if users.values_list("pk", flat=True).first() is None:
+    # (``lock_user``). Storing the code takes a key share on the user's row
+    # anyway (its foreign key); taken after the change's row, it would
+    # deadlock with a new request, which holds the user's row and waits for
+    # this change's to supersede it.
+    if lock_user(user.pk) is None:
         return None
     return (
         EmailChange.objects.select_for_update()
