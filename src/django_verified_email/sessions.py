@@ -16,7 +16,7 @@ def _cycle_key(session):
         # The new row and the old row's deletion in one transaction (the
         # completing one, when the sessions share its database): no commit
         # of their own, and no moment when both keys work.
-        with transaction.atomic(using=router.db_for_write(session.model)):
+        with transaction.atomic(using=router.db_for_write(session.model), savepoint=False):
             session.cycle_key()
     else:
         session.cycle_key()
