@@ -232,7 +232,7 @@ def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
 NOT_ISSUED = object()
 
 
-def issue_code(kind: str, change: EmailChange) -> str | None | object:
+def issue_code(kind: str, change: EmailChange) -> str | object | None:
     """Make the code of a change message ahead of ``build``, in the flow's transaction.
 
     In ``"sync"`` mode the message is built right after the commit from the
@@ -258,7 +258,7 @@ def build(
     change_id: int | None = None,
     base_url: str | None = None,
     change: EmailChange | None = None,
-    code: str | None | object = NOT_ISSUED,
+    code: str | object | None = NOT_ISSUED,
 ) -> TemplatedEmail | None:
     """Return the message to send, or None when it is no longer due.
 

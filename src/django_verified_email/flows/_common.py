@@ -54,9 +54,9 @@ def reauthenticate(user: VerifiedUser, password: object, *, forget: bool = True)
 
 @contextmanager
 def attempts_forgotten_on_failure(user: VerifiedUser) -> Iterator[None]:
-    """After a right password (``reauthenticate(..., forget=False)``): forget the count if the block fails.
+    """Forget a right password's attempt count if the block fails.
 
-    The block forgets it in its own transaction when it succeeds (a commit
+    For a caller of ``reauthenticate(..., forget=False)``. The block forgets it in its own transaction when it succeeds (a commit
     less than forgetting it on its own); when anything stops it, rolled back
     or not, the right password must not stay counted as an attempt.
     """

@@ -35,9 +35,9 @@ through the broker.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 import secrets
 import unicodedata
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
