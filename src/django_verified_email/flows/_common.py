@@ -56,9 +56,10 @@ def reauthenticate(user: VerifiedUser, password: object, *, forget: bool = True)
 def attempts_forgotten_on_failure(user: VerifiedUser) -> Iterator[None]:
     """Forget a right password's attempt count if the block fails.
 
-    For a caller of ``reauthenticate(..., forget=False)``. The block forgets it in its own transaction when it succeeds (a commit
-    less than forgetting it on its own); when anything stops it, rolled back
-    or not, the right password must not stay counted as an attempt.
+    For a caller of ``reauthenticate(..., forget=False)``. The block forgets
+    it in its own transaction when it succeeds (a commit less than forgetting
+    it on its own); when anything stops it, rolled back or not, the right
+    password must not stay counted as an attempt.
     """
     try:
         yield
