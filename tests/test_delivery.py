@@ -19,6 +19,7 @@ from django.core import checks, mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
 
 from django_verified_email import checks as verified_email_checks
@@ -27,10 +28,12 @@ from django_verified_email.exceptions import DeliveryFailed
 from django_verified_email.models import EmailChange
 from tests.helpers import (
     PASSWORD,
+    complete_dual_change,
     email_of,
     link_path,
     reloaded,
     request_change,
+    revert_path,
     revert_token_in,
     send_verification,
     token_in,
@@ -590,6 +593,53 @@ def test_the_request_context_is_never_in_a_celery_task(
         assert word not in repr((args, options))
     [message] = mailoutbox
     assert "from the IP address 27.34.1.2, using Firefox Mobile on Android." in message.body
+
+
+REFUSER_HEADERS = {
+    "REMOTE_ADDR": "198.51.100.7",
+    "HTTP_USER_AGENT": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    ),
+}
+
+
+def test_the_refusals_context_is_never_in_a_task(dummy_tasks, user, mailoutbox):
+    pytest.importorskip("ua_parser")
+    flows.request_change(user, "alice.new@example.com", PASSWORD)
+    run_queued()
+    deny_path = link_path(mailoutbox[0])
+
+    Client().post(deny_path, {"deny": "1"}, **REFUSER_HEADERS)
+
+    results = queued()
+    assert len(results) == 2
+    for task_result in results:
+        assert set(task_result.kwargs) == ID_ARGUMENTS
+        for word in ("198.51.100.7", "Chrome", "Windows"):
+            assert word not in repr((task_result.args, task_result.kwargs))
+    # The worker reads it from the row.
+    run_queued()
+    [to_old] = [m for m in mailoutbox[1:] if m.to == ["alice@example.com"]]
+    assert "from the IP address 198.51.100.7, using Chrome on Windows." in to_old.body
+
+
+def test_the_reverts_context_is_never_in_a_celery_task(eager_celery, published, user, mailoutbox):
+    pytest.importorskip("ua_parser")
+    notice = complete_dual_change(user, "alice.new@example.com", mailoutbox)
+    published.clear()
+    sent = len(mailoutbox)
+
+    Client().post(revert_path(revert_token_in(notice)), **REFUSER_HEADERS)
+
+    assert len(published) == 2
+    for args, options in published:
+        assert set(options["kwargs"]) == ID_ARGUMENTS
+        for word in ("198.51.100.7", "Chrome", "Windows"):
+            assert word not in repr((args, options))
+    assert len(mailoutbox[sent:]) == 2
+    for message in mailoutbox[sent:]:
+        assert "from the IP address 198.51.100.7, using Chrome on Windows." in message.body
 
 
 def test_a_revert_notice_the_mail_server_refused_is_sent_again_by_the_purge(

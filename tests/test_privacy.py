@@ -42,9 +42,13 @@ def history(make_user, settings):
         link_sent_at=WHEN - timedelta(days=3),
         old_confirmed_at=WHEN - timedelta(days=3),
         closed_at=WHEN - timedelta(days=2),
+        reverted_at=WHEN - timedelta(days=1),
         requested_ip="27.34.1.2",
         requested_browser="Firefox",
         requested_os="Android",
+        refused_ip="198.51.100.7",
+        refused_browser="Safari",
+        refused_os="iOS",
     )
     flows.request_change(
         alice,
@@ -83,10 +87,13 @@ def test_the_export_holds_the_users_address_and_every_change_of_theirs_oldest_fi
         "link_sent_at": (WHEN - timedelta(days=3)).isoformat(),
         "old_confirmed_at": (WHEN - timedelta(days=3)).isoformat(),
         "closed_at": (WHEN - timedelta(days=2)).isoformat(),
-        "reverted_at": None,
+        "reverted_at": (WHEN - timedelta(days=1)).isoformat(),
         "requested_ip": "27.34.1.2",
         "requested_browser": "Firefox",
         "requested_os": "Android",
+        "refused_ip": "198.51.100.7",
+        "refused_browser": "Safari",
+        "refused_os": "iOS",
     }
     assert (second["old_email"], second["new_email"]) == (
         "alice@example.com",

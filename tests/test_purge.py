@@ -309,12 +309,15 @@ def test_purge_deletes_reauth_counters_whose_window_and_lock_are_over(make_user,
     ]
 
 
-def test_the_scrub_blanks_where_the_request_came_from_with_the_addresses(short_purge, make_user):
+def test_the_scrub_blanks_where_the_requests_came_from_with_the_addresses(short_purge, make_user):
     alice = make_user()
     context = {
         "requested_ip": "27.34.1.2",
         "requested_browser": "Firefox",
         "requested_os": "Android",
+        "refused_ip": "198.51.100.7",
+        "refused_browser": "Chrome",
+        "refused_os": "Windows",
     }
 
     def closed(age):
@@ -336,5 +339,12 @@ def test_the_scrub_blanks_where_the_request_came_from_with_the_addresses(short_p
     def kept(change):
         return EmailChange.objects.filter(pk=change.pk).values(*context).get()
 
-    assert kept(old) == {"requested_ip": None, "requested_browser": None, "requested_os": ""}
+    assert kept(old) == {
+        "requested_ip": None,
+        "requested_browser": None,
+        "requested_os": "",
+        "refused_ip": None,
+        "refused_browser": None,
+        "refused_os": "",
+    }
     assert kept(young) == context

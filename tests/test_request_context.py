@@ -3,7 +3,9 @@
 The old address's confirmation and its "address changed" notice name the
 request that started the change: its time (in the user's time zone), the
 client's IP address (from a proxy header only when the host names one) and the
-browser and system of its User-Agent.
+browser and system of its User-Agent. The emails of a deny or a revert name
+the request that refused the change, the same way, to every address that
+proved itself for the account (not the unproved new address of a deny).
 """
 
 import sys
@@ -20,9 +22,12 @@ from tests.helpers import (
     BASE_URL,
     PASSWORD,
     REVERT_PAGE,
+    later,
     link_path,
     links_in,
     request_change,
+    revert_path,
+    revert_token_in,
     token_in,
     url,
 )
@@ -318,3 +323,134 @@ def test_the_worker_reads_the_context_from_the_row(ve_settings, user, mailoutbox
 
     [notice] = [m for m in mailoutbox if links_in(m, REVERT_PAGE)]
     assert "from the IP address 192.0.2.1, using Firefox on Android." in notice.body
+
+
+# Deny and revert: the request that refused the change
+
+REFUSED_WHEN = "Sunday 29 November 2026, 11:42 UTC"
+DONE = f"This was done on {REFUSED_WHEN} from the IP address 198.51.100.7, using Chrome on Windows."
+REFUSER = {"REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": CHROME_WINDOWS}
+
+
+def refused_context(change):
+    change.refresh_from_db()
+    return change.refused_ip, change.refused_browser, change.refused_os
+
+
+def assert_kept_from_the_leak(message):
+    """The unproved new address of a deny: most likely the requester's own."""
+    for body in bodies(message):
+        for word in ("198.51.100.7", "Chrome", "Windows", "This was done"):
+            assert word not in body
+
+
+def test_a_deny_names_where_it_came_from_to_the_old_address_only(
+    ve_settings, logged_in, client, mailoutbox
+):
+    change = ask(logged_in)
+    confirm_old = link_path(mailoutbox[0])
+
+    with later(3600):
+        response = client.post(confirm_old, {"deny": "1"}, **REFUSER)
+
+    assert response.status_code == 200, response.content
+    assert refused_context(change) == ("198.51.100.7", "Chrome", "Windows")
+    [_, to_old, to_new] = mailoutbox
+    assert to_old.to == ["alice@example.com"]
+    assert_says(to_old, DONE)
+    text, _ = bodies(to_old)
+    assert f"\n\n{DONE}\n\n" in text
+    assert to_new.to == ["alice.new@example.com"]
+    assert_kept_from_the_leak(to_new)
+
+
+def reverted(client, logged_in, mailoutbox):
+    """Alice's address was changed (from Firefox); she says "this wasn't me" from Chrome."""
+    change = ask(logged_in)
+    client.post(link_path(mailoutbox[0]))
+    client.post(link_path(mailoutbox[1]))
+    [notice] = [m for m in mailoutbox if links_in(m, REVERT_PAGE)]
+    mailoutbox.clear()
+    with later(3600):
+        response = client.post(revert_path(revert_token_in(notice)), **REFUSER)
+    assert response.status_code == 200, response.content
+    return change
+
+
+def test_a_revert_names_where_it_came_from_to_both_addresses(
+    ve_settings, logged_in, client, mailoutbox
+):
+    change = reverted(client, logged_in, mailoutbox)
+
+    assert refused_context(change) == ("198.51.100.7", "Chrome", "Windows")
+    [discarded] = [m for m in mailoutbox if m.to == ["alice.new@example.com"]]
+    [restored] = [m for m in mailoutbox if m.to == ["alice@example.com"]]
+    # The discarded address proved itself for the account: if the change was
+    # its owner's, someone else said "this wasn't me", and this says who.
+    assert_says(discarded, DONE)
+    assert_says(restored, DONE)
+    # Not the request that started the change: that one was not the refusal.
+    assert "Firefox" not in discarded.body
+    for message in mailoutbox:
+        assert "\n\n\n" not in message.body
+
+
+def test_the_revert_notice_writes_its_time_as_the_context_does(
+    ve_settings, logged_in, client, mailoutbox
+):
+    ve_settings(USER_TIME_ZONE="tests.test_request_context.kathmandu")
+
+    reverted(client, logged_in, mailoutbox)
+
+    [discarded] = [m for m in mailoutbox if m.to == ["alice.new@example.com"]]
+    assert_says(discarded, "On Sunday 29 November 2026, 17:27 Asia/Kathmandu, the")
+
+
+def test_a_deny_or_revert_outside_a_request_says_nothing_of_one(ve_settings, user, mailoutbox):
+    flows.request_change(user, "alice.new@example.com", PASSWORD, base_url=BASE_URL)
+    flows.confirm_deny(token_in(mailoutbox[0]), base_url=BASE_URL)
+
+    change = EmailChange.objects.get()
+    assert refused_context(change) == (None, None, "")
+    for message in mailoutbox[1:]:
+        text, html = bodies(message)
+        assert "This was done" not in text
+        assert "This was done" not in html
+        assert "\n\n\n" not in text
+
+
+def test_the_refusal_honours_the_ip_off_switch(ve_settings, logged_in, client, mailoutbox):
+    ve_settings(CAPTURE_IP=False)
+    change = ask(logged_in)
+
+    with later(3600):
+        client.post(link_path(mailoutbox[0]), {"deny": "1"}, **REFUSER)
+
+    assert refused_context(change) == (None, "Chrome", "Windows")
+    assert_says(mailoutbox[1], f"This was done on {REFUSED_WHEN}, using Chrome on Windows.")
+    assert "198.51.100.7" not in mailoutbox[1].body
+
+
+def test_a_spoofed_x_forwarded_for_is_ignored_on_a_refusal(
+    ve_settings, logged_in, client, mailoutbox
+):
+    change = ask(logged_in)
+
+    client.post(link_path(mailoutbox[0]), {"deny": "1"}, HTTP_X_FORWARDED_FOR="6.6.6.6", **REFUSER)
+
+    assert refused_context(change)[0] == "198.51.100.7"
+    assert "6.6.6.6" not in mailoutbox[1].body
+
+
+def test_the_refusal_is_written_in_nepali(ve_settings, user, mailoutbox):
+    flows.request_change(user, "alice.new@example.com", PASSWORD, base_url=BASE_URL)
+    with translation.override("ne"):
+        flows.confirm_deny(
+            token_in(mailoutbox[0]),
+            base_url=BASE_URL,
+            context=RequestContext(ip="27.34.1.2", browser="Firefox", os="Android"),
+        )
+
+    [to_old] = [m for m in mailoutbox[1:] if m.to == ["alice@example.com"]]
+    assert_says(to_old, "यो काम आइतवार 29 नभम्वर 2026, 10:42 UTC मा IP ठेगाना 27.34.1.2 बाट")
+    assert_says(to_old, "बाट Android मा Firefox प्रयोग गरेर गरिएको थियो।")

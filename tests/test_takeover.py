@@ -26,6 +26,7 @@ from tests.helpers import (
     set_password_path,
     set_password_token_in,
     token_in,
+    with_new_password,
 )
 
 NEW_PASSWORD = "a brand new passphrase 2026"
@@ -168,6 +169,35 @@ def test_a_revert_retires_the_password_and_offers_a_new_one(user, mailoutbox):
     assert done.status_code == 200
     assert can_log_in(user, NEW_PASSWORD)
     assert not can_log_in(user, PASSWORD)
+
+
+@pytest.mark.parametrize("host_middleware", [False, True])
+def test_the_pages_that_take_the_new_password_are_never_framed(
+    user, mailoutbox, settings, host_middleware
+):
+    # The revert and deny answers show the new-password form, and the
+    # set-password page is one: framed by another site, the owner could be
+    # led to type the new password into the attacker's overlay.
+    if host_middleware:
+        settings.MIDDLEWARE = [
+            *settings.MIDDLEWARE,
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ]
+        settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    assert request_change(client_for(user), "mallory@example.com").status_code == 302
+    denied = Client().post(link_path(mailoutbox[-1]), {"deny": "1"})
+    set_password = set_password_path(set_password_token_in(mailoutbox[-2], to="alice@example.com"))
+    responses = [
+        denied,
+        Client().get(set_password),
+        Client().post(set_password, {"new_password1": "short", "new_password2": "x"}),
+    ]
+    revert = take_over(user, mailoutbox, client_for(with_new_password(user)))
+    responses.append(Client().post(revert))
+
+    for response in responses:
+        assert response.status_code == 200
+        assert response["X-Frame-Options"] == "DENY"
 
 
 def test_a_revert_tells_the_discarded_and_the_restored_address(settings, user, mailoutbox):

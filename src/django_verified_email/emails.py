@@ -308,9 +308,13 @@ def build(
         "email_is_login": addresses.is_login(user),
         # Read from the row, so a worker has it too: tasks carry ids only.
         "request_context": request_context.for_email(change, user),
+        # The same, of the request that refused the change (a deny, a revert).
+        "refusal_context": request_context.refusal_for_email(change, user),
     }
     if change is not None:
         context["masked_new_email"] = addresses.masked(change.new_email)
+        if change.reverted_at is not None:
+            context["reverted_at_text"] = request_context.when_text(change.reverted_at, user)
     if row.link is not None:
         context["link"] = _absolute(base_url, row.link(user, change))
         context["link_expires_in"] = durations.in_words(row.link_max_age())

@@ -333,6 +333,15 @@ class EmailChange(models.Model):
         _("requested with browser"), max_length=64, null=True, blank=True
     )
     requested_os = models.CharField(_("requested on system"), max_length=64, blank=True)
+    # Where the request that refused the change came from: the old address's
+    # "this wasn't me", a deny while pending (at ``closed_at``) or a revert
+    # once completed (at ``reverted_at``). Same rules as requested_*: a null
+    # browser means none was recorded; blanked by the purge.
+    refused_ip = models.GenericIPAddressField(_("refused from IP address"), null=True, blank=True)
+    refused_browser = models.CharField(  # noqa: DJ001
+        _("refused with browser"), max_length=64, null=True, blank=True
+    )
+    refused_os = models.CharField(_("refused on system"), max_length=64, blank=True)
     # Set when the old address's notice (its only way back) could not be
     # handed over; flows.send_owed_notices sends it again and clears it.
     notice_owed_at = models.DateTimeField(_("old address notice owed since"), null=True, blank=True)

@@ -26,6 +26,10 @@ EXPORTED_CHANGE_FIELDS = (
     "requested_ip",
     "requested_browser",
     "requested_os",
+    # And the one that refused it, a deny or a revert ("this wasn't me").
+    "refused_ip",
+    "refused_browser",
+    "refused_os",
 )
 #: ``user`` is the person the export is for; ``link_generation`` is a counter
 #: that only says which link of a step is the newest; ``notice_owed_at`` is

@@ -1,14 +1,17 @@
 """Where a request came from, for the emails that ask "was this me?".
 
 A front end captures a ``RequestContext`` when a request starts a change
-(``web.request_context``); the flow stores it on the ``EmailChange`` row,
-and the emails read it back from the row when they are built, in the request
-or in a worker. Task arguments never carry it.
+(``web.request_context``), and again when the old address refuses it (a deny
+or a revert, "this wasn't me"); the flow stores it on the ``EmailChange``
+row (``requested_*``, ``refused_*``), and the emails read it back from the
+row when they are built, in the request or in a worker. Task arguments never
+carry it.
 
 What is kept is already reduced: the client's IP address, and the browser and
 operating system families the User-Agent names ("Firefox", "Android"), never
 the User-Agent itself. The time is the row's own (``created_at``), so no
-second clock is stored.
+second clock is stored; that of a refusal is ``closed_at`` (a deny) or
+``reverted_at`` (a revert).
 """
 
 from __future__ import annotations
@@ -150,6 +153,13 @@ class EmailRequestContext:
         return gettext("an unknown browser")
 
 
+def refused_fields(context: RequestContext | None) -> dict[str, object]:
+    """Return the ``EmailChange`` fields that keep where a refusal came from."""
+    if context is None:
+        return {}
+    return {"refused_ip": context.ip, "refused_browser": context.browser, "refused_os": context.os}
+
+
 def for_email(change: Any, user: Any) -> EmailRequestContext | None:
     """Return what an email says about the request that started ``change``.
 
@@ -158,16 +168,47 @@ def for_email(change: Any, user: Any) -> EmailRequestContext | None:
     """
     if change is None or change.requested_browser is None:
         return None
+    return _for_email(
+        user, change.created_at, change.requested_ip, change.requested_browser, change.requested_os
+    )
+
+
+def refusal_for_email(change: Any, user: Any) -> EmailRequestContext | None:
+    """Return what an email says about the request that refused ``change`` (deny, revert).
+
+    None as ``for_email``, and while nothing refused the change.
+    """
+    if change is None or change.refused_browser is None:
+        return None
+    when = change.reverted_at or change.closed_at
+    if when is None:
+        return None
+    return _for_email(user, when, change.refused_ip, change.refused_browser, change.refused_os)
+
+
+def _for_email(
+    user: Any, moment: datetime, ip: str | None, browser: str, os: str
+) -> EmailRequestContext:
     zone = user_time_zone(user)
-    when = change.created_at.astimezone(zone)
+    when = moment.astimezone(zone)
     return EmailRequestContext(
         when=when,
-        when_text=f"{formats.date_format(when, WHEN_FORMAT)} {zone.key}",
+        when_text=when_text(moment, user, zone=zone),
         time_zone=zone.key,
-        ip=change.requested_ip,
-        browser=change.requested_browser,
-        os=change.requested_os,
+        ip=ip,
+        browser=browser,
+        os=os,
     )
+
+
+def when_text(moment: datetime, user: Any, *, zone: ZoneInfo | None = None) -> str:
+    """Return ``moment`` written out in the user's time zone, with its name.
+
+    "Sunday 29 November 2026, 10:42 UTC": every time a security email names
+    is written this way (``WHEN_FORMAT``).
+    """
+    zone = zone or user_time_zone(user)
+    return f"{formats.date_format(moment.astimezone(zone), WHEN_FORMAT)} {zone.key}"
 
 
 UTC = ZoneInfo("UTC")

@@ -288,6 +288,9 @@ def change(request):
 
 
 @token_page
+# Its deny answer shows the new-password form: never framed (see change()).
+# Inside token_page, whose frame hides the token from error reports.
+@xframe_options_deny
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_confirm(request, token):
@@ -451,6 +454,8 @@ def change_cancel(request):
 
 
 @token_page
+# Its answer shows the new-password form: never framed (see change()).
+@xframe_options_deny
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_revert(request, token):
     try:
@@ -480,6 +485,8 @@ def _taken_back_page(request, template, change, password_token):
 # The new password stays out of error reports, as on Django's own pages.
 @sensitive_post_parameters("new_password1", "new_password2")
 @token_page
+# A page that takes a password is never framed (see change()).
+@xframe_options_deny
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_set_password(request, token):
     """The one-time "set a new password" page given after a revert or a deny.

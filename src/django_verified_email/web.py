@@ -167,24 +167,27 @@ def confirm_revert(request: HttpRequest, token: object) -> tuple[EmailChange, st
     and the request's own session too, whoever it is logged in as. The token
     sets a new password (``flows.confirm_set_password``).
     """
-    change = _done_even_if_unsent(flows.confirm_revert, token, link_base(request))
+    change = _done_even_if_unsent(flows.confirm_revert, token, request)
     sessions.end_this_session(request)
     return change, flows.set_password_token(change.user)
 
 
 def confirm_deny(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
     """Use an old-address link to refuse its change, for a front end (as ``confirm_revert``)."""
-    change = _done_even_if_unsent(flows.confirm_deny, token, link_base(request))
+    change = _done_even_if_unsent(flows.confirm_deny, token, request)
     sessions.end_this_session(request)
     return change, flows.set_password_token(change.user)
 
 
-def _done_even_if_unsent(confirm: Callable[..., EmailChange], token: object, base: str):
+def _done_even_if_unsent(
+    confirm: Callable[..., EmailChange], token: object, request: HttpRequest
+) -> EmailChange:
     # A revert or deny that committed but whose notices failed is still
     # answered as done: the person on the page needs the new-password form
     # more than the news that a mail server is down (the failure is logged).
+    # Its context goes to the emails that ask "was this me?".
     try:
-        return confirm(token, base_url=base)
+        return confirm(token, base_url=link_base(request), context=request_context(request))
     except DeliveryFailed as error:
         if error.change is None:
             raise

@@ -8,7 +8,14 @@ from django.test import Client
 from django_verified_email.api.parsers import MAX_BODY_SIZE
 from tests.helpers import PASSWORD, api_request_change, assert_error, call, snapshot, token_in
 
-BODY_ENDPOINTS = ["verify-confirm", "change-confirm", "change"]
+BODY_ENDPOINTS = [
+    "verify-confirm",
+    "change-confirm",
+    "change",
+    "change-deny",
+    "change-revert",
+    "change-set-password",
+]
 
 MALFORMED = {
     "truncated JSON": '{"token": "abc',
@@ -107,12 +114,36 @@ def test_body_that_is_not_utf8(world, mailoutbox):
     assert_nothing_changed(before, mailoutbox)
 
 
-@pytest.mark.parametrize("endpoint", ["verify-confirm", "change-confirm"])
+@pytest.mark.parametrize(
+    "endpoint",
+    ["verify-confirm", "change-confirm", "change-deny", "change-revert", "change-set-password"],
+)
 @pytest.mark.parametrize("value", WRONG_TYPES, ids=repr)
 def test_token_of_a_wrong_type(endpoint, value, world, mailoutbox):
     before = snapshot()
 
-    assert_error(call(Client(), endpoint, {"token": value}), 400, "invalid_request")
+    body = {"token": value, "new_password": "a brand new passphrase 2026"}
+    assert_error(call(Client(), endpoint, body), 400, "invalid_request")
+
+    assert_nothing_changed(before, mailoutbox)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "field"),
+    [
+        ("verify-confirm", "code"),
+        ("change-confirm", "code"),
+        ("change-set-password", "new_password"),
+    ],
+)
+@pytest.mark.parametrize("value", WRONG_TYPES, ids=repr)
+def test_code_or_new_password_of_a_wrong_type(endpoint, field, value, world, mailoutbox):
+    before = snapshot()
+    body = {field: value}
+    if field == "new_password":
+        body["token"] = world["tokens"]["change"]
+
+    assert_error(call(world["client"], endpoint, body), 400, "invalid_request")
 
     assert_nothing_changed(before, mailoutbox)
 

@@ -167,6 +167,24 @@ def test_a_used_code(user, alice, mailoutbox):
     assert_error(call(alice, "change-confirm", {"code": old}), 410, "expired_code")
 
 
+@pytest.mark.parametrize("used_by", ["link", "code"])
+def test_the_old_code_after_its_step_is_done_is_used_not_wrong(used_by, user, alice, mailoutbox):
+    api_request_change(alice)
+    old = mailoutbox[-1]
+    if used_by == "link":
+        assert call(Client(), "change-confirm", {"token": token_in(old)}).status_code == 200
+    else:
+        assert call(alice, "change-confirm", {"code": code_in(old)}).status_code == 200
+    new_code = code_in(mailoutbox[-1], to=NEW)
+
+    # The contract's "used": 410, and no try at the new address's code spent.
+    for _ in range(5):
+        assert_error(call(alice, "change-confirm", {"code": code_in(old)}), 410, "expired_code")
+
+    assert EmailChange.objects.get().status == "awaiting_new"
+    assert call(alice, "change-confirm", {"code": new_code}).json() == {"status": "completed"}
+
+
 def test_a_code_used_up_by_wrong_tries(user, alice, mailoutbox):
     api_request_change(alice)
     code = code_in(mailoutbox[-1])

@@ -255,12 +255,20 @@ def use(
         return ExpiredCode(TOO_MANY_TODAY)
     message = _message(purpose, user, code)
     if _matches(row.digest, message):
+        # Kept as replaced: typed again while a later step waits, it reads
+        # as used (410), not as a wrong try at that step's code.
+        row.replaced_digest = row.digest
         row.digest = ""
-        row.save(update_fields=["digest"])
+        row.save(update_fields=["digest", "replaced_digest"])
         return None
     if row.replaced_digest and _matches(row.replaced_digest, message):
         # The user's own older code, not a guess: not counted.
         logger.debug("Refused a code: replaced by a newer one")
+        return ExpiredCode()
+    if _is_code_of_the_step_before(purpose, user, code, change):
+        # The old address's code, typed after its step was done (by its link
+        # or its code): used, not wrong, and no try of the new code spent.
+        logger.debug("Refused a code: its step is done")
         return ExpiredCode()
     WrongCode.objects.filter(user_id=user.pk, failed_at__lte=now - DAY).delete()
     WrongCode.objects.create(user_id=user.pk, failed_at=now)
@@ -273,6 +281,23 @@ def use(
     logger.debug("Refused a code: wrong")
     row.save(update_fields=["failures"])
     return InvalidCode()
+
+
+def _is_code_of_the_step_before(
+    purpose: str, user: VerifiedUser, code: str, change: EmailChange | None
+) -> bool:
+    """Return whether ``code`` is the old address's code of the change now awaiting the new one."""
+    if purpose != CHANGE_NEW or change is None:
+        return False
+    before = OneTimeCode.objects.filter(
+        user_id=user.pk, purpose=CHANGE_OLD, change_pk=change.pk
+    ).first()
+    if before is None:
+        return False
+    message = _message(CHANGE_OLD, user, code)
+    return any(
+        digest and _matches(digest, message) for digest in (before.digest, before.replaced_digest)
+    )
 
 
 def _locked_user(user: VerifiedUser) -> VerifiedUser | None:

@@ -19,6 +19,7 @@ from .. import emails, signals, tokens
 from ..delivery import atomic_outbox
 from ..exceptions import DeliveryFailed, ExpiredToken, InvalidToken
 from ..models import EmailChange
+from ..request_context import RequestContext, refused_fields
 from . import _common, takeover
 
 logger = logging.getLogger("django_verified_email")
@@ -68,12 +69,16 @@ def check_deny(token: object) -> EmailChange:
     return _change_for_token(token, lock=False)
 
 
-def confirm_deny(token: object, *, base_url: str | None = None) -> EmailChange:
+def confirm_deny(
+    token: object, *, base_url: str | None = None, context: RequestContext | None = None
+) -> EmailChange:
     """Use an old-address link to refuse its change: ``denied``, sessions ended, password retired.
 
     The requester learns nothing useful: the change never happens, and the
     password they used stops working. ``change.user`` is the updated user,
-    for ``takeover.set_password_token``.
+    for ``takeover.set_password_token``. ``context``: where the refusing
+    request came from (``web.request_context``), kept on the change for the
+    emails that ask "was this me?"; None outside a request.
     """
     change = outbox = None
     try:
@@ -82,7 +87,10 @@ def confirm_deny(token: object, *, base_url: str | None = None) -> EmailChange:
             now = timezone.now()
             change.status = Status.DENIED  # type: ignore[assignment]
             change.closed_at = now
-            change.save(update_fields=["status", "closed_at"])
+            refused = refused_fields(context)
+            for field, value in refused.items():
+                setattr(change, field, value)
+            change.save(update_fields=["status", "closed_at", *refused])
             takeover.retire_access(change.user)
             outbox.email(
                 emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url

@@ -9,6 +9,7 @@ from .. import addresses, emails, signals, tokens
 from ..delivery import atomic_outbox
 from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, ExpiredToken, InvalidToken
 from ..models import EmailChange
+from ..request_context import RequestContext, refused_fields
 from . import _common, takeover
 
 Status = EmailChange.Status
@@ -64,7 +65,9 @@ def check_revert(token: object) -> EmailChange:
     return _change_for_token(token, lock=False)
 
 
-def confirm_revert(token: object, *, base_url: str | None = None) -> EmailChange:
+def confirm_revert(
+    token: object, *, base_url: str | None = None, context: RequestContext | None = None
+) -> EmailChange:
     """Use a "this wasn't me" link: put the old address back and take the account back.
 
     The old address becomes the account's address again, verified (it proved
@@ -74,7 +77,9 @@ def confirm_revert(token: object, *, base_url: str | None = None) -> EmailChange
     changes are refused for ``CHANGE_LOCK_AFTER_REVERT`` seconds, and
     ``takeover.retire_access`` ends every session and retires the password.
     The discarded address gets a notice, the restored one a confirmation
-    with a "set a new password" link.
+    with a "set a new password" link. ``context``: where the request came
+    from (``web.request_context``), kept on the change for those emails;
+    None outside a request.
     """
     change = outbox = None
     try:
@@ -102,6 +107,12 @@ def confirm_revert(token: object, *, base_url: str | None = None) -> EmailChange
             # (the later ones went to addresses the taker may control) die too.
             EmailChange.objects.completed_since(change).update(reverted_at=now)
             change.reverted_at = now
+            refused = refused_fields(context)
+            if refused:
+                # On the change whose link was used: the one its emails read.
+                EmailChange.objects.filter(pk=change.pk).update(**refused)
+                for field, value in refused.items():
+                    setattr(change, field, value)
             outbox.email(emails.CHANGE_REVERTED_NEW, user=user, change=change, base_url=base_url)
             outbox.email(emails.CHANGE_REVERTED_OLD, user=user, change=change, base_url=base_url)
             outbox.signal(

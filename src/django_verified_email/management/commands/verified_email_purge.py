@@ -6,10 +6,10 @@ closed change is kept at least ``REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT``,
 while its "this wasn't me" link and the change lock after a revert can still
 need it. When that is longer than ``PURGE_AFTER``, a row kept past
 ``PURGE_AFTER`` keeps its addresses only while a revert can still read them:
-the others have both addresses blanked, and where the request came from (IP
-address, browser, system) with them; status and times stay, for the lock and
-the audit. Rows go in batches, each in its own short transaction, so a
-million rows never hold one long lock.
+the others have both addresses blanked, and where the requests that started
+and refused the change came from (IP address, browser, system) with them;
+status and times stay, for the lock and the audit. Rows go in batches, each in
+its own short transaction, so a million rows never hold one long lock.
 
 Re-authentication counters go too once both their window and any lockout are
 over: a user's next attempt would start a fresh count anyway.
@@ -40,6 +40,9 @@ SCRUBBED = {
     "requested_ip": None,
     "requested_browser": None,
     "requested_os": "",
+    "refused_ip": None,
+    "refused_browser": None,
+    "refused_os": "",
 }
 
 
