@@ -30,11 +30,13 @@ BASE_URL = "http://testserver"
 CONFIRM_PAGES = ("verify", "change/confirm")
 REVERT_PAGE = ("change/revert",)
 SET_PASSWORD_PAGE = ("change/set-password",)
-ANY_PAGE = (*CONFIRM_PAGES, *REVERT_PAGE)
+STOP_PAGE = ("change/stop",)
+ANY_PAGE = (*CONFIRM_PAGES, *REVERT_PAGE, *STOP_PAGE)
 # A one-time code as emails show it: 123-456.
 CODE_RE = re.compile(r"(?<![\w-])(\d{3}-\d{3})(?![\w-])")
 LINK_RE = re.compile(
-    r"https?://[^\s\"'<>]+/(verify|change/confirm|change/revert|change/set-password)/([^\s\"'<>/]+)/"
+    r"https?://[^\s\"'<>]+/(verify|change/confirm|change/revert|change/set-password|change/stop)/"
+    r"([^\s\"'<>/]+)/"
 )
 
 
@@ -187,6 +189,11 @@ def token_in(message, to=None, pages=CONFIRM_PAGES):
 def revert_token_in(message, to=None):
     """The token of the "this wasn't me" link in the notice of a completed change."""
     return token_in(message, to, REVERT_PAGE)
+
+
+def stop_token_in(message, to=None):
+    """The token of the "stop this change" link a recovery sends the old address."""
+    return token_in(message, to, STOP_PAGE)
 
 
 def codes_in(message):

@@ -227,3 +227,91 @@ def test_host_actions_are_kept_next_to_the_new_one():
     model_admin = WithActions(get_user_model(), admin.AdminSite())
 
     assert tuple(model_admin.actions) == ("make_inactive", "send_verification_link")
+
+
+# Support-assisted completion: the one way the admin moves a change on
+
+
+def complete_action(client, change, reason=None):
+    data = {"action": "complete_with_reason", "_selected_action": [change.pk]}
+    if reason is not None:
+        data.update(apply="1", reason=reason)
+    return client.post(reverse("admin:verified_email_emailchange_changelist"), data)
+
+
+def test_staff_complete_a_change_with_a_written_reason(staff, make_user, client, mailoutbox):
+    alice = make_user()
+    change = change_for(alice, "alice.new@example.org", "awaiting_old")
+    page = complete_action(client, change)
+    assert page.status_code == 200
+    assert 'name="reason"' in page.content.decode()
+    assert EmailChange.objects.get(pk=change.pk).status == "awaiting_old"
+
+    response = complete_action(client, change, reason="Called her; passport checked.")
+    assert response.status_code == 302
+    change.refresh_from_db()
+    assert change.status == "completed"
+    assert (change.completed_by, change.completion_reason) == (
+        staff,
+        "Called her; passport checked.",
+    )
+    assert change.closed_at is not None
+    alice.refresh_from_db()
+    assert (email_of(alice), alice.is_email_verified) == ("alice.new@example.org", True)
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(
+        ["alice.new@example.org", "alice@example.com"]
+    )
+    [old] = [m for m in mailoutbox if m.to == ["alice@example.com"]]
+    assert "support team" in old.body
+
+
+def test_staff_completion_needs_a_reason(staff, make_user, client, mailoutbox):
+    change = change_for(make_user(), "alice.new@example.org", "scheduled")
+    response = complete_action(client, change, reason="   ")
+    assert response.status_code == 200
+    assert EmailChange.objects.get(pk=change.pk).status == "scheduled"
+    assert mailoutbox == []
+
+
+def test_staff_cannot_complete_a_closed_change(staff, make_user, client):
+    alice = make_user()
+    change = change_for(alice, "alice.new@example.org", "cancelled")
+    complete_action(client, change, reason="asked by phone")
+    assert EmailChange.objects.get(pk=change.pk).status == "cancelled"
+    assert email_of(reloaded_user(alice)) == "alice@example.com"
+
+
+def test_completing_needs_the_change_permission(make_user, client):
+    from django.contrib.auth.models import Permission
+
+    viewer = make_user("viewer", "viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_emailchange"))
+    client.force_login(viewer)
+    alice = make_user()
+    change = change_for(alice, "alice.new@example.org", "scheduled")
+    page = client.get(reverse("admin:verified_email_emailchange_changelist")).content.decode()
+    assert "complete_with_reason" not in page
+    complete_action(client, change, reason="trust me")
+    assert EmailChange.objects.get(pk=change.pk).status == "scheduled"
+
+    viewer.user_permissions.add(Permission.objects.get(codename="change_emailchange"))
+    client.force_login(reloaded_user(viewer))
+    complete_action(client, change, reason="Video call, ID checked.")
+    assert EmailChange.objects.get(pk=change.pk).completed_by_id == viewer.pk
+
+
+def test_the_audit_fields_are_shown_read_only(staff, make_user, client):
+    alice = make_user()
+    change = change_for(alice, "alice.new@example.org", "scheduled")
+    complete_action(client, change, reason="Video call, ID checked.")
+    url = reverse("admin:verified_email_emailchange_change", args=[change.pk])
+    page = client.get(url).content.decode()
+    assert "Video call, ID checked." in page
+    assert 'name="completion_reason"' not in page
+    client.post(url, {"completion_reason": "edited", "status": "cancelled"})
+    change.refresh_from_db()
+    assert (change.status, change.completion_reason) == ("completed", "Video call, ID checked.")
+
+
+def reloaded_user(user):
+    return get_user_model()._default_manager.get(pk=user.pk)

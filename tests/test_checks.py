@@ -459,3 +459,29 @@ def test_w004_when_links_would_take_any_subdomain(settings):
 
     settings.VERIFIED_EMAIL = {"BASE_URL": "https://www.example.com"}
     assert check_link_host() == []
+
+
+@pytest.mark.parametrize("value", [0, -5, "604800", True, 1.5])
+def test_e003_for_a_bad_recovery_delay(settings, value):
+    settings.VERIFIED_EMAIL = {"RECOVERY_DELAY": value}
+
+    assert ids(check_settings()) == ["verified_email.E003"]
+
+
+def test_a_recovery_delay_of_none_turns_the_path_off_without_an_error(settings):
+    settings.VERIFIED_EMAIL = {"RECOVERY_DELAY": None}
+
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("value", ["no.such.module.mfa", "django_verified_email.conf.DEFAULTS", 42])
+def test_e009_when_the_second_factor_is_not_a_callable(settings, value):
+    settings.VERIFIED_EMAIL = {"RECOVERY_SECOND_FACTOR": value}
+
+    assert ids(check_settings()) == ["verified_email.E009"]
+
+
+def test_a_second_factor_callable_passes(settings):
+    settings.VERIFIED_EMAIL = {"RECOVERY_SECOND_FACTOR": "tests.test_recovery.second_factor_passed"}
+
+    assert check_settings() == []

@@ -3,10 +3,11 @@
 import pytest
 from django.test import Client
 
-from django_verified_email import signals
+from django_verified_email import emails, flows, signals
 from django_verified_email.models import EmailChange
 from tests.helpers import (
     PASSWORD,
+    SET_PASSWORD_PAGE,
     can_log_in,
     client_for,
     email_of,
@@ -154,6 +155,32 @@ def test_the_emailed_set_password_link_works_and_dies_with_the_pages(attempt, us
     assert done.status_code == 200
     assert can_log_in(user, NEW_PASSWORD)
     assert Client().get(set_password_path(token)).status_code == 400
+
+
+def test_an_email_built_after_the_new_password_is_set_carries_no_set_password_link(
+    attempt, user, mailoutbox
+):
+    # A worker may build the deny email late: by then the owner chose a new
+    # password on the page, and a token signed now would set it once more.
+    deny(attempt[1])
+    done = Client().post(
+        set_password_path(flows.set_password_token(reloaded(user))),
+        {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert done.status_code == 200
+    change = EmailChange.objects.get(user=user)
+
+    late = emails.build(
+        emails.CHANGE_DENIED_OLD, user_id=user.pk, change_id=change.pk, base_url="http://testserver"
+    )
+
+    assert late is not None
+    assert late.to == ["alice@example.com"]
+    assert "You refused the request" in late.body
+    assert links_in(late, SET_PASSWORD_PAGE) == []
+    assert "set-password" not in late.body
+    assert "set-password" not in late.alternatives[0][0]
+    assert can_log_in(user, NEW_PASSWORD)
 
 
 def test_the_set_password_link_expires_with_link_max_age(attempt, user, mailoutbox):

@@ -26,6 +26,10 @@ def build(kind, make_user):
     """The message of ``kind``, for a user and change in the state it is due in."""
     row = emails.KINDS[kind]
     user = make_user(verified=row.due_in is not None)
+    if kind in (emails.CHANGE_REVERTED_OLD, emails.CHANGE_DENIED_OLD):
+        # Sent once a revert or deny retired the password: their link sets a new one.
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
     change = None
     if row.due_in is not None:
         change = EmailChange.objects.create(

@@ -94,6 +94,12 @@ def test_the_export_holds_the_users_address_and_every_change_of_theirs_oldest_fi
         "refused_ip": "198.51.100.7",
         "refused_browser": "Safari",
         "refused_os": "iOS",
+        "old_email_lost": False,
+        "second_factor": False,
+        "completes_at": None,
+        "reminder_sent_at": None,
+        "closed_reason": "",
+        "completion_reason": "",
     }
     assert (second["old_email"], second["new_email"]) == (
         "alice@example.com",

@@ -36,4 +36,7 @@ SAFE_SETTINGS = {
     "NOTIFY_OLD_EMAIL": _("The old address hears of a change, with a link to undo it."),
     "CHANGE_LOCK_AFTER_REVERT": _("After an undo, no new change for a day."),
     "LOGOUT_OTHER_SESSIONS": _("A changed address signs every other device out."),
+    "RECOVERY_DELAY": _(
+        "Lost your old mailbox? The change waits a week, and the old address can stop it."
+    ),
 }

@@ -104,6 +104,9 @@ VERIFIED_EMAIL = {
     "NOTIFY_OLD_EMAIL": True,
     "CHANGE_LOCK_AFTER_REVERT": 86400,  # seconds: 1 day
     "LOGOUT_OTHER_SESSIONS": True,
+    # Lost old mailbox: the new address alone confirms, then a week's wait
+    # the old address can stop. `manage.py demo_fast_forward` ends it now.
+    "RECOVERY_DELAY": 604800,  # seconds: 7 days
 }
 
 # Every email is stored for the outbox page (/outbox/), and printed.

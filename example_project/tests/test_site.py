@@ -206,6 +206,37 @@ class FlowTests(TestCase):
         self.assertIn('data-verified="true"', profile)
         self.assertEqual(EmailChange.objects.get().status, EmailChange.Status.COMPLETED)
 
+    def test_lost_mailbox_change_completes_after_the_demo_fast_forward(self):
+        self.client.login(username="demo", password="demo-password-123")
+        form = self.client.get(reverse("verified_email:change")).content.decode()
+        self.assertIn("I can no longer open demo@example.com", form)
+        self.client.post(
+            reverse("verified_email:change"),
+            {
+                "new_email": "pocket@example.com",
+                "password": "demo-password-123",
+                "old_email_lost": "on",
+            },
+        )
+        [stop_link] = outbox_links(self.client, "demo@example.com")
+        self.assertIn("/change/stop/", stop_link)
+        [new_link] = outbox_links(self.client, "pocket@example.com")
+        self.client.post(new_link)
+        self.assertEqual(EmailChange.objects.get().status, EmailChange.Status.SCHEDULED)
+        status = self.client.get(reverse("verified_email:status")).content.decode()
+        self.assertIn('id="ve-countdown"', status)
+
+        with override_settings(DEBUG=True):
+            call_command("demo_fast_forward", stdout=StringIO())
+        self.assertEqual(EmailChange.objects.get().status, EmailChange.Status.COMPLETED)
+        self.assertEqual(get_user_model().objects.get(username="demo").email, "pocket@example.com")
+
+    def test_demo_fast_forward_is_refused_with_debug_off(self):
+        from django.core.management.base import CommandError
+
+        with override_settings(DEBUG=False), self.assertRaises(CommandError):
+            call_command("demo_fast_forward", stdout=StringIO())
+
     def test_completed_email_uses_the_sites_extends_override(self):
         self.client.login(username="demo", password="demo-password-123")
         self.client.post(

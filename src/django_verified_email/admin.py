@@ -2,18 +2,25 @@
 
 ``EmailChange`` rows are the audit trail of every change: the admin shows
 them but never edits them, since a hand-edited status would let a link work
-(or stop working) behind the flows' back.
+(or stop working) behind the flows' back. The one way staff move a change
+on is the "Complete with a written reason" action (support-assisted
+recovery): it goes through ``flows.complete_by_staff``, needs the change
+permission, and records who, when and why on the row.
 """
 
 from typing import TYPE_CHECKING
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import flows
 from .exceptions import AlreadyVerified, VerifiedEmailError
+from .flows import recovery
 from .models import EmailChange
 from .web import link_base
 
@@ -29,8 +36,57 @@ else:
 @admin.register(EmailChange)
 class EmailChangeAdmin(admin.ModelAdmin):
     list_display = ("user", "old_email", "new_email", "status", "created_at", "closed_at")
-    list_filter = ("status",)
+    list_filter = ("status", "old_email_lost")
     list_select_related = ("user",)
+    actions = ["complete_with_reason"]
+
+    @admin.action(
+        description=_("Complete with a written reason (support)"), permissions=["complete"]
+    )
+    def complete_with_reason(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(
+                request, _("Select exactly one change to complete."), messages.WARNING
+            )
+            return None
+        change = queryset.select_related("user").get()
+        form = StaffCompletionForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                recovery.complete_by_staff(
+                    change.pk,
+                    request.user,
+                    form.cleaned_data["reason"],
+                    base_url=link_base(request),
+                )
+            except VerifiedEmailError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                _("The address of %(user)s is now %(email)s.")
+                % {"user": change.user, "email": change.new_email},
+                messages.SUCCESS,
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/verified_email/complete_with_reason.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Complete an email change"),
+                "opts": self.model._meta,
+                "change": change,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "completable": recovery.is_staff_completable(change),
+            },
+        )
+
+    def has_complete_permission(self, request):
+        """Staff with the change permission on email changes (the admin edits none of them)."""
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
     def get_search_fields(self, request):
         user_model = get_user_model()
@@ -49,6 +105,18 @@ class EmailChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class StaffCompletionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why you complete this change"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "Kept on the change for the audit, with your name and the time: for example, "
+            "how the user proved who they are."
+        ),
+        max_length=2000,
+    )
 
 
 class VerifiedEmailUserAdminMixin(_UserAdmin):

@@ -26,3 +26,11 @@ from .delivery import MAIL_ERRORS, deliver
 )
 def deliver_email(kind, user_id, change_id=None, base_url=None):
     return deliver(kind, user_id, change_id, base_url)
+
+
+@shared_task(name="django_verified_email.complete_due_changes", ignore_result=True)
+def complete_due_changes():
+    """The periodic task: add it to Celery beat, every minute (docs/settings.md)."""
+    from .tasks import _complete_due_changes
+
+    return _complete_due_changes()

@@ -6,6 +6,7 @@ from importlib.util import find_spec
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, DELIVERY_MODES, app_settings
 
@@ -74,6 +75,16 @@ def check_settings(app_configs=None, **kwargs):
                     id="verified_email.E003",
                 )
             )
+    delay = user_values.get("RECOVERY_DELAY", DEFAULTS["RECOVERY_DELAY"])
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int) or delay < 1):
+        errors.append(
+            checks.Error(
+                "VERIFIED_EMAIL['RECOVERY_DELAY'] must be None (the lost-mailbox path off) "
+                "or a whole number of at least 1.",
+                id="verified_email.E003",
+            )
+        )
+    errors.extend(_check_second_factor(user_values.get("RECOVERY_SECOND_FACTOR")))
     if user_values.get("DELIVERY", DEFAULTS["DELIVERY"]) not in DELIVERY_MODES:
         errors.append(
             checks.Error(
@@ -93,6 +104,25 @@ def check_settings(app_configs=None, **kwargs):
         )
     errors.extend(_check_request_context_settings(user_values))
     return errors
+
+
+def _check_second_factor(path):
+    """E009: ``RECOVERY_SECOND_FACTOR`` names nothing callable (None is fine)."""
+    if path is None:
+        return []
+    try:
+        callable_ = import_string(path) if isinstance(path, str) else None
+    except ImportError:
+        callable_ = None
+    if callable(callable_):
+        return []
+    return [
+        checks.Error(
+            "VERIFIED_EMAIL['RECOVERY_SECOND_FACTOR'] must be None or the dotted path of a "
+            "callable (request, user) -> bool.",
+            id="verified_email.E009",
+        )
+    ]
 
 
 def _check_request_context_settings(user_values):

@@ -44,6 +44,14 @@ DEFAULTS = {
     "CODE_MAX_AGE": 900,  # seconds: 15 minutes
     "CODE_MAX_ATTEMPTS": 5,  # wrong codes per code, then it is used up
     "CODE_MAX_ATTEMPTS_PER_DAY": 20,  # wrong codes per account per 24 hours
+    # Lost old mailbox (flows/recovery.py): seconds a recovery waits, after
+    # the new address proved itself, before it completes; None turns the
+    # path off (``recovery_disabled``).
+    "RECOVERY_DELAY": 604800,  # seconds: 7 days
+    # Dotted path of a callable ``(request, user) -> bool``: whether the
+    # request that asks for a recovery passed the host's second factor. When
+    # it did, the recovery completes as soon as the new address is confirmed.
+    "RECOVERY_SECOND_FACTOR": None,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -44,7 +44,7 @@ SENT_SIGNALS = {emails.VERIFY: signals.verification_sent}
 # the old address's notice carries the only way back, and no one knows to ask
 # for it. When one is not handed over, the change row says it is owed, and
 # ``flows.send_owed_notices`` sends it later.
-OWED_KINDS = frozenset({emails.CHANGE_NOTICE_OLD})
+OWED_KINDS = frozenset({emails.CHANGE_NOTICE_OLD, emails.RECOVERY_NOTICE_OLD})
 
 
 @dataclass(frozen=True)

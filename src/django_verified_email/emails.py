@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils import timezone
 
 from . import addresses, durations, request_context, tokens
 from .conf import app_settings
@@ -38,6 +39,12 @@ CHANGE_CONFIRM_NEW = "change_confirm_new"
 CHANGE_COMPLETED = "change_completed"
 CHANGE_NOTICE_OLD = "change_notice_old"
 EMAIL_TAKEN_NOTICE = "email_taken_notice"
+# Recovery (flows/recovery.py): the old mailbox is lost.
+RECOVERY_CONFIRM_NEW = "recovery_confirm_new"
+RECOVERY_NOTICE_OLD = "recovery_notice_old"
+RECOVERY_REMINDER = "recovery_reminder"
+RECOVERY_COMPLETED_OLD = "recovery_completed_old"
+RECOVERY_CANCELLED = "recovery_cancelled"
 CHANGE_REVERTED_NEW = "change_reverted_new"
 CHANGE_REVERTED_OLD = "change_reverted_old"
 CHANGE_DENIED_OLD = "change_denied_old"
@@ -66,7 +73,17 @@ def _revert_link(user: Any, change: EmailChange) -> str:
     return reverse("verified_email:change-revert", kwargs={"token": token})
 
 
-def _set_password_link(user: Any, change: EmailChange) -> str:
+def _stop_link(user: Any, change: EmailChange) -> str:
+    token = tokens.make_stop_token(change)
+    return reverse("verified_email:change-stop", kwargs={"token": token})
+
+
+def _set_password_link(user: Any, change: EmailChange) -> str | None:
+    # The token is signed against the password as it is now. Built late (a
+    # worker), after the owner already chose a new password on the page, it
+    # would set the password once more: no link then.
+    if user.has_usable_password():
+        return None
     token = tokens.make_set_password_token(user)
     return reverse("verified_email:change-set-password", kwargs={"token": token})
 
@@ -104,6 +121,18 @@ def _revert_context() -> dict[str, Any]:
     return {"revert_max_age_days": max(1, app_settings.REVERT_MAX_AGE // 86400)}
 
 
+def _recovery_context() -> dict[str, Any]:
+    delay = app_settings.RECOVERY_DELAY
+    return {"recovery_delay": durations.in_words(delay) if delay is not None else ""}
+
+
+def _stop_link_max_age() -> int:
+    # The message says how long the link works in words; the stop link works
+    # until the change completes, at most the delay after the new address
+    # confirms (the template says so).
+    return app_settings.RECOVERY_DELAY or 0
+
+
 def _link_max_age() -> int:
     return app_settings.LINK_MAX_AGE
 
@@ -122,14 +151,17 @@ class Kind:
     #: user alone (verify), due while the address is unverified. (Typed
     #: ``object``: the stubs see a choice as its (value, label) tuple.)
     due_in: object
-    #: The link it carries, as a path: ``(user, change) -> path``.
-    link: Callable[[Any, Any], str] | None = None
+    #: The link it carries, as a path: ``(user, change) -> path``, or None
+    #: when the link has no more use (the message goes without it).
+    link: Callable[[Any, Any], str | None] | None = None
     #: The change step whose link it carries (the link is for ``due_in``).
     step: str | None = None
     #: More template context.
     context: Callable[[], dict[str, Any]] | None = None
     #: Seconds the link works, which the message states.
     link_max_age: Callable[[], int] = _link_max_age
+    #: Later statuses it is still due in (sent late by a worker).
+    also_due_in: tuple[object, ...] = ()
     #: The purpose of the one-time code it carries beside its link (``flows.codes``).
     code: str | None = None
 
@@ -162,6 +194,34 @@ KINDS: dict[str, Kind] = {
         context=_revert_context,
         link_max_age=_revert_max_age,
     ),
+    # Instead of CHANGE_CONFIRM_NEW when the old mailbox is lost: the same
+    # step, the same link, and words about the wait that follows.
+    RECOVERY_CONFIRM_NEW: Kind(
+        recipient=_to_new,
+        due_in=Status.AWAITING_NEW,
+        link=_change_link(NEW_STEP),
+        step=NEW_STEP,
+        context=_recovery_context,
+        code="recovery_new",
+    ),
+    # The old address's only say in a recovery: a "stop this change" link.
+    # Still due once the change is scheduled: a worker may send it after a
+    # quick confirmation of the new address, and it must not be dropped then.
+    RECOVERY_NOTICE_OLD: Kind(
+        recipient=_to_old,
+        due_in=Status.AWAITING_NEW,
+        also_due_in=(Status.SCHEDULED,),
+        link=_stop_link,
+        context=_recovery_context,
+        link_max_age=_stop_link_max_age,
+    ),
+    RECOVERY_REMINDER: Kind(
+        recipient=_to_old, due_in=Status.SCHEDULED, link=_stop_link, link_max_age=_stop_link_max_age
+    ),
+    # No "this wasn't me" link: the owner had the whole wait to stop it, and
+    # a lost mailbox may be someone else's by now (a recycled address).
+    RECOVERY_COMPLETED_OLD: Kind(recipient=_to_old, due_in=Status.COMPLETED),
+    RECOVERY_CANCELLED: Kind(recipient=_to_new, due_in=Status.CANCELLED),
     # After a revert: the address it took away hears that it did, the
     # restored one gets a "set a new password" link.
     CHANGE_REVERTED_NEW: Kind(recipient=_to_discarded, due_in=Status.COMPLETED),
@@ -225,7 +285,9 @@ def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
         return False
     if kind.due_in is None:
         return bool(addresses.of_user(user)) and not user.is_email_verified
-    return change is not None and change.status == kind.due_in
+    return change is not None and (
+        change.status == kind.due_in or change.status in kind.also_due_in
+    )
 
 
 #: ``build``'s ``code`` when none was made ahead: it makes the code itself.
@@ -315,9 +377,16 @@ def build(
         context["masked_new_email"] = addresses.masked(change.new_email)
         if change.reverted_at is not None:
             context["reverted_at_text"] = request_context.when_text(change.reverted_at, user)
-    if row.link is not None:
-        context["link"] = _absolute(base_url, row.link(user, change))
+        if change.completes_at is not None:
+            # A scheduled recovery: how long until it completes, in words.
+            left = (change.completes_at - timezone.now()).total_seconds()
+            context["completes_in"] = durations.in_words(max(1, left))
+    path = row.link(user, change) if row.link is not None else None
+    if path is not None:
+        context["link"] = _absolute(base_url, path)
         context["link_expires_in"] = durations.in_words(row.link_max_age())
+        # A stop link works until its change completes: say when that is.
+        context.setdefault("completes_in", context["link_expires_in"])
     if code is not None and row.link is not None:
         context["code"] = code
         context["code_max_age_minutes"] = max(1, app_settings.CODE_MAX_AGE // 60)

@@ -129,6 +129,21 @@ class Throttled(VerifiedEmailError):
     detail = _("We sent you a link a moment ago.")
 
 
+class RecoveryDisabled(VerifiedEmailError):
+    code = "recovery_disabled"
+    detail = _(
+        "Changing your address without access to your current one is not available here. "
+        "Please contact support."
+    )
+
+
+class ReasonRequired(VerifiedEmailError):
+    """Staff completing a change from the admin gave no reason (admin only)."""
+
+    code = "reason_required"
+    detail = _("Write down why you complete this change.")
+
+
 class InvalidPassword(VerifiedEmailError):
     """The new password was refused by the password validators (``detail`` says why)."""
 

@@ -25,6 +25,20 @@ class ChangeEmailForm(forms.Form):
         help_text=_("We ask for it again because changing your address is sensitive."),
     )
 
+    def __init__(self, *args, lost_address="", **kwargs):
+        super().__init__(*args, **kwargs)
+        # Offered only to a user whose verified address could approve a
+        # change, and only while the recovery path is on (RECOVERY_DELAY).
+        if lost_address:
+            self.fields["old_email_lost"] = forms.BooleanField(
+                label=_("I can no longer open %(email)s") % {"email": lost_address},
+                required=False,
+                help_text=_(
+                    "We then send the link to the new address only, tell your current "
+                    "address, and make the change after a waiting period."
+                ),
+            )
+
     # Which field shows each flow error.
     ERROR_FIELDS = {
         "invalid_email": "new_email",

@@ -219,6 +219,15 @@ class VerifiedEmailQuerySetMixin:
         }
 
 
+def lock_user(pk: Any) -> VerifiedUser | None:
+    """Lock the user row ``pk`` names (a value or a subquery) and return it, or None.
+
+    Every flow that writes a user row locks it first, before any change row,
+    so two flows never wait on each other's rows in opposite order.
+    """
+    return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
+
+
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
     """The queries several flows share."""
 
@@ -258,10 +267,7 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         Returns None when the change does not exist (or changed hands). The
         change's ``user`` is the locked row.
         """
-        owner = self.filter(pk=change_id).values("user_id")[:1]
-        user = (
-            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
-        )
+        user = self._lock_owner(change_id)
         if user is None:
             return None
         address = self.filter(pk=change_id).values(address_field)[:1]
@@ -290,6 +296,23 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         change.user = user
         return change
 
+    def lock_with_user(self, change_id: int) -> EmailChange | None:
+        """Lock a change's user, then the change: for a flow that writes both rows.
+
+        The lock order of ``lock_for_taking``, without the other changes to
+        an address. Returns None when the change does not exist (or changed
+        hands). The change's ``user`` is the locked row.
+        """
+        user = self._lock_owner(change_id)
+        change = self.select_for_update().filter(pk=change_id).first()
+        if change is None or user is None or change.user_id != user.pk:
+            return None
+        change.user = user
+        return change
+
+    def _lock_owner(self, change_id: int) -> VerifiedUser | None:
+        return lock_user(Subquery(self.filter(pk=change_id).values("user_id")[:1]))
+
 
 class EmailChange(models.Model):
     """One request to change a user's address, from request to its end."""
@@ -300,10 +323,14 @@ class EmailChange(models.Model):
         COMPLETED = "completed", _("completed")
         CANCELLED = "cancelled", _("cancelled")
         SUPERSEDED = "superseded", _("superseded")
+        # A recovery (the old mailbox is lost) whose new address proved
+        # itself: it completes by itself at ``completes_at`` unless stopped.
+        SCHEDULED = "scheduled", _("scheduled")
         DENIED = "denied", _("refused by the old address")
 
-    #: A change in one of these is pending: its current step's link works.
-    PENDING_STATUSES = (Status.AWAITING_OLD, Status.AWAITING_NEW)
+    #: A change in one of these is pending: it is the user's one open change.
+    #: (A scheduled change has no step left to confirm, only a time to wait.)
+    PENDING_STATUSES = (Status.AWAITING_OLD, Status.AWAITING_NEW, Status.SCHEDULED)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -345,6 +372,30 @@ class EmailChange(models.Model):
     # Set when the old address's notice (its only way back) could not be
     # handed over; flows.send_owed_notices sends it again and clears it.
     notice_owed_at = models.DateTimeField(_("old address notice owed since"), null=True, blank=True)
+    # Recovery (flows/recovery.py): the user said they can no longer open the
+    # old address. Only the new address confirms; the old one gets a "stop
+    # this change" link, and the change waits RECOVERY_DELAY before it
+    # completes, unless the request passed the host's second factor.
+    old_email_lost = models.BooleanField(_("old address lost"), default=False)
+    second_factor = models.BooleanField(_("passed a second factor"), default=False)
+    completes_at = models.DateTimeField(_("completes at"), null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(_("reminder sent at"), null=True, blank=True)
+    # The account as it was when the change was scheduled (tokens.fingerprint):
+    # completing re-checks that nothing moved meanwhile.
+    account_fingerprint = models.CharField(_("account fingerprint"), max_length=64, blank=True)
+    # Why a change closed without completing, when the flow decided it
+    # (a recovery cancelled at completion time): "address_taken", "account_changed".
+    closed_reason = models.CharField(_("closed because"), max_length=32, blank=True)
+    # Completed by staff from the admin: who and why (when is closed_at).
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("completed by staff member"),
+    )
+    completion_reason = models.TextField(_("reason for completing by staff"), blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 
@@ -355,7 +406,7 @@ class EmailChange(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user"],
-                condition=models.Q(status__in=["awaiting_old", "awaiting_new"]),
+                condition=models.Q(status__in=["awaiting_old", "awaiting_new", "scheduled"]),
                 name="verified_email_one_open_change_per_user",
             ),
         ]
@@ -364,6 +415,8 @@ class EmailChange(models.Model):
             # pending rows by when their link was sent.
             models.Index(fields=["status", "closed_at"], name="verified_em_status_closed_idx"),
             models.Index(fields=["status", "link_sent_at"], name="verified_em_status_sent_idx"),
+            # What verified_email_complete_due looks up: scheduled rows that are due.
+            models.Index(fields=["status", "completes_at"], name="verified_em_status_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -392,7 +445,7 @@ class EmailChange(models.Model):
         """When the newest link of the current step stops working (None if closed)."""
         from .conf import app_settings
 
-        if not self.is_pending or self.link_sent_at is None:
+        if not self.is_pending or self.status == self.Status.SCHEDULED or self.link_sent_at is None:
             return None
         return self.link_sent_at + timedelta(seconds=app_settings.LINK_MAX_AGE)
 

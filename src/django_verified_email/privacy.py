@@ -30,11 +30,29 @@ EXPORTED_CHANGE_FIELDS = (
     "refused_ip",
     "refused_browser",
     "refused_os",
+    # Recovery (flows/recovery.py): the lost-mailbox path, its wait, and a
+    # completion by staff with its written reason.
+    "old_email_lost",
+    "second_factor",
+    "completes_at",
+    "reminder_sent_at",
+    "closed_reason",
+    "completion_reason",
 )
 #: ``user`` is the person the export is for; ``link_generation`` is a counter
 #: that only says which link of a step is the newest; ``notice_owed_at`` is
-#: delivery bookkeeping, cleared once the notice went out.
-NOT_EXPORTED = ("user", "link_generation", "notice_owed_at")
+#: delivery bookkeeping, cleared once the notice went out;
+#: ``account_fingerprint`` is a digest a recovery compares the account with
+#: (it says nothing readable, and is blanked by the purge with the addresses);
+#: ``completed_by`` is a staff account's key, not the person's data (the
+#: reason staff wrote is exported).
+NOT_EXPORTED = (
+    "user",
+    "link_generation",
+    "notice_owed_at",
+    "account_fingerprint",
+    "completed_by",
+)
 
 
 def _value(value):

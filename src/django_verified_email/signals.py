@@ -44,6 +44,11 @@ user_locked_out = Signal()
 #: Arguments: ``user``, ``change``, ``restored_email: str``, ``discarded_email: str``.
 email_change_reverted = Signal()
 
+#: A recovery (the old mailbox is lost) was confirmed by its new address and
+#: now waits: it completes by itself at ``completes_at`` unless the old
+#: address stops it or the user cancels it. Arguments: ``user``, ``change``,
+#: ``completes_at: datetime``.
+email_change_scheduled = Signal()
 #: The old address said "this wasn't me" to a change waiting for it: the change
 #: is ``denied``, every session of the account ended and its password was
 #: retired (the mailbox owner sets a new one). Arguments: ``user``, ``change``.

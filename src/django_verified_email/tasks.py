@@ -91,5 +91,22 @@ if task is not None:
         return _deliver_email(kind, user_id, change_id, base_url, attempt)
 
 
+def _complete_due_changes():
+    """Complete the recoveries whose wait is over (``verified_email_complete_due``)."""
+    from .conf import app_settings
+    from .flows import complete_due
+
+    run = complete_due(base_url=app_settings.BASE_URL)
+    return {"completed": run.completed, "cancelled": run.cancelled, "reminded": run.reminded}
+
+
+if task is not None:
+    # The tasks framework has no scheduler of its own: enqueue this from cron
+    # (or a scheduler the backend offers) every minute; docs/settings.md.
+    @task
+    def complete_due_changes():
+        return _complete_due_changes()
+
+
 if find_spec("celery"):
     from . import celery_tasks  # noqa: F401

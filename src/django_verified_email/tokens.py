@@ -35,6 +35,12 @@ VERIFY_SALT = "django_verified_email.verify"
 CHANGE_SALT = "django_verified_email.change"
 REVERT_SALT = "django_verified_email.revert"
 SET_PASSWORD_SALT = "django_verified_email.set_password"
+STOP_SALT = "django_verified_email.stop"
+
+# A "stop this change" link lives as long as its recovery is pending, which
+# the flow checks on the row; this only keeps an ancient token from being
+# read at all.
+STOP_MAX_AGE = 366 * 86400  # seconds: a year
 
 # Real tokens are about 120 characters; refuse anything far longer unread.
 MAX_TOKEN_LENGTH = 1024
@@ -92,6 +98,16 @@ class SetPasswordLink:
     user_id: PortableId
     fingerprint: str
     #: Genuine, but older than ``LINK_MAX_AGE``.
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class StopLink:
+    """What a "stop this change" link says: the recovery and its user."""
+
+    change_id: int
+    user_id: PortableId
+    #: Genuine, but older than ``STOP_MAX_AGE``.
     expired: bool = False
 
 
@@ -163,6 +179,7 @@ def same_id(carried: Any, pk: Any) -> bool:
 #   revert  {"c": change id, "u": user id (portable_id)}
 #   set-password  {"u": user id (portable_id), "f": fingerprint without the
 #            verified state}
+#   stop    {"c": change id, "u": user id (portable_id)}
 
 
 def make_verify_token(user: Any) -> str:
@@ -248,6 +265,24 @@ def read_set_password_token(token: object) -> SetPasswordLink:
     """Return what a "set a new password" link says, or raise ``BadToken``."""
     payload, expired = _read(token, SET_PASSWORD_SALT, {"u", "f"})
     return SetPasswordLink(user_id=payload["u"], fingerprint=payload["f"], expired=expired)
+
+
+def make_stop_token(change: EmailChange) -> str:
+    """Sign the "stop this change" link of a recovery, for its old address.
+
+    Not tied to the password: whoever asked for the recovery knows it, and
+    could otherwise change it to kill the owner's way to stop them. It dies
+    when the recovery is no longer pending (stopped, cancelled, superseded,
+    completed) and when the account's address is no longer the old one;
+    the flow checks both on the row.
+    """
+    return _serializer(STOP_SALT).dumps({"c": change.pk, "u": portable_id(change.user_id)})
+
+
+def read_stop_token(token: object) -> StopLink:
+    """Return what a "stop this change" link says, or raise ``BadToken``."""
+    payload, expired = _read(token, STOP_SALT, {"c", "u"}, max_age=STOP_MAX_AGE)
+    return StopLink(change_id=payload["c"], user_id=payload["u"], expired=expired)
 
 
 def _is_canonical(token: str) -> bool:

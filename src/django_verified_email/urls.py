@@ -18,6 +18,7 @@ urlpatterns = [
     path("change/code/", views.change_code, name="change-code"),
     path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
     path("change/revert/<str:token>/", views.change_revert, name="change-revert"),
+    path("change/stop/<str:token>/", views.change_stop, name="change-stop"),
     path(
         "change/set-password/<str:token>/",
         views.change_set_password,
@@ -30,6 +31,7 @@ urlpatterns = [
             ("verify/<str:token>", "verify-confirm"),
             ("change/confirm/<str:token>", "change-confirm"),
             ("change/revert/<str:token>", "change-revert"),
+            ("change/stop/<str:token>", "change-stop"),
             ("change/set-password/<str:token>", "change-set-password"),
         ]
     ),

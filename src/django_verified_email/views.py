@@ -158,16 +158,49 @@ def success_redirect():
 @require_http_methods(["GET", "HEAD"])
 def status(request):
     user = request.user
+    change = flows.pending_change(user)
+    closed = web.complete_if_due(request, change)
+    if closed is not None:
+        change = None
+        user = closed.user
+        if closed.status == closed.Status.COMPLETED:
+            text = _("Your email address is now %(email)s.")
+        else:
+            text = _(
+                "Your email change to %(email)s was cancelled: your account changed while it "
+                "waited, or the address was taken."
+            )
+        messages.success(request, text % {"email": closed.new_email}, fail_silently=True)
     return render(
         request,
         "verified_email/status.html",
         {
             "current_email": addresses.of_user(user),
             "is_email_verified": user.is_email_verified,
-            "change": flows.pending_change(user),
+            "change": change,
+            **_countdown(change),
             **_lock_context(flows.change_lock(user)),
         },
     )
+
+
+def _countdown(change):
+    """What a page shows of a scheduled change's wait (nothing for other changes)."""
+    if change is None or change.completes_at is None or not change.is_pending:
+        return {}
+    left = (change.completes_at - timezone.now()).total_seconds()
+    return {"completes_at": change.completes_at, "completes_in": durations.in_words(max(1, left))}
+
+
+def _recovery_delay_words():
+    return durations.in_words(app_settings.RECOVERY_DELAY or 0)
+
+
+def _recoverable_address(user):
+    """The verified address a recovery could replace, or "" when none is offered."""
+    if app_settings.RECOVERY_DELAY is None or not user.is_email_verified:
+        return ""
+    return addresses.of_user(user)
 
 
 @login_required
@@ -234,18 +267,24 @@ def _resend_for_expired_link(request, token, resend):
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):
     # An empty POST is still a submission: it must show "required" errors.
-    form = ChangeEmailForm(request.POST if request.method == "POST" else None)
+    form = ChangeEmailForm(
+        request.POST if request.method == "POST" else None,
+        lost_address=_recoverable_address(request.user),
+    )
     # A lock is shown before the form is filled in, not after.
     lock = flows.change_lock(request.user) if request.method != "POST" else None
     refusal = None
     if request.method == "POST" and form.is_valid():
         try:
+            lost = bool(form.cleaned_data.get("old_email_lost"))
             pending = flows.request_change(
                 request.user,
                 form.cleaned_data["new_email"],
                 form.cleaned_data["password"],
                 base_url=link_base(request),
                 context=web.request_context(request),
+                old_email_lost=lost,
+                second_factor=lost and web.passed_second_factor(request, request.user),
             )
         except VerifiedEmailError as error:
             field = ChangeEmailForm.ERROR_FIELDS.get(error.code)
@@ -261,7 +300,21 @@ def change(request):
                 if isinstance(error, LockedOut):
                     lock = error
         else:
-            if pending.status == pending.Status.AWAITING_OLD:
+            if pending.old_email_lost:
+                text = _(
+                    "To confirm, open the link we sent to %(new_email)s. We told %(old_email)s "
+                    "too: the change completes %(delay)s after you confirm, unless it is stopped."
+                ) % {
+                    "new_email": pending.new_email,
+                    "old_email": pending.old_email,
+                    "delay": _recovery_delay_words(),
+                }
+                if pending.second_factor:
+                    text = _(
+                        "To confirm, open the link we sent to %(new_email)s. We told "
+                        "%(old_email)s too."
+                    ) % {"new_email": pending.new_email, "old_email": pending.old_email}
+            elif pending.status == pending.Status.AWAITING_OLD:
                 text = _(
                     "To confirm, open the link we sent to your current address, %(email)s."
                 ) % {"email": pending.old_email}
@@ -331,6 +384,12 @@ def _after_change_step(request, pending, *, code_action):
             request,
             "verified_email/change_old_confirmed.html",
             {"change": pending, "code_action": code_action},
+        )
+    if pending.status == pending.Status.SCHEDULED:
+        return render(
+            request,
+            "verified_email/change_scheduled.html",
+            {"change": pending, **_countdown(pending)},
         )
     if addresses.is_login(pending.user):
         text = _("Your email address is now %(email)s. You now sign in with %(email)s.")
@@ -511,6 +570,22 @@ def change_set_password(request, token):
         "verified_email/set_password.html",
         {"form": form, "password_token": token},
     )
+
+
+@token_page
+# Its answer shows the new-password form: never framed (see change()).
+@xframe_options_deny
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_stop(request, token):
+    """The old address's "stop this change" link of a recovery: GET shows, POST stops."""
+    try:
+        if request.method != "POST":
+            change = flows.check_stop(token)
+            return render(request, "verified_email/change_stop.html", {"change": change})
+        change, password_token = web.confirm_stop(request, token)
+    except VerifiedEmailError as error:
+        return error_page(request, error, flow="stop")
+    return _taken_back_page(request, "verified_email/change_denied.html", change, password_token)
 
 
 @token_page

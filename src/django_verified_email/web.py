@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from . import flows, sessions, tokens
 from . import request_context as context
@@ -72,6 +73,32 @@ def request_context(request: HttpRequest) -> context.RequestContext:
     (``CLIENT_IP_HEADER``); see ``request_context.client_ip``.
     """
     return context.capture(request.META)
+
+
+def passed_second_factor(request: HttpRequest, user: Any) -> bool:
+    """Return whether ``request`` passed the host's second factor (``RECOVERY_SECOND_FACTOR``).
+
+    False when the setting is None: only a host that has MFA can say.
+    """
+    path = app_settings.RECOVERY_SECOND_FACTOR
+    if not path:
+        return False
+    return bool(import_string(path)(request, user))
+
+
+def complete_if_due(request: HttpRequest, change: EmailChange | None) -> EmailChange | None:
+    """Complete the user's scheduled ``change`` if its wait is over; return it if it closed.
+
+    The status page calls it with the pending change it read, so a user who
+    comes back after ``completes_at`` finds the change done before any cron
+    job ran. The request's session takes the new session hash, as on any
+    completion.
+    """
+    before = session_user(request) if change is not None else None
+    closed = flows.complete_if_due(change, base_url=link_base(request))
+    if closed is not None and closed.status == EmailChange.Status.COMPLETED:
+        sessions.after_address_changed(request, closed.user, session_user=before)
+    return closed
 
 
 def session_user(request: HttpRequest) -> Any:
@@ -175,6 +202,13 @@ def confirm_revert(request: HttpRequest, token: object) -> tuple[EmailChange, st
 def confirm_deny(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
     """Use an old-address link to refuse its change, for a front end (as ``confirm_revert``)."""
     change = _done_even_if_unsent(flows.confirm_deny, token, request)
+    sessions.end_this_session(request)
+    return change, flows.set_password_token(change.user)
+
+
+def confirm_stop(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
+    """Use a recovery's "stop this change" link for a front end: a deny, answered as one."""
+    change = _done_even_if_unsent(flows.confirm_stop, token, request)
     sessions.end_this_session(request)
     return change, flows.set_password_token(change.user)
 

@@ -49,6 +49,7 @@ EXPECTED = {
                 "same_email",
                 "email_taken",
                 "wrong_password",
+                "recovery_disabled",
             },
             429: {"locked_out", "throttled"},
             503: {"delivery_failed"},
@@ -77,6 +78,14 @@ EXPECTED = {
     ("/change/cancel/", "post"): {
         "success": 200,
         "errors": {**AUTH, 404: {"no_pending_change"}},
+    },
+    ("/change/stop/", "post"): {
+        "success": 200,
+        "errors": {
+            400: {"invalid_request", "invalid_token"},
+            410: {"expired_token"},
+            429: {"throttled"},
+        },
     },
     ("/change/deny/", "post"): {
         "success": 200,

@@ -38,11 +38,13 @@ def test_status_shows_the_open_change_and_when_its_link_expires(logged_in, setti
 
     assert body["email"] == "alice@example.com"
     change = body["pending_change"]
-    assert set(change) == {"new_email", "status", "created_at", "expires_at"}
+    assert set(change) == {"new_email", "status", "created_at", "expires_at", "completes_at"}
     assert change["new_email"] == "alice.new@example.com"
     assert change["status"] == "awaiting_old"
     assert parse_datetime(change["created_at"]) == sent
     assert parse_datetime(change["expires_at"]) == sent + timezone.timedelta(hours=1)
+    # Null unless a recovery is scheduled (tests/api/test_recovery.py).
+    assert change["completes_at"] is None
 
 
 def test_status_follows_the_change_to_its_end(logged_in):

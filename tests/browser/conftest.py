@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
 ]
 SERVER_START_TIMEOUT = 30
 SERVER_LOGS = []
+# The live server's environment (its database), for commands run beside it.
+SERVER_ENV = {}
 # Playwright waits up to this long (milliseconds) for any element or navigation.
 ACTION_TIMEOUT_MS = 10_000
 
@@ -98,6 +100,7 @@ def live_url(tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}"
     SERVER_LOGS.append(log_path)
+    SERVER_ENV.update(env)
     try:
         wait_until_serving(url + "/", server, log_path)
         yield url
@@ -108,6 +111,25 @@ def live_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.fixture
+def manage(live_url):
+    """Run a management command of the example project on the live server's database."""
+
+    def run(*args):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=EXAMPLE_PROJECT,
+            env=SERVER_ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    return run
 
 
 @pytest.fixture(scope="session")

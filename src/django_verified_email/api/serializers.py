@@ -25,6 +25,15 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false, as sent: no "yes", 1 or "true" read as a choice."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class RequestSerializer(serializers.Serializer):
     @classmethod
     def read(cls, data):
@@ -65,13 +74,17 @@ class ConfirmSerializer(RequestSerializer):
 class ChangeRequestSerializer(RequestSerializer):
     new_email = StringField(allow_blank=True)
     password = StringField()
+    # The user can no longer open their current address: a recovery.
+    old_email_lost = StrictBooleanField(required=False, default=False)
 
 
 class PendingChangeSerializer(serializers.Serializer):
     new_email = serializers.CharField()
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    # When a scheduled recovery completes by itself; null for any other change.
+    completes_at = serializers.DateTimeField(allow_null=True)
 
 
 class StatusSerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("change/confirm/", views.ChangeConfirmView.as_view(), name="change-confirm"),
     path("change/resend/", views.ChangeResendView.as_view(), name="change-resend"),
     path("change/cancel/", views.ChangeCancelView.as_view(), name="change-cancel"),
+    path("change/stop/", views.ChangeStopView.as_view(), name="change-stop"),
     path("change/deny/", views.ChangeDenyView.as_view(), name="change-deny"),
     path("change/revert/", views.ChangeRevertView.as_view(), name="change-revert"),
     path("change/set-password/", views.SetPasswordView.as_view(), name="change-set-password"),

@@ -109,11 +109,16 @@ class TokenAPIView(VerifiedEmailAPIView):
 class StatusView(VerifiedEmailAPIView):
     def get(self, request):
         user = request.user
+        pending = flows.pending_change(user)
+        # A scheduled change whose wait is over completes now, as on the page.
+        closed = web.complete_if_due(request._request, pending)
+        if closed is not None:
+            user, pending = closed.user, None
         data = StatusSerializer(
             {
                 "email": addresses.of_user(user),
                 "is_email_verified": user.is_email_verified,
-                "pending_change": flows.pending_change(user),
+                "pending_change": pending,
             }
         ).data
         return Response(data)
@@ -145,12 +150,15 @@ class ChangeView(VerifiedEmailAPIView):
 
     def post(self, request):
         body = ChangeRequestSerializer.read(request.data)
+        lost = body["old_email_lost"]
         change = flows.request_change(
             request.user,
             body["new_email"],
             body["password"],
             base_url=link_base(request),
             context=web.request_context(request._request),
+            old_email_lost=lost,
+            second_factor=lost and web.passed_second_factor(request._request, request.user),
         )
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 
@@ -187,6 +195,15 @@ class ChangeDenyView(TokenAPIView):
     def post(self, request):
         body = TokenSerializer.read(request.data)
         change, password_token = web.confirm_deny(request._request, body["token"])
+        return Response({"status": change.status, "password_token": password_token})
+
+
+class ChangeStopView(TokenAPIView):
+    """The old address stops a recovery: ``{"token"}`` of its "stop this change" link."""
+
+    def post(self, request):
+        body = TokenSerializer.read(request.data)
+        change, password_token = web.confirm_stop(request._request, body["token"])
         return Response({"status": change.status, "password_token": password_token})
 
 

@@ -6,11 +6,12 @@ in one place. ``base_url`` is the scheme and host to build links with when
 the ``BASE_URL`` setting is not set (the front ends pass the request's
 validated host).
 
-One module per flow: ``verify``, ``change``, ``revert``, ``deny``, and
-``codes`` (the one-time codes that stand in for a link); what they share is
-in ``_common``, and the queries on ``EmailChange``'s queryset. ``takeover``
-holds what a revert and a deny do to access (end every session, retire the
-password) and the "set a new password" token that follows. Call the
+One module per flow: ``verify``, ``change``, ``revert``, ``deny``, ``recovery``
+(the lost-mailbox path) and ``codes`` (the one-time codes that stand in for a
+link); what they share is in ``_common``, and the queries on ``EmailChange``'s
+queryset. ``takeover`` holds what a revert, a deny and a recovery's stop do
+to access (end every session, retire the password) and the "set a new
+password" token that follows. Call the
 verbs through this package (``flows.confirm_change(...)``).
 """
 
@@ -27,6 +28,14 @@ from .change import (
 from .codes import confirm_change_by_code, confirm_verification_by_code
 from .deny import check_deny, confirm_deny
 from .notices import send_owed_notices
+from .recovery import (
+    check_stop,
+    complete_by_staff,
+    complete_due,
+    complete_if_due,
+    complete_scheduled,
+    confirm_stop,
+)
 from .revert import check_revert, confirm_revert
 from .takeover import (
     check_set_password,
@@ -49,12 +58,18 @@ __all__ = [
     "check_deny",
     "check_revert",
     "check_set_password",
+    "check_stop",
     "check_verification",
+    "complete_by_staff",
+    "complete_due",
+    "complete_if_due",
+    "complete_scheduled",
     "confirm_change",
     "confirm_change_by_code",
     "confirm_deny",
     "confirm_revert",
     "confirm_set_password",
+    "confirm_stop",
     "confirm_verification",
     "confirm_verification_by_code",
     "pending_change",

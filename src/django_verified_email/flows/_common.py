@@ -19,7 +19,7 @@ from .. import addresses, signals, throttle, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, signal_after_commit
 from ..exceptions import EmailTakenMeanwhile, InvalidToken, LockedOut, WrongPassword
-from ..models import VerifiedUser
+from ..models import VerifiedUser, lock_user
 
 Link = TypeVar("Link")
 
@@ -30,6 +30,38 @@ def read_token(read: Callable[[object], Link], token: object) -> Link:
         return read(token)
     except tokens.BadToken:
         raise InvalidToken from None
+
+
+def user_for_link(
+    link: tokens.VerifyLink | tokens.SetPasswordLink, *, lock: bool, with_verified_state: bool
+) -> VerifiedUser:
+    """Return the user a user link names (locked with ``lock``), or raise ``InvalidToken``.
+
+    The link dies with its user: gone, inactive, or moved on from the state
+    the link was sent against (``tokens.fingerprint``). Whether it expired is
+    the caller's to say, after this: an expired link to a user it no longer
+    fits is simply invalid.
+    """
+    if lock:
+        user = lock_user(link.user_id)
+    else:
+        user = get_user_model()._default_manager.filter(pk=link.user_id).first()
+    if user is None or not link_fits(
+        user, link.fingerprint, with_verified_state=with_verified_state
+    ):
+        raise InvalidToken
+    return user
+
+
+def link_fits(user: VerifiedUser, fingerprint: str, *, with_verified_state: bool) -> bool:
+    """Return whether a link carrying ``fingerprint`` may still act for ``user``.
+
+    Only for an active user still in the state the link was sent against
+    (``tokens.fingerprint``): a new address, password or counter kills it.
+    """
+    return bool(user.is_active) and fingerprint == tokens.fingerprint(
+        user, with_verified_state=with_verified_state
+    )
 
 
 def reauthenticate(user: VerifiedUser, password: object, *, forget: bool = True) -> None:
@@ -68,6 +100,11 @@ def attempts_forgotten_on_failure(user: VerifiedUser) -> Iterator[None]:
         raise
 
 
+def address_fields(field: str) -> list[str]:
+    """The user fields that change whenever an address is given or taken off."""
+    return [field, "is_email_verified", "email_verified_at", "email_security_counter"]
+
+
 def set_verified_address(
     user: VerifiedUser, address: str, now: datetime, *, end_sessions: bool
 ) -> bool:
@@ -90,14 +127,7 @@ def set_verified_address(
     user.mark_email_verified(now)
     user.move_email_security_counter(end_sessions=end_sessions)
     try:
-        user.save(
-            update_fields=[
-                field,
-                "is_email_verified",
-                "email_verified_at",
-                "email_security_counter",
-            ]
-        )
+        user.save(update_fields=address_fields(field))
     except IntegrityError:
         return False
     return True
@@ -164,14 +194,7 @@ def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
         holder._verified_email_trusted = True
         try:
             with transaction.atomic():
-                holder.save(
-                    update_fields=[
-                        field,
-                        "is_email_verified",
-                        "email_verified_at",
-                        "email_security_counter",
-                    ]
-                )
+                holder.save(update_fields=address_fields(field))
         except IntegrityError:
             raise EmailTakenMeanwhile from None
         outbox.signal(signals.email_address_released, user=holder, email=released, taken_by=user)

@@ -35,7 +35,7 @@ from ..exceptions import (
 )
 from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext
-from . import _common
+from . import _common, recovery
 
 Status = EmailChange.Status
 
@@ -47,6 +47,8 @@ def request_change(
     *,
     base_url: str | None = None,
     context: RequestContext | None = None,
+    old_email_lost: bool = False,
+    second_factor: bool = False,
 ) -> EmailChange:
     """Start a change to ``new_email``, re-authenticating with ``password``.
 
@@ -56,7 +58,15 @@ def request_change(
     ``context``: where the request came from (``web.request_context``), kept
     on the change for the emails that ask "was this me?"; None outside a
     request.
+
+    ``old_email_lost``: the user can no longer open their verified current
+    address, so it is a recovery (``recovery.py``): the link goes to the new
+    address only, the old one gets a "stop this change" notice, and the
+    change waits ``RECOVERY_DELAY`` once confirmed, unless ``second_factor``
+    (the request passed the host's second factor).
     """
+    if old_email_lost:
+        recovery.check_enabled()
     throttle.check_lockout(user)
     new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
     if not addresses.is_valid(new_email):
@@ -94,7 +104,11 @@ def request_change(
                 EmailChange.objects.pending_for(locked).update(
                     status=Status.SUPERSEDED, closed_at=now
                 )
-            dual = locked.is_email_verified and bool(current)
+            verified_old = locked.is_email_verified and bool(current)
+            # Without a verified old address there is nothing to lose: the
+            # single-link flow applies, with no wait.
+            lost = old_email_lost and verified_old
+            dual = verified_old and not lost
             change = EmailChange.objects.create(
                 user=locked,
                 old_email=current,
@@ -103,8 +117,14 @@ def request_change(
                 link_generation=1,
                 link_sent_at=now,
                 created_at=now,
+                old_email_lost=lost,
+                second_factor=lost and bool(second_factor),
                 **_context_fields(context),
             )
+            if lost:
+                outbox.email(
+                    emails.RECOVERY_NOTICE_OLD, user=locked, change=change, base_url=base_url
+                )
             if dual:
                 outbox.email(
                     emails.CHANGE_CONFIRM_OLD, user=locked, change=change, base_url=base_url
@@ -212,7 +232,8 @@ def _queue_new_address_step(
         # Looks accepted to the requester; the address's owner learns of it.
         outbox.email(emails.EMAIL_TAKEN_NOTICE, user=change.user, change=change, base_url=base_url)
     else:
-        outbox.email(emails.CHANGE_CONFIRM_NEW, user=change.user, change=change, base_url=base_url)
+        kind = emails.RECOVERY_CONFIRM_NEW if change.old_email_lost else emails.CHANGE_CONFIRM_NEW
+        outbox.email(kind, user=change.user, change=change, base_url=base_url)
 
 
 def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
@@ -231,8 +252,7 @@ def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
         or change.user is None
         or emails.STEP_STATUS.get(link.step) != change.status
         or link.generation != change.link_generation
-        or not change.user.is_active
-        or link.fingerprint != tokens.fingerprint(change.user, with_verified_state=False)
+        or not _common.link_fits(change.user, link.fingerprint, with_verified_state=False)
     ):
         raise InvalidToken
     if link.expired:
@@ -333,6 +353,10 @@ def confirm_step(
 
 
 def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | None) -> None:
+    if change.old_email_lost and not change.second_factor:
+        # A recovery: the new address proved itself, now the owner's wait.
+        recovery.schedule(outbox, change, now)
+        return
     user = change.user  # locked by _change_for_token
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
@@ -358,7 +382,12 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     # An unverified old address hears of it too, with the way back: it may
     # be the owner's real mailbox (an account from before the app was
     # adopted), and a typo'd one simply never reads it.
-    if app_settings.NOTIFY_OLD_EMAIL and change.old_email:
+    if change.old_email_lost:
+        # A recovery that passed a second factor: no wait, but the old
+        # address still hears of it (OWASP: notify the old, confirm the new),
+        # without the way back a lost mailbox must not hold (recovery.py).
+        recovery.notify_old_of_completion(outbox, change, base_url)
+    elif app_settings.NOTIFY_OLD_EMAIL and change.old_email:
         outbox.email(emails.CHANGE_NOTICE_OLD, user=user, change=change, base_url=base_url)
     outbox.signal(
         signals.email_changed,
@@ -379,12 +408,16 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
     pending = pending_change(user)
     if pending is None:
         raise NoPendingChange
+    if pending.status == Status.SCHEDULED:
+        raise _nothing_to_resend()
     with throttle.send_cooldown(user, throttle.CHANGE, pending.new_email) as cooldown:
         cooldown.claim()
         with atomic_outbox() as outbox:
             change = EmailChange.objects.pending_for(user).select_for_update().first()
             if change is None:
                 raise NoPendingChange
+            if change.status == Status.SCHEDULED:
+                raise _nothing_to_resend()
             change.link_generation += 1
             change.link_sent_at = timezone.now()
             change.save(update_fields=["link_generation", "link_sent_at"])
@@ -393,6 +426,12 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
             else:
                 _queue_new_address_step(outbox, change, base_url)
     return change
+
+
+def _nothing_to_resend() -> NoPendingChange:
+    return NoPendingChange(
+        _("Your email change is confirmed and waiting: there is no link to send again.")
+    )
 
 
 def resend_change_for_expired_link(

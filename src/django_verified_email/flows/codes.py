@@ -51,7 +51,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import tokens
 from ..conf import app_settings
 from ..exceptions import ExpiredCode, InvalidCode, InvalidToken, VerifiedEmailError
-from ..models import EmailChange, OneTimeCode, VerifiedUser, WrongCode
+from ..models import EmailChange, OneTimeCode, VerifiedUser, WrongCode, lock_user
 from . import _common
 from . import change as change_flow
 from . import verify as verify_flow
@@ -75,6 +75,10 @@ MAX_INPUT_LENGTH = 64
 DAY = timedelta(days=1)
 
 KEY_SALT = "django_verified_email.codes"
+
+#: The new address's step of a recovery (the old mailbox is lost): a purpose
+#: of its own, so no code of an ordinary change's step ever confirms one.
+RECOVERY_NEW = "recovery_new"
 
 #: The change step each purpose confirms, and back.
 STEP_PURPOSE = {"old": CHANGE_OLD, "new": CHANGE_NEW}
@@ -300,10 +304,6 @@ def _is_code_of_the_step_before(
     )
 
 
-def _locked_user(user: VerifiedUser) -> VerifiedUser | None:
-    return get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
-
-
 def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedUser:
     """Verify the user's address with the code of its verification email.
 
@@ -312,7 +312,7 @@ def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedU
     """
 
     def locate() -> VerifiedUser | VerifiedEmailError:
-        locked = _locked_user(user)
+        locked = lock_user(user.pk)
         if locked is None or not locked.is_active or locked.is_email_verified:
             # Verified meanwhile (by the link, say): the step is done.
             return ExpiredCode()
@@ -358,10 +358,7 @@ def confirm_change_by_code(
             # link does (the user first, then the changes to that address).
             change = EmailChange.objects.lock_for_taking(pending.pk, "new_email")
         else:
-            locked = _locked_user(user)
-            change = EmailChange.objects.select_for_update().filter(pk=pending.pk).first()
-            if change is not None and locked is not None:
-                change.user = locked
+            change = EmailChange.objects.lock_with_user(pending.pk)
         if (
             change is None
             or change.status != pending.status
@@ -369,7 +366,8 @@ def confirm_change_by_code(
             or not change.user.is_active
         ):
             return ExpiredCode()
-        return use(STEP_PURPOSE[step], change.user, typed, change=change) or (change, step)
+        purpose = RECOVERY_NEW if change.old_email_lost else STEP_PURPOSE[step]
+        return use(purpose, change.user, typed, change=change) or (change, step)
 
     return change_flow.confirm_step(locate, base_url=base_url, on_complete=on_complete)
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import get_user_model
-from django.db.models import Subquery
 from django.utils import timezone
 
 from .. import emails, signals, tokens
-from ..delivery import atomic_outbox
+from ..delivery import Outbox, atomic_outbox
 from ..exceptions import DeliveryFailed, ExpiredToken, InvalidToken
 from ..models import EmailChange
 from ..request_context import RequestContext, refused_fields
@@ -34,17 +32,8 @@ def _change_for_token(token: object, *, lock: bool) -> EmailChange:
         raise InvalidToken
     change: EmailChange | None
     if lock:
-        # A deny writes the user row (password, counter) and the change row:
-        # the user row first, as every flow takes them, so none deadlocks.
-        owner = EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]
-        user = (
-            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
-        )
-        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
-        if change is not None and user is not None and change.user_id == user.pk:
-            change.user = user
-        else:
-            change = None
+        # A deny writes the user row (password, counter) and the change row.
+        change = EmailChange.objects.lock_with_user(link.change_id)
     else:
         change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
     if change is None:
@@ -53,11 +42,8 @@ def _change_for_token(token: object, *, lock: bool) -> EmailChange:
     if change.status != Status.AWAITING_OLD or link.generation != change.link_generation:
         logger.debug("Bad deny token: the step is done or the link was replaced")
         raise InvalidToken
-    if not change.user.is_active:
-        logger.debug("Bad deny token: inactive user")
-        raise InvalidToken
-    if link.fingerprint != tokens.fingerprint(change.user, with_verified_state=False):
-        logger.debug("Bad deny token: the account moved on since it was sent")
+    if not _common.link_fits(change.user, link.fingerprint, with_verified_state=False):
+        logger.debug("Bad deny token: inactive user, or the account moved on since it was sent")
         raise InvalidToken
     if link.expired:
         raise ExpiredToken
@@ -67,6 +53,31 @@ def _change_for_token(token: object, *, lock: bool) -> EmailChange:
 def check_deny(token: object) -> EmailChange:
     """Return the change an old-address link would refuse, without using it."""
     return _change_for_token(token, lock=False)
+
+
+def refuse(
+    outbox: Outbox,
+    change: EmailChange,
+    *,
+    base_url: str | None,
+    context: RequestContext | None,
+) -> None:
+    """Close a locked change as ``denied``, with every effect of a deny.
+
+    Shared by the old address's "this wasn't me" and a recovery's "stop this
+    change": whoever asked knew the password, so it stops working and every
+    session ends (``takeover.retire_access``); both addresses are told.
+    """
+    change.status = Status.DENIED  # type: ignore[assignment]
+    change.closed_at = timezone.now()
+    refused = refused_fields(context)
+    for field, value in refused.items():
+        setattr(change, field, value)
+    change.save(update_fields=["status", "closed_at", *refused])
+    takeover.retire_access(change.user)
+    outbox.email(emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url)
+    outbox.email(emails.CHANGE_DENIED_NEW, user=change.user, change=change, base_url=base_url)
+    outbox.signal(signals.email_change_denied, user=change.user, change=change)
 
 
 def confirm_deny(
@@ -84,21 +95,7 @@ def confirm_deny(
     try:
         with atomic_outbox() as outbox:
             change = _change_for_token(token, lock=True)
-            now = timezone.now()
-            change.status = Status.DENIED  # type: ignore[assignment]
-            change.closed_at = now
-            refused = refused_fields(context)
-            for field, value in refused.items():
-                setattr(change, field, value)
-            change.save(update_fields=["status", "closed_at", *refused])
-            takeover.retire_access(change.user)
-            outbox.email(
-                emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url
-            )
-            outbox.email(
-                emails.CHANGE_DENIED_NEW, user=change.user, change=change, base_url=base_url
-            )
-            outbox.signal(signals.email_change_denied, user=change.user, change=change)
+            refuse(outbox, change, base_url=base_url, context=context)
     except DeliveryFailed as error:
         if outbox is not None and outbox.committed and change is not None:
             # Done and committed; only a notice failed (logged). Front ends

@@ -11,15 +11,15 @@ verbs.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .. import tokens
 from ..delivery import atomic_outbox
-from ..exceptions import ExpiredToken, InvalidPassword, InvalidToken
+from ..exceptions import ExpiredToken, InvalidPassword
 from ..models import VerifiedUser
-from ._common import read_token
+from ._common import read_token, user_for_link
 
 
 def retire_access(user: VerifiedUser) -> None:
@@ -49,16 +49,7 @@ def set_password_token(user: VerifiedUser) -> str:
 
 def _user_for_token(token: object, *, lock: bool) -> VerifiedUser:
     link = read_token(tokens.read_set_password_token, token)
-    users = get_user_model()._default_manager
-    if lock:
-        users = users.select_for_update()
-    user = users.filter(pk=link.user_id).first()
-    if (
-        user is None
-        or not user.is_active
-        or link.fingerprint != tokens.fingerprint(user, with_verified_state=False)
-    ):
-        raise InvalidToken
+    user = user_for_link(link, lock=lock, with_verified_state=False)
     if link.expired:
         raise ExpiredToken(
             _("This link has expired. Use the site's password reset to choose a new password.")

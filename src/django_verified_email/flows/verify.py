@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from .. import addresses, emails, signals, throttle, tokens
 from ..delivery import atomic_outbox
 from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail, VerifiedEmailError
 from ..models import EmailChange, VerifiedUser
-from ._common import read_token
+from ._common import read_token, user_for_link
 
 
 def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> None:
@@ -29,16 +28,8 @@ def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> Non
 
 def _user_for_token(token: object, *, lock: bool) -> VerifiedUser:
     link = read_token(tokens.read_verify_token, token)
-    users = get_user_model()._default_manager
-    if lock:
-        users = users.select_for_update()
-    user = users.filter(pk=link.user_id).first()
-    if (
-        user is None
-        or not user.is_active
-        or user.is_email_verified
-        or link.fingerprint != tokens.fingerprint(user, with_verified_state=True)
-    ):
+    user = user_for_link(link, lock=lock, with_verified_state=True)
+    if user.is_email_verified:
         raise InvalidToken
     if link.expired:
         raise ExpiredToken

@@ -43,6 +43,10 @@ SCRUBBED = {
     "refused_ip": None,
     "refused_browser": None,
     "refused_os": "",
+    # A recovery's digest of the account, and a staff member's written reason
+    # (which may name the person or how they proved who they are).
+    "account_fingerprint": "",
+    "completion_reason": "",
 }
 
 
@@ -62,7 +66,16 @@ def purgeable(now):
     return EmailChange.objects.filter(
         Q(status__in=closed, closed_at__lt=now - keep_closed)
         & (Q(reverted_at__isnull=True) | Q(reverted_at__lt=now - lock))
-        | Q(status__in=EmailChange.PENDING_STATUSES, link_sent_at__lt=now - expired)
+        # A scheduled recovery has no link left to expire: it waits for its
+        # completion (verified_email_complete_due), however long the delay.
+        | Q(
+            status__in=[
+                status
+                for status in EmailChange.PENDING_STATUSES
+                if status != EmailChange.Status.SCHEDULED
+            ],
+            link_sent_at__lt=now - expired,
+        )
     )
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verified_email', '0007_emailchange_status_denied'),
+        ('verified_email', '0008_recovery'),
     ]
 
     operations = [

@@ -1,0 +1,517 @@
+"""Recovery: change the address when the old mailbox is lost.
+
+The dual-link flow needs the old address to approve; a user who lost that
+mailbox (a closed employer account, a dead provider) cannot give it. They
+ask with ``old_email_lost`` (``change.request_change``): the link goes to
+the NEW address only, and the OLD one gets a notice with a one-time "stop
+this change" link. Confirming the new address makes the change
+``scheduled``: it completes by itself ``RECOVERY_DELAY`` seconds later
+(``complete_due``), unless the old address stops it (``confirm_stop``, a
+deny with all of a deny's effects) or the user cancels it. A reminder goes
+to the old address a day before.
+
+The wait is the price of not asking the old address: someone who knows the
+password but not the mailbox can start a recovery, and the owner has the
+whole wait, and two emails, to stop it (docs/security.md). A request that
+passed the host's second factor (``RECOVERY_SECOND_FACTOR``) skips the wait.
+
+Completing re-checks the account: the new address must still be free, and
+the account must be as it was when the change was scheduled (address,
+password, ``email_security_counter``: ``tokens.fingerprint``); otherwise the
+change is cancelled and the new address told why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Subquery
+from django.utils import timezone
+
+from .. import addresses, emails, signals, tokens
+from ..conf import app_settings
+from ..delivery import Outbox, atomic_outbox
+from ..exceptions import (
+    DeliveryFailed,
+    EmailTakenMeanwhile,
+    ExpiredToken,
+    InvalidToken,
+    NoPendingChange,
+    ReasonRequired,
+    RecoveryDisabled,
+    VerifiedEmailError,
+)
+from ..models import EmailChange, VerifiedUser
+from ..request_context import RequestContext
+from . import _common, deny
+
+logger = logging.getLogger("django_verified_email")
+
+Status = EmailChange.Status
+
+#: How long before completion the old address is reminded.
+REMINDER_BEFORE = timedelta(days=1)
+
+#: Why a scheduled change was cancelled when it came due (``closed_reason``).
+ADDRESS_TAKEN = "address_taken"
+ACCOUNT_CHANGED = "account_changed"
+
+#: The statuses staff may complete from the admin.
+STAFF_COMPLETABLE = (Status.AWAITING_OLD, Status.AWAITING_NEW, Status.SCHEDULED)
+
+
+def check_enabled() -> None:
+    """Raise ``RecoveryDisabled`` when ``RECOVERY_DELAY`` is None (the path is off)."""
+    if app_settings.RECOVERY_DELAY is None:
+        raise RecoveryDisabled
+
+
+def schedule(outbox: Outbox, change: EmailChange, now: datetime) -> None:
+    """Start the wait of a recovery whose new address just proved itself.
+
+    Called by the change flow with the user and the changes to the new
+    address locked (``lock_for_taking``). The address is checked now as
+    well: a week of waiting for an address another account took would end
+    in a cancel anyway.
+    """
+    user = change.user
+    if _common.taken_by_other(user, change.new_email):
+        raise EmailTakenMeanwhile(
+            _taken_message()  # the same words as a completion that finds it taken
+        )
+    delay = timedelta(seconds=app_settings.RECOVERY_DELAY or 0)
+    change.status = Status.SCHEDULED  # type: ignore[assignment]
+    change.completes_at = now + delay
+    # The account as the wait starts; completing compares it (``_why_not``).
+    change.account_fingerprint = tokens.fingerprint(user, with_verified_state=False)
+    # A wait shorter than the reminder's lead has nothing to remind of: the
+    # notice sent with the request already said when it would complete.
+    change.reminder_sent_at = now if delay <= REMINDER_BEFORE else None
+    change.save(update_fields=["status", "completes_at", "account_fingerprint", "reminder_sent_at"])
+    outbox.signal(
+        signals.email_change_scheduled, user=user, change=change, completes_at=change.completes_at
+    )
+
+
+def _taken_message() -> str:
+    from django.utils.translation import gettext
+
+    return gettext(
+        "Another account took this email address before you confirmed it. "
+        "Your email address was not changed."
+    )
+
+
+def notify_old_of_completion(outbox: Outbox, change: EmailChange, base_url: str | None) -> None:
+    """Tell the old address that a change it never approved completed."""
+    if app_settings.NOTIFY_OLD_EMAIL and change.old_email:
+        outbox.email(
+            emails.RECOVERY_COMPLETED_OLD, user=change.user, change=change, base_url=base_url
+        )
+
+
+# Stop: the old address says "this wasn't me"
+
+
+def _change_for_stop_token(token: object, *, lock: bool) -> EmailChange:
+    link = _common.read_token(tokens.read_stop_token, token)
+    change: EmailChange | None
+    if lock:
+        # A stop writes the user row (password, counter) and the change row:
+        # the user row first, as every flow takes them, so none deadlocks.
+        owner = EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]
+        user = (
+            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
+        )
+        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
+        if change is not None and user is not None and change.user_id == user.pk:
+            change.user = user
+        else:
+            change = None
+    else:
+        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
+    if change is None or not tokens.same_id(link.user_id, change.user_id):
+        logger.debug("Bad stop token: no such change")
+        raise InvalidToken
+    if not change.old_email_lost or change.status not in (Status.AWAITING_NEW, Status.SCHEDULED):
+        # Completed, cancelled, superseded or already stopped: one-time.
+        logger.debug("Bad stop token: the recovery is no longer pending")
+        raise InvalidToken
+    if not change.user.is_active:
+        logger.debug("Bad stop token: inactive user")
+        raise InvalidToken
+    if not same_old_address(change):
+        logger.debug("Bad stop token: the account no longer has the old address")
+        raise InvalidToken
+    if link.expired:
+        raise ExpiredToken
+    return change
+
+
+def check_stop(token: object) -> EmailChange:
+    """Return the recovery a "stop this change" link would stop, without using it."""
+    return _change_for_stop_token(token, lock=False)
+
+
+def confirm_stop(
+    token: object, *, base_url: str | None = None, context: RequestContext | None = None
+) -> EmailChange:
+    """Use a "stop this change" link: the recovery is ``denied``, with all of a deny's effects.
+
+    Whoever asked knew the password, so every session ends and the password
+    stops working (``takeover.retire_access``); both addresses are told, and
+    ``change.user`` is the updated user, for ``takeover.set_password_token``.
+    """
+    change = outbox = None
+    try:
+        with atomic_outbox() as outbox:
+            change = _change_for_stop_token(token, lock=True)
+            deny.refuse(outbox, change, base_url=base_url, context=context)
+    except DeliveryFailed as error:
+        if outbox is not None and outbox.committed and change is not None:
+            # Done and committed; only a notice failed (logged). Front ends
+            # still end the session and offer the new password, as for a deny.
+            error.change = change
+        raise
+    return change
+
+
+# Completion
+
+
+@dataclass
+class DueRun:
+    """What one ``complete_due`` run did."""
+
+    completed: int = 0
+    cancelled: int = 0
+    reminded: int = 0
+    #: Due changes left for a later run: another machine (or a request of the
+    #: user) held them.
+    skipped: int = 0
+    #: "Stop this change" notices sent again after they failed.
+    renoticed: int = 0
+
+
+def due_changes(now: datetime):
+    """Scheduled changes whose wait is over."""
+    return EmailChange.objects.filter(status=Status.SCHEDULED, completes_at__lte=now)
+
+
+def reminders_due(now: datetime):
+    """Scheduled changes a day or less from completion whose old address was not reminded."""
+    return EmailChange.objects.filter(
+        status=Status.SCHEDULED,
+        reminder_sent_at__isnull=True,
+        completes_at__lte=now + REMINDER_BEFORE,
+        completes_at__gt=now,
+    )
+
+
+def complete_due(*, batch_size: int = 100, base_url: str | None = None) -> DueRun:
+    """Complete every recovery whose wait is over, and send the reminders due.
+
+    Safe to run from cron every minute, and from several machines at once:
+    each change is completed in its own transaction, under the lock of its
+    user row taken with SKIP LOCKED, so two runs never wait on each other and
+    never complete one change twice (the second finds it no longer
+    scheduled). Rows are read in batches of ``batch_size``, by primary key.
+    """
+    run = DueRun()
+    run.renoticed = resend_owed_stop_notices(base_url=base_url)
+    now = timezone.now()
+    last = 0
+    while True:
+        ids = list(
+            due_changes(now)
+            .filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        last = ids[-1]
+        for change_id in ids:
+            outcome = complete_scheduled(change_id, base_url=base_url, skip_locked=True)
+            if outcome == Status.COMPLETED:
+                run.completed += 1
+            elif outcome == Status.CANCELLED:
+                run.cancelled += 1
+            elif outcome is None:
+                run.skipped += 1
+    run.reminded = send_reminders(batch_size=batch_size, base_url=base_url)
+    return run
+
+
+def _skip_locked() -> dict[str, bool]:
+    # SQLite has no row locks (Django ignores select_for_update there).
+    if connection.features.has_select_for_update_skip_locked:
+        return {"skip_locked": True}
+    return {}
+
+
+def complete_scheduled(
+    change_id: int, *, base_url: str | None = None, skip_locked: bool = False
+) -> str | None:
+    """Complete one scheduled change if its wait is over; return what became of it.
+
+    ``"completed"``, ``"cancelled"`` (the re-checks failed), or None: not
+    due, not scheduled any more (another run completed it), or, with
+    ``skip_locked``, held by another transaction right now.
+    """
+    try:
+        return _complete_scheduled(change_id, base_url, skip_locked)
+    except DeliveryFailed:
+        # Committed; only the notices failed (delivery logged them). Nobody
+        # is waiting on this answer but a cron job: say what became of it.
+        status = EmailChange.objects.filter(pk=change_id).values_list("status", flat=True).first()
+        if status in (Status.COMPLETED, Status.CANCELLED):
+            return status
+        raise
+
+
+def _complete_scheduled(change_id: int, base_url: str | None, skip_locked: bool) -> str | None:
+    with atomic_outbox() as outbox:
+        if skip_locked:
+            owner = EmailChange.objects.filter(pk=change_id).values("user_id")[:1]
+            held = list(
+                get_user_model()
+                ._default_manager.select_for_update(**_skip_locked())
+                .filter(pk=Subquery(owner))
+                .values_list("pk", flat=True)
+            )
+            if not held:
+                logger.debug("Recovery %s skipped: its account is locked by another run", change_id)
+                return None
+        # The user row first, then the pending changes to the new address, as
+        # every flow that takes an address locks them (no deadlock, and no
+        # other account completes a change to the same address meanwhile).
+        change = EmailChange.objects.lock_for_taking(change_id, "new_email")
+        now = timezone.now()
+        if change is None or change.status != Status.SCHEDULED or change.completes_at > now:
+            logger.debug("Recovery %s not completed: not scheduled, or not due", change_id)
+            return None
+        if change.notice_owed_at is not None:
+            # The old address never got its "stop this change" link: it has
+            # not had its wait yet (resend_owed_stop_notices restarts it).
+            logger.debug("Recovery %s not completed: the old address was not told yet", change_id)
+            return None
+        reason = _why_not(change)
+        if reason is None and not _take_new_address(outbox, change, now):
+            reason = ADDRESS_TAKEN
+        if reason is not None:
+            _cancel(outbox, change, now, reason, base_url)
+            return "cancelled"
+        _finish(outbox, change, now, base_url)
+        return "completed"
+
+
+def _why_not(change: EmailChange) -> str | None:
+    """Return why a due change must not complete, or None when it may."""
+    user = change.user
+    if not user.is_active:
+        logger.debug("Recovery %s cancelled: the account is inactive", change.pk)
+        return ACCOUNT_CHANGED
+    if tokens.fingerprint(user, with_verified_state=False) != change.account_fingerprint:
+        # The address, the password or the security counter moved since the
+        # wait started: the owner acted, or someone else did. Either way the
+        # request no longer describes the account.
+        logger.debug("Recovery %s cancelled: the account changed during the wait", change.pk)
+        return ACCOUNT_CHANGED
+    if _common.taken_by_other(user, change.new_email):
+        logger.debug("Recovery %s cancelled: the new address was taken meanwhile", change.pk)
+        return ADDRESS_TAKEN
+    return None
+
+
+def _take_new_address(outbox: Outbox, change: EmailChange, now: datetime) -> bool:
+    """Give the (locked) user the change's new address, as a completion does; False if refused.
+
+    Accounts that only typed the address are released first, as on any
+    completion. In a savepoint: a refusal by the database (a rule
+    ``taken_by_other`` cannot read, a holder that cannot be blanked) must
+    leave the transaction usable, and nothing half-done, to record a cancel.
+    """
+    messages, events = len(outbox.messages), len(outbox.events)
+    try:
+        with transaction.atomic():
+            _common.release_address(change.user, change.new_email, outbox)
+            if not _common.set_verified_address(
+                change.user,
+                change.new_email,
+                now,
+                end_sessions=app_settings.LOGOUT_OTHER_SESSIONS,
+            ):
+                raise EmailTakenMeanwhile
+    except EmailTakenMeanwhile:
+        # Nothing of the attempt is sent either: the releases were undone.
+        del outbox.messages[messages:], outbox.events[events:]
+        return False
+    return True
+
+
+def _cancel(
+    outbox: Outbox, change: EmailChange, now: datetime, reason: str, base_url: str | None
+) -> None:
+    change.status = Status.CANCELLED  # type: ignore[assignment]
+    change.closed_at = now
+    change.closed_reason = reason
+    change.save(update_fields=["status", "closed_at", "closed_reason"])
+    outbox.email(emails.RECOVERY_CANCELLED, user=change.user, change=change, base_url=base_url)
+    outbox.signal(signals.email_change_cancelled, user=change.user, change=change)
+
+
+def _finish(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | None) -> None:
+    """Record a completion whose address is already set, and queue what it tells."""
+    user = change.user
+    change.status = Status.COMPLETED  # type: ignore[assignment]
+    change.closed_at = now
+    change.save(update_fields=["status", "closed_at", "completed_by", "completion_reason"])
+    outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
+    notify_old_of_completion(outbox, change, base_url)
+    outbox.signal(
+        signals.email_changed,
+        user=user,
+        change=change,
+        old_email=change.old_email,
+        new_email=change.new_email,
+    )
+
+
+def complete_if_due(
+    change: EmailChange | None, *, base_url: str | None = None
+) -> EmailChange | None:
+    """Complete a user's pending change if it is scheduled and due; return it if it closed.
+
+    For the status page, with the change it already read (no query when
+    there is nothing to do): a user who comes back after ``completes_at``
+    sees the change done even if no cron job or worker ran yet.
+    """
+    if (
+        change is None
+        or change.status != Status.SCHEDULED
+        or change.completes_at is None
+        or change.completes_at > timezone.now()
+    ):
+        return None
+    if complete_scheduled(change.pk, base_url=base_url, skip_locked=True) is None:
+        return None
+    return EmailChange.objects.select_related("user").get(pk=change.pk)
+
+
+def resend_owed_stop_notices(*, base_url: str | None = None) -> int:
+    """Send again the "stop this change" notices that could not go out; return how many.
+
+    The owner's whole protection is that notice and the wait after it: a
+    scheduled change whose notice failed waits a full ``RECOVERY_DELAY``
+    again from the resend.
+    """
+    sent = 0
+    owed = EmailChange.objects.filter(
+        status__in=(Status.AWAITING_NEW, Status.SCHEDULED),
+        old_email_lost=True,
+        notice_owed_at__isnull=False,
+    )
+    for change_id in owed.order_by("pk").values_list("pk", flat=True):
+        try:
+            with atomic_outbox() as outbox:
+                change = (
+                    owed.select_for_update(**_skip_locked())
+                    .select_related("user")
+                    .filter(pk=change_id)
+                    .first()
+                )
+                if change is None:
+                    continue
+                now = timezone.now()
+                change.notice_owed_at = None
+                fields = ["notice_owed_at"]
+                if change.status == Status.SCHEDULED:
+                    delay = timedelta(seconds=app_settings.RECOVERY_DELAY or 0)
+                    change.completes_at = max(change.completes_at or now, now + delay)
+                    change.reminder_sent_at = now if delay <= REMINDER_BEFORE else None
+                    fields += ["completes_at", "reminder_sent_at"]
+                change.save(update_fields=fields)
+                outbox.email(
+                    emails.RECOVERY_NOTICE_OLD, user=change.user, change=change, base_url=base_url
+                )
+        except VerifiedEmailError:
+            continue
+        sent += 1
+    return sent
+
+
+def send_reminders(*, batch_size: int = 100, base_url: str | None = None) -> int:
+    """Remind the old address of every recovery a day or less from completing; return how many.
+
+    Each batch of rows is locked with SKIP LOCKED and marked in the same
+    transaction as its messages are queued, so two runs never remind twice.
+    """
+    sent = 0
+    while True:
+        with atomic_outbox() as outbox:
+            batch = list(
+                reminders_due(timezone.now())
+                .select_for_update(**_skip_locked())
+                .select_related("user")
+                .order_by("pk")[:batch_size]
+            )
+            if not batch:
+                break
+            now = timezone.now()
+            EmailChange.objects.filter(pk__in=[change.pk for change in batch]).update(
+                reminder_sent_at=now
+            )
+            for change in batch:
+                change.reminder_sent_at = now
+                outbox.email(
+                    emails.RECOVERY_REMINDER, user=change.user, change=change, base_url=base_url
+                )
+        sent += len(batch)
+    return sent
+
+
+# Staff
+
+
+def complete_by_staff(
+    change_id: int, staff: VerifiedUser, reason: object, *, base_url: str | None = None
+) -> EmailChange:
+    """Complete a pending change for support, with ``staff``'s written ``reason``.
+
+    For a user who can prove who they are to support but cannot finish a
+    flow. Who, when (``closed_at``) and why stay on the row. The new
+    address is checked free as on any completion; both addresses are told.
+    Raises ``ReasonRequired``, ``NoPendingChange`` (the change is no longer
+    pending) or ``EmailTakenMeanwhile``.
+    """
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise ReasonRequired
+    with atomic_outbox() as outbox:
+        change = EmailChange.objects.lock_for_taking(change_id, "new_email")
+        if change is None or change.status not in STAFF_COMPLETABLE:
+            raise NoPendingChange
+        user = change.user
+        now = timezone.now()
+        if _common.taken_by_other(user, change.new_email) or not _take_new_address(
+            outbox, change, now
+        ):
+            raise EmailTakenMeanwhile(_taken_message())
+        change.completed_by = staff
+        change.completion_reason = reason
+        _finish(outbox, change, now, base_url)
+    return change
+
+
+def is_staff_completable(change: EmailChange) -> bool:
+    return change.status in STAFF_COMPLETABLE
+
+
+def same_old_address(change: EmailChange) -> bool:
+    """Return whether the account still has the address the change started from."""
+    return addresses.same_address(addresses.of_user(change.user), change.old_email)

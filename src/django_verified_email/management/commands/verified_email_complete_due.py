@@ -1,0 +1,46 @@
+"""Complete the recoveries whose wait is over, and remind old addresses a day before.
+
+Run it from cron every minute (or let the ``tasks``/``celery`` delivery
+mode's periodic task do it: docs/settings.md). Idempotent, and safe from
+several machines at once: each change is completed once, under a row lock
+that other runs skip rather than wait for (``flows.recovery.complete_due``).
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from django_verified_email import flows
+from django_verified_email.conf import app_settings
+
+
+class Command(BaseCommand):
+    help = (
+        "Complete email changes scheduled by the lost-mailbox path (RECOVERY_DELAY) whose wait "
+        "is over, cancelling those whose account changed meanwhile, and send the old address its "
+        "reminder a day before."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=100,
+            help="Changes read per batch (default 100); each completes in its own transaction.",
+        )
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            help="Scheme and host for the links in reminders, when BASE_URL is not set.",
+        )
+
+    def handle(self, *args, batch_size, base_url, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        base_url = app_settings.BASE_URL or base_url
+        if not base_url:
+            # A reminder carries a link, and a command has no request to take a host from.
+            raise CommandError("Set VERIFIED_EMAIL['BASE_URL'] or pass --base-url.")
+        run = flows.complete_due(batch_size=batch_size, base_url=base_url)
+        self.stdout.write(
+            f"Completed {run.completed}, cancelled {run.cancelled}, left {run.skipped} for "
+            f"the next run; sent {run.reminded} reminder(s) and {run.renoticed} owed notice(s)."
+        )
