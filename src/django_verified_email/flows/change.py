@@ -71,13 +71,19 @@ def request_change(
     new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
     if not addresses.is_valid(new_email):
         raise InvalidEmail
-    _common.reauthenticate(user, password)
-    if addresses.same_address(addresses.of_user(user), new_email):
-        raise SameEmail
-    with throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown:
+    _common.reauthenticate(user, password, forget=False)
+    with (
+        _common.attempts_forgotten_on_failure(user),
+        throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown,
+    ):
+        if addresses.same_address(addresses.of_user(user), new_email):
+            raise SameEmail
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _locked_user_for_new_change(user.pk, new_email, now)
+            # The right password's count is forgotten in this transaction,
+            # under the user's lock (the order ``take_attempt`` locks in).
+            throttle.reset_attempts(user)
             if locked.password != user.password:
                 # The password was checked against the row as it was read
                 # before the lock; a revert or a deny retired it since.
@@ -259,21 +265,35 @@ def check_change(token: object) -> tuple[EmailChange, str]:
     return _change_for_token(token, lock=False)
 
 
-def confirm_change(token: object, *, base_url: str | None = None) -> EmailChange:
-    """Use a change link. Returns the change: ``awaiting_new`` or ``completed``."""
-    return confirm_step(lambda: _change_for_token(token, lock=True), base_url=base_url)
+def confirm_change(
+    token: object,
+    *,
+    base_url: str | None = None,
+    on_complete: Callable[[EmailChange], None] | None = None,
+) -> EmailChange:
+    """Use a change link. Returns the change: ``awaiting_new`` or ``completed``.
+
+    ``on_complete(change)`` runs in the completing transaction, once the
+    address changed (a front end renews its session there).
+    """
+    return confirm_step(
+        lambda: _change_for_token(token, lock=True), base_url=base_url, on_complete=on_complete
+    )
 
 
 def confirm_step(
     locate: Callable[[], tuple[EmailChange, str] | VerifiedEmailError],
     *,
     base_url: str | None = None,
+    on_complete: Callable[[EmailChange], None] | None = None,
 ) -> EmailChange:
     """Confirm the step ``locate`` finds and locks, in one transaction.
 
     ``locate`` runs inside it and returns the change and its step, or an
     error to raise once the transaction commits (a wrong code must stay
     counted). Returns the change: ``awaiting_new`` or ``completed``.
+    ``on_complete(change)`` runs in that transaction when it completes the
+    change: what it writes commits, or rolls back, with the change.
     """
     change = outbox = refusal = None
     try:
@@ -303,6 +323,8 @@ def confirm_step(
                     )
                 else:
                     _complete(outbox, change, now, base_url)
+                    if on_complete is not None:
+                        on_complete(change)
     except Exception as error:
         if (
             outbox is not None

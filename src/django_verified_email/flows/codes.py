@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -185,7 +186,9 @@ def issue(purpose: str, user: VerifiedUser, *, change: EmailChange | None = None
     due any more. ``change`` is the change whose step it is (none for verify).
     """
     code = generate()
-    with transaction.atomic():
+    # No savepoint inside a flow's transaction (``Outbox.prepare``): a
+    # failure here fails the flow's transaction anyway.
+    with transaction.atomic(savepoint=False):
         waiting = _still_waiting(purpose, user, change)
         if waiting is None:
             logger.debug("No code: the %s step is no longer waiting", purpose)
@@ -319,7 +322,12 @@ def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedU
 
 
 def confirm_change_by_code(
-    user: VerifiedUser, typed: object, *, base_url: str | None = None, link: object = None
+    user: VerifiedUser,
+    typed: object,
+    *,
+    base_url: str | None = None,
+    link: object = None,
+    on_complete: Callable[[EmailChange], None] | None = None,
 ) -> EmailChange:
     """Confirm the waiting step of the user's pending change with its code.
 
@@ -331,7 +339,8 @@ def confirm_change_by_code(
     posted back to its own URL. Such a page sends no referrer, so its forms
     reach other URLs with "Origin: null", which CSRF protection refuses;
     the link (used or not, but genuine and one of the user's changes) is
-    the proof that the page was the user's.
+    the proof that the page was the user's. ``on_complete`` as
+    ``confirm_change`` takes it.
     """
     if link is not None:
         change_id = _common.read_token(tokens.read_change_token, link).change_id
@@ -360,7 +369,7 @@ def confirm_change_by_code(
         purpose = RECOVERY_NEW if change.old_email_lost else STEP_PURPOSE[step]
         return use(purpose, change.user, typed, change=change) or (change, step)
 
-    return change_flow.confirm_step(locate, base_url=base_url)
+    return change_flow.confirm_step(locate, base_url=base_url, on_complete=on_complete)
 
 
 def _step_of(change: EmailChange | None) -> str | None:
