@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from django_verified_email import flows
-from django_verified_email.exceptions import LockedOut, WrongPassword
+from django_verified_email.exceptions import EmailTaken, LockedOut, WrongPassword
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.hardening
@@ -151,3 +151,21 @@ def test_success_resets_the_count(host_cache, user):
     assert flows.request_change(user, "alice.other@example.com", PASSWORD).status == (
         "awaiting_old"
     )
+
+
+def test_a_right_password_is_forgotten_even_when_the_request_is_refused_after_it(
+    host_cache, user, make_user, settings
+):
+    # The count is forgotten in the change's transaction; a refusal rolls
+    # that back, and the right password must not stay counted all the same.
+    settings.VERIFIED_EMAIL = {**settings.VERIFIED_EMAIL, "REVEAL_TAKEN_EMAIL": True}
+    make_user(username="owner", email=NEW, verified=True)
+    for _ in range(MAX - 1):
+        with pytest.raises(WrongPassword):
+            guess(user)
+    with pytest.raises(EmailTaken):
+        flows.request_change(user, NEW, PASSWORD)
+
+    for _ in range(MAX - 1):
+        with pytest.raises(WrongPassword):
+            guess(user)

@@ -66,11 +66,12 @@ class Outgoing:
 # and a finished generator's frame links to no caller. So the mark is here,
 # where every message is built and sent, whoever calls.
 @sensitive_variables()
-def send_now(outgoing: Outgoing, *, change: Any = None) -> bool:
+def send_now(outgoing: Outgoing, *, change: Any = None, code: Any = emails.NOT_ISSUED) -> bool:
     """Build and send one message. Returns True if a message went out.
 
     ``change`` is the row the flow just committed, used as it is instead of
-    being read again.
+    being read again; ``code`` the message's code made in that transaction
+    (``emails.issue_code``).
     """
     message = emails.build(
         outgoing.kind,
@@ -78,6 +79,7 @@ def send_now(outgoing: Outgoing, *, change: Any = None) -> bool:
         change_id=outgoing.change_id,
         base_url=outgoing.base_url,
         change=change,
+        code=code,
     )
     if message is None:
         return False
@@ -138,6 +140,23 @@ class Outbox:
         self.events: list[tuple[Signal, Any, dict[str, Any]]] = []
         #: Set once the flow's own transaction committed, before the flush.
         self.committed = False
+        #: The codes ``prepare`` made, by message index.
+        self.codes: dict[int, Any] = {}
+
+    @sensitive_variables("code")
+    def prepare(self) -> None:
+        """Make the codes of change messages before the flow's commit, in ``"sync"`` mode.
+
+        They are stored in the flow's transaction rather than in one each
+        after it: the flush right after the commit builds the messages from
+        these very rows. The task modes make codes in the worker, at send
+        time, so that none waits in a queue.
+        """
+        if app_settings.DELIVERY != "sync":
+            return
+        for index, (outgoing, _user, change) in enumerate(self.messages):
+            if change is not None:
+                self.codes[index] = emails.issue_code(outgoing.kind, change)
 
     def email(
         self, kind: str, *, user: Any, change: Any = None, base_url: str | None = None
@@ -154,10 +173,12 @@ class Outbox:
     def signal(self, signal: Signal, *, user: Any, **kwargs: Any) -> None:
         self.events.append((signal, user, kwargs))
 
-    def _hand_over(self, outgoing: Outgoing, user: Any, change: Any) -> bool:
+    def _hand_over(
+        self, outgoing: Outgoing, user: Any, change: Any, code: Any = emails.NOT_ISSUED
+    ) -> bool:
         if app_settings.DELIVERY == "sync":
             try:
-                send_now(outgoing, change=change)
+                send_now(outgoing, change=change, code=code)
             except MAIL_ERRORS:
                 # The message carries a live link: log the kind, never the body.
                 logger.exception("Could not send the %s email of user %s", outgoing.kind, user.pk)
@@ -186,9 +207,16 @@ class Outbox:
         """
         failed = False
         error = None
-        for outgoing, user, change in self.messages:
+        for index, (outgoing, user, change) in enumerate(self.messages):
             try:
-                if not self._hand_over(outgoing, user, None if late else change):
+                handed = (
+                    self._hand_over(outgoing, user, None)
+                    if late
+                    else self._hand_over(
+                        outgoing, user, change, self.codes.get(index, emails.NOT_ISSUED)
+                    )
+                )
+                if not handed:
                     failed = True
                     _record_owed(outgoing)
             except Exception as exc:
@@ -267,6 +295,8 @@ def atomic_outbox() -> Iterator[Outbox]:
         yield outbox
         if deferred:
             _flush_on_callers_commit(outbox)
+        else:
+            outbox.prepare()
     if not deferred:
         outbox.committed = True
         outbox.flush()

@@ -290,6 +290,31 @@ def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
     )
 
 
+#: ``build``'s ``code`` when none was made ahead: it makes the code itself.
+NOT_ISSUED = object()
+
+
+def issue_code(kind: str, change: EmailChange) -> str | object | None:
+    """Make the code of a change message ahead of ``build``, in the flow's transaction.
+
+    In ``"sync"`` mode the message is built right after the commit from the
+    rows the flow wrote, so its code can be stored in that same transaction
+    instead of one of its own (a commit less per link email). Returns the
+    code, None when the message is not due (nothing stored), or
+    ``NOT_ISSUED`` for a kind without a code. Every flow that queues a
+    message with a code holds the user's row already, taken before the
+    change's.
+    """
+    row = KINDS[kind]
+    if row.code is None:
+        return NOT_ISSUED
+    if not _still_due(row, change.user, change):
+        return None
+    from .flows import codes
+
+    return codes.issue(row.code, change.user, change=change, user_locked=True)
+
+
 def build(
     kind: str,
     *,
@@ -297,12 +322,14 @@ def build(
     change_id: int | None = None,
     base_url: str | None = None,
     change: EmailChange | None = None,
+    code: str | object | None = NOT_ISSUED,
 ) -> TemplatedEmail | None:
     """Return the message to send, or None when it is no longer due.
 
     Links are signed and codes made here, at send time, so a queued message
     never carries a token or a code and always carries the newest of its step. ``change``: the
-    row (with its user) as a flow just committed it, instead of reading it.
+    row (with its user) as a flow just committed it, instead of reading it;
+    ``code``: its code as ``issue_code`` made it in that flow's transaction.
     """
     row = KINDS.get(kind)
     if row is None:
@@ -320,16 +347,19 @@ def build(
         user = change.user if change is not None else None
     if user is None or not _still_due(row, user, change):
         return None
-    code = None
-    if row.code is not None:
-        # Imported here: the flows package imports this module.
-        from .flows import codes
+    if code is NOT_ISSUED:
+        code = None
+        if row.code is not None:
+            # Imported here: the flows package imports this module.
+            from .flows import codes
 
-        # Made now, as the link is signed now: the plaintext never waits in
-        # a queue. None when the step moved on since the check above.
-        code = codes.issue(row.code, user, change=change)
-        if code is None:
-            return None
+            # Made now, as the link is signed now: the plaintext never waits in
+            # a queue. None when the step moved on since the check above.
+            code = codes.issue(row.code, user, change=change)
+            if code is None:
+                return None
+    elif code is None:
+        return None  # not due when the flow made the codes
     base_url = app_settings.BASE_URL or base_url
     context = {
         "user": user,

@@ -7,6 +7,19 @@ request that reverted or denied one.
 
 from django.contrib.auth import HASH_SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db import router, transaction
+
+
+def _cycle_key(session):
+    if isinstance(session, DatabaseSessionStore):
+        # The new row and the old row's deletion in one transaction (the
+        # completing one, when the sessions share its database): no commit
+        # of their own, and no moment when both keys work.
+        with transaction.atomic(using=router.db_for_write(session.model), savepoint=False):
+            session.cycle_key()
+    else:
+        session.cycle_key()
 
 
 def after_address_changed(request, user, *, session_user=None):
@@ -27,10 +40,10 @@ def after_address_changed(request, user, *, session_user=None):
     if current is not None and current.is_authenticated and current.pk == user.pk:
         # What update_session_auth_hash() does, without its request.user
         # check: an API view that authenticates nobody has an anonymous one.
-        session.cycle_key()
+        _cycle_key(session)
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     elif session.session_key:
-        session.cycle_key()
+        _cycle_key(session)
 
 
 def end_this_session(request):

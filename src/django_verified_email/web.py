@@ -129,7 +129,7 @@ def confirm_change(
     """
     return _confirm_and_renew(
         request,
-        lambda: flows.confirm_change(token, base_url=link_base(request)),
+        lambda renew: flows.confirm_change(token, base_url=link_base(request), on_complete=renew),
         read_session_user,
         may_complete=_is_new_address_link(token),
     )
@@ -150,7 +150,9 @@ def confirm_change_by_code(
     """
     return _confirm_and_renew(
         request,
-        lambda: flows.confirm_change_by_code(user, code, base_url=link_base(request), link=link),
+        lambda renew: flows.confirm_change_by_code(
+            user, code, base_url=link_base(request), link=link, on_complete=renew
+        ),
         read_session_user,
         # Which step a code is for is only known once it is read.
         may_complete=True,
@@ -159,25 +161,23 @@ def confirm_change_by_code(
 
 def _confirm_and_renew(
     request: HttpRequest,
-    confirm: Callable[[], EmailChange],
+    confirm: Callable[[Callable[[EmailChange], None]], EmailChange],
     read_session_user: Callable[[HttpRequest], Any],
     *,
     may_complete: bool,
 ) -> EmailChange:
     completes = app_settings.LOGOUT_OTHER_SESSIONS and may_complete
     before = read_session_user(request) if completes else None
-    try:
-        change = confirm()
-    except DeliveryFailed as error:
-        if error.change is not None:
-            # Completed, only the notices failed: the old session key must
-            # die all the same. (Django saves no session on a 5xx answer, so
-            # with database or cache sessions this logs the user out.)
-            sessions.after_address_changed(request, error.change.user, session_user=before)
-        raise
-    if change.status == EmailChange.Status.COMPLETED:
+
+    def renew(change: EmailChange) -> None:
+        # In the completing transaction: the new session row, the old one's
+        # deletion and the change commit together (no commit of their own),
+        # and a change whose notices then fail has renewed the session all
+        # the same. (Django saves no session on a 5xx answer, so with
+        # database or cache sessions that failure logs the user out.)
         sessions.after_address_changed(request, change.user, session_user=before)
-    return change
+
+    return confirm(renew)
 
 
 def _is_new_address_link(token: object) -> bool:

@@ -7,7 +7,8 @@ typed it: ``taken_by_other`` counts the holders that proved it, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -63,14 +64,17 @@ def link_fits(user: VerifiedUser, fingerprint: str, *, with_verified_state: bool
     )
 
 
-def reauthenticate(user: VerifiedUser, password: object) -> None:
+def reauthenticate(user: VerifiedUser, password: object, *, forget: bool = True) -> None:
     """Check the user's password under the attempt limit, or raise.
 
     Raises ``WrongPassword``, or ``LockedOut`` once the attempts are used up.
+    ``forget=False``: a right password leaves forgetting the count to the
+    caller, in its own transaction (``attempts_forgotten_on_failure``).
     """
     attempt = throttle.take_attempt(user)
     if isinstance(password, str) and user.check_password(password):
-        throttle.reset_attempts(user)
+        if forget:
+            throttle.reset_attempts(user)
         return
     signal_after_commit(signals.reauthentication_failed, user=user, attempts=attempt)
     if attempt >= app_settings.REAUTH_MAX_ATTEMPTS:
@@ -78,6 +82,22 @@ def reauthenticate(user: VerifiedUser, password: object) -> None:
         signal_after_commit(signals.user_locked_out, user=user, retry_after=seconds)
         raise LockedOut(retry_after=seconds)
     raise WrongPassword(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
+
+
+@contextmanager
+def attempts_forgotten_on_failure(user: VerifiedUser) -> Iterator[None]:
+    """Forget a right password's attempt count if the block fails.
+
+    For a caller of ``reauthenticate(..., forget=False)``. The block forgets
+    it in its own transaction when it succeeds (a commit less than forgetting
+    it on its own); when anything stops it, rolled back or not, the right
+    password must not stay counted as an attempt.
+    """
+    try:
+        yield
+    except BaseException:
+        throttle.reset_attempts(user)
+        raise
 
 
 def address_fields(field: str) -> list[str]:

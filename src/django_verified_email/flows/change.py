@@ -33,7 +33,7 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser
+from ..models import EmailChange, VerifiedUser, lock_user
 from ..request_context import RequestContext
 from . import _common, recovery
 
@@ -71,13 +71,19 @@ def request_change(
     new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
     if not addresses.is_valid(new_email):
         raise InvalidEmail
-    _common.reauthenticate(user, password)
-    if addresses.same_address(addresses.of_user(user), new_email):
-        raise SameEmail
-    with throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown:
+    _common.reauthenticate(user, password, forget=False)
+    with (
+        _common.attempts_forgotten_on_failure(user),
+        throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown,
+    ):
+        if addresses.same_address(addresses.of_user(user), new_email):
+            raise SameEmail
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _locked_user_for_new_change(user.pk, new_email, now)
+            # The right password's count is forgotten in this transaction,
+            # under the user's lock (the order ``take_attempt`` locks in).
+            throttle.reset_attempts(user)
             if locked.password != user.password:
                 # The password was checked against the row as it was read
                 # before the lock; a revert or a deny retired it since.
@@ -237,10 +243,14 @@ def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
         # Completing writes the user row and takes an address: lock both and
         # check the link against that locked state.
         change = EmailChange.objects.lock_for_taking(link.change_id, "new_email")
+    elif lock:
+        # Confirming the old address writes the change row, and stores the
+        # code of the new address's email, whose key takes the user's row:
+        # that row first, then the change's (the order of every flow).
+        lock_user(Subquery(EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]))
+        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
     else:
-        # Confirming the old address writes the change row alone.
-        changes = EmailChange.objects.select_for_update() if lock else EmailChange.objects
-        change = changes.filter(pk=link.change_id).first()
+        change = EmailChange.objects.filter(pk=link.change_id).first()
     if (
         change is None
         or change.user is None
@@ -259,21 +269,35 @@ def check_change(token: object) -> tuple[EmailChange, str]:
     return _change_for_token(token, lock=False)
 
 
-def confirm_change(token: object, *, base_url: str | None = None) -> EmailChange:
-    """Use a change link. Returns the change: ``awaiting_new`` or ``completed``."""
-    return confirm_step(lambda: _change_for_token(token, lock=True), base_url=base_url)
+def confirm_change(
+    token: object,
+    *,
+    base_url: str | None = None,
+    on_complete: Callable[[EmailChange], None] | None = None,
+) -> EmailChange:
+    """Use a change link. Returns the change: ``awaiting_new`` or ``completed``.
+
+    ``on_complete(change)`` runs in the completing transaction, once the
+    address changed (a front end renews its session there).
+    """
+    return confirm_step(
+        lambda: _change_for_token(token, lock=True), base_url=base_url, on_complete=on_complete
+    )
 
 
 def confirm_step(
     locate: Callable[[], tuple[EmailChange, str] | VerifiedEmailError],
     *,
     base_url: str | None = None,
+    on_complete: Callable[[EmailChange], None] | None = None,
 ) -> EmailChange:
     """Confirm the step ``locate`` finds and locks, in one transaction.
 
     ``locate`` runs inside it and returns the change and its step, or an
     error to raise once the transaction commits (a wrong code must stay
     counted). Returns the change: ``awaiting_new`` or ``completed``.
+    ``on_complete(change)`` runs in that transaction when it completes the
+    change: what it writes commits, or rolls back, with the change.
     """
     change = outbox = refusal = None
     try:
@@ -303,6 +327,8 @@ def confirm_step(
                     )
                 else:
                     _complete(outbox, change, now, base_url)
+                    if on_complete is not None:
+                        on_complete(change)
     except Exception as error:
         if (
             outbox is not None
@@ -391,6 +417,9 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
     with throttle.send_cooldown(user, throttle.CHANGE, pending.new_email) as cooldown:
         cooldown.claim()
         with atomic_outbox() as outbox:
+            # The user's row first, then the change's: the resent email's code
+            # is stored in this transaction (see ``_change_for_token``).
+            lock_user(user.pk)
             change = EmailChange.objects.pending_for(user).select_for_update().first()
             if change is None:
                 raise NoPendingChange

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import secrets
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -139,7 +140,7 @@ def _matches(digest: str, message: str) -> bool:
 
 
 def _still_waiting(
-    purpose: str, user: VerifiedUser, change: EmailChange | None
+    purpose: str, user: VerifiedUser, change: EmailChange | None, *, user_locked: bool = False
 ) -> dict[str, str | None] | None:
     """Lock the state a message was built from, and return whether it still holds.
 
@@ -168,7 +169,7 @@ def _still_waiting(
     # anyway (its foreign key); taken after the change's row, it would
     # deadlock with a new request, which holds the user's row and waits for
     # this change's to supersede it.
-    if lock_user(user.pk) is None:
+    if not user_locked and lock_user(user.pk) is None:
         return None
     return (
         EmailChange.objects.select_for_update()
@@ -179,16 +180,26 @@ def _still_waiting(
     )
 
 
-def issue(purpose: str, user: VerifiedUser, *, change: EmailChange | None = None) -> str | None:
+def issue(
+    purpose: str,
+    user: VerifiedUser,
+    *,
+    change: EmailChange | None = None,
+    user_locked: bool = False,
+) -> str | None:
     """Make the code of a message being built, store its hash, and return it for display.
 
     The new hash replaces the previous code of ``purpose``. Returns None, and
     stores nothing, when the step is no longer waiting: the message is not
     due any more. ``change`` is the change whose step it is (none for verify).
+    ``user_locked``: called in a flow's transaction that holds the user's
+    row already (``emails.issue_code``), so it is not locked again.
     """
     code = generate()
-    with transaction.atomic():
-        waiting = _still_waiting(purpose, user, change)
+    # No savepoint inside a flow's transaction (``Outbox.prepare``): a
+    # failure here fails the flow's transaction anyway.
+    with transaction.atomic(savepoint=False):
+        waiting = _still_waiting(purpose, user, change, user_locked=user_locked)
         if waiting is None:
             logger.debug("No code: the %s step is no longer waiting", purpose)
             return None
@@ -344,7 +355,12 @@ def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedU
 
 
 def confirm_change_by_code(
-    user: VerifiedUser, typed: object, *, base_url: str | None = None, link: object = None
+    user: VerifiedUser,
+    typed: object,
+    *,
+    base_url: str | None = None,
+    link: object = None,
+    on_complete: Callable[[EmailChange], None] | None = None,
 ) -> EmailChange:
     """Confirm the waiting step of the user's pending change with its code.
 
@@ -356,7 +372,8 @@ def confirm_change_by_code(
     posted back to its own URL. Such a page sends no referrer, so its forms
     reach other URLs with "Origin: null", which CSRF protection refuses;
     the link (used or not, but genuine and one of the user's changes) is
-    the proof that the page was the user's.
+    the proof that the page was the user's. ``on_complete`` as
+    ``confirm_change`` takes it.
     """
     if link is not None:
         change_id = _common.read_token(tokens.read_change_token, link).change_id
@@ -385,7 +402,7 @@ def confirm_change_by_code(
         purpose = RECOVERY_NEW if change.old_email_lost else STEP_PURPOSE[step]
         return use(purpose, change.user, typed, change=change) or (change, step)
 
-    return change_flow.confirm_step(locate, base_url=base_url)
+    return change_flow.confirm_step(locate, base_url=base_url, on_complete=on_complete)
 
 
 def _step_of(change: EmailChange | None) -> str | None:
