@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
-from django_verified_email import flows
+from django_verified_email import emails, flows
 from django_verified_email.models import EmailChange
 
 PASSWORD = "correct horse battery staple"
@@ -214,6 +214,17 @@ def code_in(message, to=None):
     codes = codes_in(message)
     assert len(codes) == 1, codes
     return codes[0]
+
+
+def kind_of(message):
+    """The kind (a key of ``emails.KINDS``) of a message the app sent.
+
+    Read from the template it was built from, not its subject: the wording
+    and the site name in subjects may change, the kind does not.
+    """
+    kinds = [kind for kind in emails.KINDS if emails.template_name(kind) == message.template_name]
+    assert len(kinds) == 1, message.template_name
+    return kinds[0]
 
 
 def revert_path(token):

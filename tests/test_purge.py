@@ -12,14 +12,19 @@ from time_machine import travel
 
 from django_verified_email import flows, tokens
 from django_verified_email.exceptions import LockedOut
-from django_verified_email.models import EmailChange, ReauthAttempts
+from django_verified_email.models import EmailChange, OneTimeCode, ReauthAttempts, WrongCode
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
+    client_for,
+    code_in,
     complete_dual_change,
     email_of,
+    later,
     reloaded,
     revert_token_in,
+    send_verification,
+    url,
     with_new_password,
 )
 
@@ -348,3 +353,51 @@ def test_the_scrub_blanks_where_the_requests_came_from_with_the_addresses(short_
         "refused_os": "",
     }
     assert kept(young) == context
+
+
+def test_purge_deletes_dead_codes_and_wrong_tries_the_day_no_longer_counts(make_user, mailoutbox):
+    def sent_code(user):
+        browser = client_for(user)
+        send_verification(browser)
+        return browser, code_in(mailoutbox[-1])
+
+    used, expired, live = (
+        make_user(name, f"{name}@example.com", verified=False) for name in ("una", "ed", "liv")
+    )
+    used_browser, used_code = sent_code(used)
+    assert used_browser.post(url("verify-code"), {"code": used_code}).status_code == 302
+    with later(-16 * 60):  # past CODE_MAX_AGE (15 minutes) by now
+        sent_code(expired)
+    live_browser, live_code = sent_code(live)
+    WrongCode.objects.bulk_create(
+        [
+            WrongCode(user=live, failed_at=timezone.now() - timedelta(hours=25)),
+            WrongCode(user=live, failed_at=timezone.now() - timedelta(hours=23)),
+        ]
+    )
+
+    output = purge("--batch-size", "1")
+
+    assert "Deleted 2 dead one-time code(s) and 1 old wrong code tries." in output
+    assert list(OneTimeCode.objects.values_list("user", flat=True)) == [live.pk]
+    [kept] = WrongCode.objects.all()
+    assert kept.failed_at > timezone.now() - DAY  # the day limit still counts it
+    # The code that is still live still works.
+    assert live_browser.post(url("verify-code"), {"code": live_code}).status_code == 302
+    assert reloaded(live).is_email_verified
+
+
+def test_purge_keeps_the_used_code_of_a_pending_changes_first_step(user, mailoutbox):
+    browser = client_for(user)
+    browser.post(url("change"), {"new_email": "alice.new@example.com", "password": PASSWORD})
+    old_code = code_in(mailoutbox[-1])
+    assert browser.post(url("change-code"), {"code": old_code}).status_code == 200  # one more step
+
+    purge()
+
+    # Typed at the new address's step (its code still live), it still reads
+    # as used, not as a wrong try at that step's code.
+    assert browser.post(url("change-code"), {"code": old_code}).status_code == 410
+    assert not WrongCode.objects.exists()
+    new_code = code_in(mailoutbox[-1], to="alice.new@example.com")
+    assert browser.post(url("change-code"), {"code": new_code}).status_code == 302

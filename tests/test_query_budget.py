@@ -34,8 +34,9 @@ BUDGETS = {
     # forgotten (delete), the new change, and the code of its email (the
     # change's lock, checked still due, and the code's hash written).
     "request change": (10, 1),
-    # The step and the code of the new address's email, in one transaction.
-    "confirm old": (6, 1),
+    # The step and the code of the new address's email, in one transaction;
+    # the user's row locked before the change's (storing the code takes it).
+    "confirm old": (7, 1),
     # 8 for the flow (the lock on accounts that hold the address unproved,
     # to release it) and 5 to give the session a new key once the address
     # changed: the new row (in a savepoint: Django's session backend makes
@@ -45,8 +46,9 @@ BUDGETS = {
     # Session, user, the pending change, and the two locks the page shows
     # before the form: a password lockout (its row), a revert's lock.
     "status page": (5, 0),
-    # The resend, and the code of its email, in one transaction.
-    "resend": (8, 1),
+    # The resend, and the code of its email, in one transaction; the user's
+    # row locked first (see "confirm old").
+    "resend": (9, 1),
     "cancel": (4, 1),
 }
 # The whole dual-link flow (request, confirm old, confirm new), session

@@ -301,7 +301,9 @@ def issue_code(kind: str, change: EmailChange) -> str | object | None:
     rows the flow wrote, so its code can be stored in that same transaction
     instead of one of its own (a commit less per link email). Returns the
     code, None when the message is not due (nothing stored), or
-    ``NOT_ISSUED`` for a kind without a code.
+    ``NOT_ISSUED`` for a kind without a code. Every flow that queues a
+    message with a code holds the user's row already, taken before the
+    change's.
     """
     row = KINDS[kind]
     if row.code is None:
@@ -310,7 +312,7 @@ def issue_code(kind: str, change: EmailChange) -> str | object | None:
         return None
     from .flows import codes
 
-    return codes.issue(row.code, change.user, change=change)
+    return codes.issue(row.code, change.user, change=change, user_locked=True)
 
 
 def build(

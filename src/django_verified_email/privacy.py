@@ -2,6 +2,11 @@
 
 ``export_user_data`` is public: hosts call it from their own "download my
 data" page, or run ``manage.py verified_email_export <pk>``.
+
+The one-time code rows (``OneTimeCode``, ``WrongCode``) are left out on
+purpose: a keyed hash of a code that dies within ``CODE_MAX_AGE``, and the
+times of wrong tries kept for a day, say nothing about the person.
+docs/privacy.md lists them, with how long they stay.
 """
 
 from .models import EmailChange

@@ -106,6 +106,18 @@ def test_a_confirm_and_a_resend_at_once(alice, mailoutbox, round_):
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_confirm_of_the_old_address_and_a_new_request_at_once(alice, mailoutbox, round_):
+    # Confirming stores the new address's code (its key takes the user's row)
+    # while the request holds that row and wants the change to supersede it.
+    token = old_step_token(alice, mailoutbox)
+
+    results = run_at_once(post_link(token), post_change(alice, "two@example.com"))
+
+    assert_consistent(results)
+    assert EmailChange.objects.pending().count() == 1
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
 def test_a_confirm_and_a_cancel_at_once(alice, mailoutbox, round_):
     token = old_step_token(alice, mailoutbox)
     flows.confirm_change(token, base_url=BASE_URL)

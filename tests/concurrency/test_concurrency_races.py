@@ -12,13 +12,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_verified_email import flows, signals, web
+from django_verified_email import emails, flows, signals, web
 from django_verified_email.exceptions import EmailTaken, InvalidToken, LockedOut, WrongPassword
 from django_verified_email.models import EmailChange
 from tests.helpers import (
     PASSWORD,
     REVERT_PAGE,
     email_of,
+    kind_of,
     links_in,
     reloaded,
     revert_token_in,
@@ -86,9 +87,9 @@ def test_two_users_racing_for_one_address_exactly_one_wins(
     assert email_of(reloaded(loser)) == f"{loser.username}@example.com"
     assert EmailChange.objects.get(user=loser).status == "awaiting_new"
     # The winner's new address is told, and its old (unverified) one too.
-    assert [m.to for m in mailoutbox] == [
-        [email_of(reloaded(winner))],
-        [f"{winner.username}@example.com"],
+    assert [(kind_of(m), m.to) for m in mailoutbox] == [
+        (emails.CHANGE_COMPLETED, [email_of(reloaded(winner))]),
+        (emails.CHANGE_NOTICE_OLD, [f"{winner.username}@example.com"]),
     ]
 
 

@@ -19,6 +19,7 @@ from django_verified_email.exceptions import LockedOut, Throttled
 pytestmark = pytest.mark.concurrency
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_PARENT = Path(throttle.__file__).resolve().parents[1]
 
 
 def in_another_process(code, user_id):
@@ -34,7 +35,9 @@ def in_another_process(code, user_id):
     test_database = connection.settings_dict["NAME"]
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        # The repository root for the settings, and the copy of the package
+        # this process runs (src/ in a checkout that does not install it).
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(PACKAGE_PARENT)]),
         "VE_PG_NAME": test_database,
         "VE_MARIADB_NAME": test_database,
     }

@@ -177,13 +177,17 @@ def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
         return
     field = get_user_model().get_email_field_name()
     blank = None if getattr(get_user_model()._meta.get_field(field), "null", False) else ""
-    holders = (
-        addresses.users_with_address(address)
-        .exclude(pk=user.pk)
-        .filter(is_email_verified=False)
-        .select_for_update()
-        .order_by("pk")
+    unproved = (
+        addresses.users_with_address(address).exclude(pk=user.pk).filter(is_email_verified=False)
     )
+    # Found with a plain read, then locked by primary key (and checked again
+    # under the lock). Locking the lookup itself would lock every row it
+    # scans: without an index on the folded address (MariaDB) that is every
+    # user row, the rows other flows lock first, and the flows would deadlock.
+    found = list(unproved.values_list("pk", flat=True))
+    if not found:
+        return
+    holders = unproved.filter(pk__in=found).select_for_update().order_by("pk")
     for holder in holders:
         released = addresses.of_user(holder)
         setattr(holder, field, blank)

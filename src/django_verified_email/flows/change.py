@@ -33,7 +33,7 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser
+from ..models import EmailChange, VerifiedUser, lock_user
 from ..request_context import RequestContext
 from . import _common, recovery
 
@@ -243,10 +243,14 @@ def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
         # Completing writes the user row and takes an address: lock both and
         # check the link against that locked state.
         change = EmailChange.objects.lock_for_taking(link.change_id, "new_email")
+    elif lock:
+        # Confirming the old address writes the change row, and stores the
+        # code of the new address's email, whose key takes the user's row:
+        # that row first, then the change's (the order of every flow).
+        lock_user(Subquery(EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]))
+        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
     else:
-        # Confirming the old address writes the change row alone.
-        changes = EmailChange.objects.select_for_update() if lock else EmailChange.objects
-        change = changes.filter(pk=link.change_id).first()
+        change = EmailChange.objects.filter(pk=link.change_id).first()
     if (
         change is None
         or change.user is None
@@ -413,6 +417,9 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
     with throttle.send_cooldown(user, throttle.CHANGE, pending.new_email) as cooldown:
         cooldown.claim()
         with atomic_outbox() as outbox:
+            # The user's row first, then the change's: the resent email's code
+            # is stored in this transaction (see ``_change_for_token``).
+            lock_user(user.pk)
             change = EmailChange.objects.pending_for(user).select_for_update().first()
             if change is None:
                 raise NoPendingChange

@@ -38,12 +38,12 @@ import logging
 import secrets
 import unicodedata
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -140,7 +140,7 @@ def _matches(digest: str, message: str) -> bool:
 
 
 def _still_waiting(
-    purpose: str, user: VerifiedUser, change: EmailChange | None
+    purpose: str, user: VerifiedUser, change: EmailChange | None, *, user_locked: bool = False
 ) -> dict[str, str | None] | None:
     """Lock the state a message was built from, and return whether it still holds.
 
@@ -152,14 +152,9 @@ def _still_waiting(
     previous = Subquery(
         OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose).values("digest")[:1]
     )
+    users = get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
     if change is None:
-        locked = (
-            get_user_model()
-            ._default_manager.select_for_update()
-            .annotate(verified_email_previous_code=previous)
-            .filter(pk=user.pk)
-            .first()
-        )
+        locked = users.annotate(verified_email_previous_code=previous).first()
         if (
             locked is None
             or not locked.is_active
@@ -169,6 +164,13 @@ def _still_waiting(
         ):
             return None
         return {"previous": locked.verified_email_previous_code}
+    # The user's row first, then the change's: the lock order of every flow
+    # (``lock_user``). Storing the code takes a key share on the user's row
+    # anyway (its foreign key); taken after the change's row, it would
+    # deadlock with a new request, which holds the user's row and waits for
+    # this change's to supersede it.
+    if not user_locked and lock_user(user.pk) is None:
+        return None
     return (
         EmailChange.objects.select_for_update()
         .filter(pk=change.pk, status=change.status, link_generation=change.link_generation)
@@ -178,18 +180,26 @@ def _still_waiting(
     )
 
 
-def issue(purpose: str, user: VerifiedUser, *, change: EmailChange | None = None) -> str | None:
+def issue(
+    purpose: str,
+    user: VerifiedUser,
+    *,
+    change: EmailChange | None = None,
+    user_locked: bool = False,
+) -> str | None:
     """Make the code of a message being built, store its hash, and return it for display.
 
     The new hash replaces the previous code of ``purpose``. Returns None, and
     stores nothing, when the step is no longer waiting: the message is not
     due any more. ``change`` is the change whose step it is (none for verify).
+    ``user_locked``: called in a flow's transaction that holds the user's
+    row already (``emails.issue_code``), so it is not locked again.
     """
     code = generate()
     # No savepoint inside a flow's transaction (``Outbox.prepare``): a
     # failure here fails the flow's transaction anyway.
     with transaction.atomic(savepoint=False):
-        waiting = _still_waiting(purpose, user, change)
+        waiting = _still_waiting(purpose, user, change, user_locked=user_locked)
         if waiting is None:
             logger.debug("No code: the %s step is no longer waiting", purpose)
             return None
@@ -245,7 +255,7 @@ def use(
     ):
         logger.debug("Refused a code: replaced (a newer link or request)")
         return ExpiredCode()
-    if row.created_at + timedelta(seconds=app_settings.CODE_MAX_AGE) <= now:
+    if row.created_at <= _sent_before_live(now):
         logger.debug("Refused a code: older than CODE_MAX_AGE")
         return ExpiredCode()
     code = normalize(typed)
@@ -274,7 +284,7 @@ def use(
         # or its code): used, not wrong, and no try of the new code spent.
         logger.debug("Refused a code: its step is done")
         return ExpiredCode()
-    WrongCode.objects.filter(user_id=user.pk, failed_at__lte=now - DAY).delete()
+    old_wrong_tries(now).filter(user_id=user.pk).delete()
     WrongCode.objects.create(user_id=user.pk, failed_at=now)
     row.failures += 1
     if row.failures >= app_settings.CODE_MAX_ATTEMPTS:
@@ -285,6 +295,29 @@ def use(
     logger.debug("Refused a code: wrong")
     row.save(update_fields=["failures"])
     return InvalidCode()
+
+
+def _sent_before_live(now: datetime) -> datetime:
+    """Return the time a code must have been sent after to still work at ``now``."""
+    return now - timedelta(seconds=app_settings.CODE_MAX_AGE)
+
+
+def dead_codes(now: datetime) -> QuerySet[OneTimeCode]:
+    """The code rows no try can use any more: used, used up, or past ``CODE_MAX_AGE``.
+
+    Deleting one changes no answer: a missing row refuses a code as
+    ``expired_code`` too. Rows of a change still pending stay: the old
+    address's code, used, is what tells it from a wrong try at the new
+    address's (``_is_code_of_the_step_before``). For ``verified_email_purge``.
+    """
+    return OneTimeCode.objects.filter(
+        Q(digest="") | Q(created_at__lte=_sent_before_live(now))
+    ).exclude(change_pk__in=EmailChange.objects.pending().values("pk"))
+
+
+def old_wrong_tries(now: datetime) -> QuerySet[WrongCode]:
+    """The wrong tries the per-day limit no longer counts (a day old or more)."""
+    return WrongCode.objects.filter(failed_at__lte=now - DAY)
 
 
 def _is_code_of_the_step_before(
@@ -385,8 +418,10 @@ def _step_of(change: EmailChange | None) -> str | None:
 __all__ = [
     "confirm_change_by_code",
     "confirm_verification_by_code",
+    "dead_codes",
     "display",
     "issue",
     "normalize",
+    "old_wrong_tries",
     "use",
 ]

@@ -12,7 +12,9 @@ status and times stay, for the lock and the audit. Rows go in batches, each in
 its own short transaction, so a million rows never hold one long lock.
 
 Re-authentication counters go too once both their window and any lockout are
-over: a user's next attempt would start a fresh count anyway.
+over: a user's next attempt would start a fresh count anyway. So do one-time
+code rows no try can use (used, used up, or older than ``CODE_MAX_AGE``) and
+wrong code tries a day old, which the per-day limit no longer counts.
 """
 
 from datetime import timedelta
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from django_verified_email import flows
 from django_verified_email.conf import app_settings
+from django_verified_email.flows import codes
 from django_verified_email.flows.notices import owed_notices
 from django_verified_email.models import EmailChange, ReauthAttempts
 
@@ -133,7 +136,8 @@ class Command(BaseCommand):
     help = (
         "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER'], "
         "and blank the addresses (and request context) of those kept longer for a revert once "
-        "no revert needs them; delete expired re-authentication counters."
+        "no revert needs them; delete expired re-authentication counters, dead one-time codes "
+        "and wrong code tries a day old."
     )
 
     def add_arguments(self, parser):
@@ -171,6 +175,14 @@ class Command(BaseCommand):
         )
         if counters:
             self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
+        dead, _ = delete_in_batches(codes.dead_codes(now), database=database, batch_size=batch_size)
+        tries, _ = delete_in_batches(
+            codes.old_wrong_tries(now), database=database, batch_size=batch_size
+        )
+        if dead or tries:
+            self.stdout.write(
+                f"Deleted {dead} dead one-time code(s) and {tries} old wrong code tries."
+            )
         if app_settings.BASE_URL:
             # Run often enough (hourly, say), this is how a notice the mail
             # server refused still reaches the old address (flows.notices).
