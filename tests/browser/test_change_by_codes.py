@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .steps import ask_for_change
+
 pytestmark = pytest.mark.browser
 
 USERNAME = "browser-codes"
@@ -46,13 +48,7 @@ def test_change_by_typing_the_codes(page, live_url, browser_context):
         expect(page.locator("#profile-email-verified")).to_have_attribute("data-verified", "true")
 
         # Ask for the change.
-        page.locator("#nav-email-settings").click()
-        page.locator("#verified-email-page").get_by_role(
-            "link", name="Change your email address"
-        ).click()
-        page.locator("#id_new_email").fill(NEW_EMAIL)
-        page.locator("#id_password").fill(PASSWORD)
-        page.get_by_role("button", name="Send the confirmation link").click()
+        ask_for_change(page, NEW_EMAIL, PASSWORD)
         expect(page.locator("#ve-pending")).to_contain_text("Step 1 of 2")
 
         # Step 1: the old address's code, typed on the status page.

@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .steps import ask_for_change, follow_single_link, messages_to, open_outbox
+
 pytestmark = pytest.mark.browser
 
 USERNAME = "browser-alice"
@@ -19,25 +21,6 @@ VERIFY_LINK = '[data-testid="outbox-link"][href*="/account/email/verify/"]'
 CHANGE_LINK = (
     '[data-testid="outbox-link"][href*="/account/email/change/confirm/"]:not([href$="?deny=1"])'
 )
-
-
-def messages_to(page, address):
-    return page.locator(f'[data-testid="outbox-message"][data-to="{address}"]')
-
-
-def open_outbox(page):
-    page.locator("#nav-outbox").click()
-    expect(page.get_by_role("heading", name="Outbox", exact=True)).to_be_visible()
-
-
-def follow_single_link(page, address, selector):
-    """Click the one matching link in the emails to ``address``; return its URL."""
-    link = messages_to(page, address).locator(selector)
-    expect(link).to_have_count(1)
-    href = link.get_attribute("href")
-    link.click()
-    page.wait_for_url(href)
-    return href
 
 
 def test_signup_verify_then_dual_link_change(page, live_url):
@@ -61,13 +44,7 @@ def test_signup_verify_then_dual_link_change(page, live_url):
     expect(page.locator("#profile-email-verified")).to_have_attribute("data-verified", "true")
 
     # Ask for the change from the email settings, with the password.
-    page.locator("#nav-email-settings").click()
-    page.locator("#verified-email-page").get_by_role(
-        "link", name="Change your email address"
-    ).click()
-    page.locator("#id_new_email").fill(NEW_EMAIL)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Send the confirmation link").click()
+    ask_for_change(page, NEW_EMAIL, PASSWORD)
     expect(page.locator("#ve-pending")).to_contain_text(f"New address: {NEW_EMAIL}")
     expect(page.locator("#ve-pending")).to_contain_text("Step 1 of 2")
 

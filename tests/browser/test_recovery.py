@@ -7,24 +7,11 @@ but not her mailbox, and she stops it from the old address's email."""
 import pytest
 from playwright.sync_api import expect
 
+from .steps import OUTBOX_LINK, messages_to, open_newest_link
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "dave-wallet-passphrase-8812"
-OUTBOX_LINK = '[data-testid="outbox-link"]'
-
-
-def messages_to(page, address):
-    return page.locator(f'[data-testid="outbox-message"][data-to="{address}"]')
-
-
-def open_newest_link(page, live_url, address, fragment):
-    """Open the link containing ``fragment`` in the newest email to ``address``."""
-    page.goto(f"{live_url}/outbox/")
-    link = messages_to(page, address).first.locator(f'{OUTBOX_LINK}[href*="{fragment}"]')
-    expect(link.first).to_be_visible()
-    href = link.last.get_attribute("href")
-    page.goto(href)
-    return href
 
 
 def sign_up_verified(page, live_url, username, email):
@@ -37,7 +24,7 @@ def sign_up_verified(page, live_url, username, email):
     page.locator("#id_password2").fill(PASSWORD)
     page.locator("#signup-submit").click()
     page.wait_for_url(f"{live_url}/profile/")
-    open_newest_link(page, live_url, email, "/account/email/verify/")
+    open_newest_link(page, live_url, email, "/account/email/verify/", last=True)
     page.get_by_role("button", name="Verify my address").click()
     page.wait_for_url(f"{live_url}/profile/")
 
@@ -64,7 +51,7 @@ def test_a_recovery_waits_then_completes(page, live_url, manage):
     expect(
         messages_to(page, old).first.locator(f'{OUTBOX_LINK}[href*="/change/confirm/"]')
     ).to_have_count(0)
-    open_newest_link(page, live_url, new, "/account/email/change/confirm/")
+    open_newest_link(page, live_url, new, "/account/email/change/confirm/", last=True)
     page.get_by_role("button", name="Confirm", exact=True).click()
     expect(page.get_by_role("heading", name="Change scheduled")).to_be_visible()
     expect(page.locator("#ve-scheduled")).to_contain_text("7 days")
@@ -103,12 +90,12 @@ def test_the_old_address_stops_a_recovery(page, live_url):
     sign_up_verified(page, live_url, "browser-erin", old)
     # Someone with Erin's password, but not her mailbox, asks for a recovery.
     ask_recovery(page, live_url, old, new)
-    open_newest_link(page, live_url, new, "/account/email/change/confirm/")
+    open_newest_link(page, live_url, new, "/account/email/change/confirm/", last=True)
     page.get_by_role("button", name="Confirm", exact=True).click()
     expect(page.get_by_role("heading", name="Change scheduled")).to_be_visible()
 
     # Erin still reads her mailbox: the notice's link stops it.
-    stop = open_newest_link(page, live_url, old, "/account/email/change/stop/")
+    stop = open_newest_link(page, live_url, old, "/account/email/change/stop/", last=True)
     expect(page.get_by_role("heading", name="Stop this email change?")).to_be_visible()
     page.locator("#ve-stop").click()
     expect(page.get_by_role("heading", name="The email change was stopped")).to_be_visible()

@@ -7,6 +7,8 @@ out, and the password it used no longer logs in."""
 import pytest
 from playwright.sync_api import expect
 
+from .steps import open_newest_link
+
 pytestmark = pytest.mark.browser
 
 USERNAME = "browser-carol"
@@ -17,22 +19,6 @@ OWN_EMAIL = "carol@wallet.example"
 EVIL_EMAIL = "mallory@evil.example"
 # A second attempt goes elsewhere: the resend cooldown is kept per address.
 EVIL_EMAIL_2 = "mallory2@evil.example"
-
-OUTBOX_LINK = '[data-testid="outbox-link"]'
-
-
-def messages_to(page, address):
-    return page.locator(f'[data-testid="outbox-message"][data-to="{address}"]')
-
-
-def open_newest_link(page, live_url, address, fragment):
-    """Open the link containing ``fragment`` in the newest email to ``address``."""
-    page.goto(f"{live_url}/outbox/")
-    link = messages_to(page, address).first.locator(f'{OUTBOX_LINK}[href*="{fragment}"]')
-    expect(link.first).to_be_visible()
-    href = link.first.get_attribute("href")
-    page.goto(href)
-    return href
 
 
 def log_in(page, live_url, password):

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .test_dual_link_change import follow_single_link, open_outbox
+from .steps import follow_single_link, open_outbox
 
 pytestmark = pytest.mark.browser
 
