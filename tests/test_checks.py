@@ -116,9 +116,13 @@ def test_e003_for_a_bad_proxy_count(settings, value):
         ("CLIENT_IP_HEADER", ["X-Forwarded-For"]),
         ("USER_TIME_ZONE", ""),
         ("USER_TIME_ZONE", 5),
+        ("ALLOW_LOCAL_ADDRESSES", "no"),
+        ("SITE_NAME", ""),
+        ("SITE_NAME", 42),
+        ("SUPPORT_URL", ["https://example.com/help/"]),
     ],
 )
-def test_e008_for_a_bad_request_context_setting(settings, key, value):
+def test_e008_for_a_setting_of_the_wrong_type(settings, key, value):
     settings.VERIFIED_EMAIL = {key: value}
 
     [error] = check_settings()

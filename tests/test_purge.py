@@ -11,6 +11,7 @@ from django.utils import timezone
 from time_machine import travel
 
 from django_verified_email import flows, tokens
+from django_verified_email.flows import codes
 from django_verified_email.exceptions import LockedOut
 from django_verified_email.models import EmailChange, OneTimeCode, ReauthAttempts, WrongCode
 from tests.helpers import (
@@ -124,6 +125,19 @@ def test_the_purge_lookups_have_indexes():
     names = {index.name: index.fields for index in EmailChange._meta.indexes}
     assert names["verified_em_status_closed_idx"] == ["status", "closed_at"]
     assert names["verified_em_status_sent_idx"] == ["status", "link_sent_at"]
+
+
+def test_the_purge_finds_old_wrong_tries_by_an_index(db):
+    # Every wrong code leaves a row, for every account: the table a daily
+    # purge must not read whole. (One-time codes are one row per account and
+    # purpose at most.)
+    if connection.vendor != "sqlite":
+        pytest.skip("reads SQLite's plan; the index is the same on every database")
+    sql, params = codes.old_wrong_tries(timezone.now()).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "SCAN verified_email_wrongcode" not in plan, plan
 
 
 # Scrubbing: rows kept past PURGE_AFTER only for a revert lose their addresses

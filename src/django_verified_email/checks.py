@@ -102,7 +102,7 @@ def check_settings(app_configs=None, **kwargs):
                 id="verified_email.E005",
             )
         )
-    errors.extend(_check_request_context_settings(user_values))
+    errors.extend(_check_switch_and_text_settings(user_values))
     return errors
 
 
@@ -125,15 +125,23 @@ def _check_second_factor(path):
     ]
 
 
-def _check_request_context_settings(user_values):
+# Settings that are a switch, and settings that are an optional piece of text
+# (a name, a header, a URL): a wrong type fails quietly at request time, or
+# (an empty string) reads as "set" where the host meant "off".
+SWITCH_SETTINGS = ("CAPTURE_IP", "ALLOW_LOCAL_ADDRESSES")
+TEXT_SETTINGS = ("CLIENT_IP_HEADER", "USER_TIME_ZONE", "SITE_NAME", "SUPPORT_URL")
+
+
+def _check_switch_and_text_settings(user_values):
     errors = []
-    if not isinstance(user_values.get("CAPTURE_IP", DEFAULTS["CAPTURE_IP"]), bool):
-        errors.append(
-            checks.Error(
-                "VERIFIED_EMAIL['CAPTURE_IP'] must be True or False.", id="verified_email.E008"
+    for key in SWITCH_SETTINGS:
+        if not isinstance(user_values.get(key, DEFAULTS[key]), bool):
+            errors.append(
+                checks.Error(
+                    f"VERIFIED_EMAIL[{key!r}] must be True or False.", id="verified_email.E008"
+                )
             )
-        )
-    for key in ("CLIENT_IP_HEADER", "USER_TIME_ZONE"):
+    for key in TEXT_SETTINGS:
         value = user_values.get(key)
         if value is not None and (not isinstance(value, str) or not value):
             errors.append(

@@ -533,7 +533,12 @@ class WrongCode(models.Model):
     class Meta:
         verbose_name = _("wrong code")
         verbose_name_plural = _("wrong codes")
-        indexes = [models.Index(fields=["user", "failed_at"], name="verified_em_wrong_code_idx")]
+        indexes = [
+            # The per-day limit counts one account's tries; the purge drops old
+            # ones of every account.
+            models.Index(fields=["user", "failed_at"], name="verified_em_wrong_code_idx"),
+            models.Index(fields=["failed_at"], name="verified_em_wrong_code_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.failed_at}"
