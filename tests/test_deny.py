@@ -5,6 +5,7 @@ from django.test import Client
 
 from django_verified_email import emails, flows, signals
 from django_verified_email.models import EmailChange
+from tests.failing_mail import UNREACHABLE, use_mail_backend
 from tests.helpers import (
     PASSWORD,
     SET_PASSWORD_PAGE,
@@ -236,3 +237,18 @@ def test_after_a_deny_the_requester_has_nothing(attempt, user, mailoutbox):
             Client().post(link.replace("http://testserver", ""))
     assert email_of(reloaded(user)) == "alice@example.com"
     assert token_of(path)
+
+
+def test_a_deny_whose_notices_fail_is_still_done_and_offers_the_new_password(
+    attempt, user, settings
+):
+    # The mail server is down when the owner says "this wasn't me": the
+    # account is taken back all the same, and the page still offers the form.
+    intruder, path = attempt
+    use_mail_backend(settings, UNREACHABLE)
+    response = deny(path)
+    assert response.status_code == 200
+    assert 'name="new_password1"' in response.text
+    assert EmailChange.objects.get().status == "denied"
+    assert not can_log_in(user)
+    assert not is_logged_in(intruder)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from django_verified_email import emails, flows, signals
 from django_verified_email.models import EmailChange
+from tests.failing_mail import UNREACHABLE, use_mail_backend
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -551,3 +552,14 @@ def test_a_stop_keeps_where_it_came_from_like_a_deny(requested, mailoutbox):
     # The old address (the mailbox that stopped it) is told where it came from.
     told_old = message_to("alice@example.com", mailoutbox[sent:])
     assert "198.51.100.7" in told_old.body
+
+
+def test_a_stop_whose_notices_fail_is_still_done_and_offers_the_new_password(
+    requested, mailoutbox, settings
+):
+    path = stop_path(mailoutbox)
+    use_mail_backend(settings, UNREACHABLE)
+    response = Client().post(path)
+    assert response.status_code == 200
+    assert 'name="new_password1"' in response.text
+    assert EmailChange.objects.get(pk=requested.pk).status == "denied"

@@ -6,6 +6,7 @@ from django.test import Client
 from django_verified_email import flows, signals
 from django_verified_email.exceptions import InvalidToken, LockedOut
 from django_verified_email.models import EmailChange
+from tests.failing_mail import UNREACHABLE, use_mail_backend
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -232,3 +233,14 @@ def test_an_unverified_old_address_gets_the_notice_and_its_revert_link_works(
     assert email_of(user) == "alice@example.com"
     # Verified now: the revert link sent to it proved it.
     assert user.is_email_verified
+
+
+def test_a_revert_whose_notices_fail_is_still_done_and_offers_the_new_password(
+    taken_over, user, settings
+):
+    use_mail_backend(settings, UNREACHABLE)
+    response = Client().post(revert_path(taken_over))
+    assert response.status_code == 200
+    assert 'name="new_password1"' in response.text
+    assert email_of(reloaded(user)) == "alice@example.com"
+    assert EmailChange.objects.get().reverted_at is not None

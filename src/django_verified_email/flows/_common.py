@@ -17,9 +17,9 @@ from django.db import IntegrityError, models, transaction
 
 from .. import addresses, signals, throttle, tokens
 from ..conf import app_settings
-from ..delivery import Outbox, signal_after_commit
-from ..exceptions import EmailTakenMeanwhile, InvalidToken, LockedOut, WrongPassword
-from ..models import VerifiedUser, lock_user
+from ..delivery import Outbox, atomic_outbox, signal_after_commit
+from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, InvalidToken, LockedOut, WrongPassword
+from ..models import EmailChange, VerifiedUser, lock_user
 
 Link = TypeVar("Link")
 
@@ -202,3 +202,22 @@ def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
         except IntegrityError:
             raise EmailTakenMeanwhile from None
         outbox.signal(signals.email_address_released, user=holder, email=released, taken_by=user)
+
+
+def taking_back(act: Callable[[Outbox], EmailChange]) -> EmailChange:
+    """Run a revert, deny or stop (``act``) in an atomic outbox; return the change it closed.
+
+    Once it committed, the account is taken back whatever the mail server
+    says: a ``DeliveryFailed`` from the flush carries the change, so front
+    ends still end the session and offer the new password (the failed
+    notice is logged, and owed where ``delivery`` records it).
+    """
+    change = outbox = None
+    try:
+        with atomic_outbox() as outbox:
+            change = act(outbox)
+    except DeliveryFailed as error:
+        if outbox is not None and outbox.committed and change is not None:
+            error.change = change
+        raise
+    return change

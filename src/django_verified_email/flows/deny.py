@@ -14,8 +14,8 @@ import logging
 from django.utils import timezone
 
 from .. import emails, signals, tokens
-from ..delivery import Outbox, atomic_outbox
-from ..exceptions import DeliveryFailed, ExpiredToken, InvalidToken
+from ..delivery import Outbox
+from ..exceptions import ExpiredToken, InvalidToken
 from ..models import EmailChange
 from ..request_context import RequestContext, refused_fields
 from . import _common, takeover
@@ -91,15 +91,10 @@ def confirm_deny(
     request came from (``web.request_context``), kept on the change for the
     emails that ask "was this me?"; None outside a request.
     """
-    change = outbox = None
-    try:
-        with atomic_outbox() as outbox:
-            change = _change_for_token(token, lock=True)
-            refuse(outbox, change, base_url=base_url, context=context)
-    except DeliveryFailed as error:
-        if outbox is not None and outbox.committed and change is not None:
-            # Done and committed; only a notice failed (logged). Front ends
-            # still end the session and offer the new password.
-            error.change = change
-        raise
-    return change
+
+    def deny(outbox: Outbox) -> EmailChange:
+        change = _change_for_token(token, lock=True)
+        refuse(outbox, change, base_url=base_url, context=context)
+        return change
+
+    return _common.taking_back(deny)

@@ -166,18 +166,13 @@ def confirm_stop(
     stops working (``takeover.retire_access``); both addresses are told, and
     ``change.user`` is the updated user, for ``takeover.set_password_token``.
     """
-    change = outbox = None
-    try:
-        with atomic_outbox() as outbox:
-            change = _change_for_stop_token(token, lock=True)
-            deny.refuse(outbox, change, base_url=base_url, context=context)
-    except DeliveryFailed as error:
-        if outbox is not None and outbox.committed and change is not None:
-            # Done and committed; only a notice failed (logged). Front ends
-            # still end the session and offer the new password, as for a deny.
-            error.change = change
-        raise
-    return change
+
+    def stop(outbox: Outbox) -> EmailChange:
+        change = _change_for_stop_token(token, lock=True)
+        deny.refuse(outbox, change, base_url=base_url, context=context)
+        return change
+
+    return _common.taking_back(stop)
 
 
 # Completion

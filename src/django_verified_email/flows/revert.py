@@ -6,8 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import addresses, emails, signals, tokens
-from ..delivery import atomic_outbox
-from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, ExpiredToken, InvalidToken
+from ..delivery import Outbox
+from ..exceptions import EmailTakenMeanwhile, ExpiredToken, InvalidToken
 from ..models import EmailChange
 from ..request_context import RequestContext, refused_fields
 from . import _common, takeover
@@ -81,51 +81,46 @@ def confirm_revert(
     from (``web.request_context``), kept on the change for those emails;
     None outside a request.
     """
-    change = outbox = None
-    try:
-        with atomic_outbox() as outbox:
-            change = _change_for_token(token, lock=True)
-            user = change.user
-            now = timezone.now()
-            discarded = addresses.of_user(user)
-            taken = _common.taken_by_other(user, change.old_email)
-            if not taken:
-                # An account that only typed the address does not block the way back.
-                _common.release_address(user, change.old_email, outbox)
-            if taken or not _common.set_verified_address(
-                user, change.old_email, now, end_sessions=True
-            ):
-                raise EmailTakenMeanwhile(
-                    _(
-                        "Your old email address now belongs to another account, so the change "
-                        "cannot be undone here. Please contact support."
-                    )
+
+    def revert(outbox: Outbox) -> EmailChange:
+        change = _change_for_token(token, lock=True)
+        user = change.user
+        now = timezone.now()
+        discarded = addresses.of_user(user)
+        taken = _common.taken_by_other(user, change.old_email)
+        if not taken:
+            # An account that only typed the address does not block the way back.
+            _common.release_address(user, change.old_email, outbox)
+        if taken or not _common.set_verified_address(
+            user, change.old_email, now, end_sessions=True
+        ):
+            raise EmailTakenMeanwhile(
+                _(
+                    "Your old email address now belongs to another account, so the change "
+                    "cannot be undone here. Please contact support."
                 )
-            EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
-            takeover.retire_access(user)
-            # This change and every later one are undone: their own revert links
-            # (the later ones went to addresses the taker may control) die too.
-            EmailChange.objects.completed_since(change).update(reverted_at=now)
-            change.reverted_at = now
-            refused = refused_fields(context)
-            if refused:
-                # On the change whose link was used: the one its emails read.
-                EmailChange.objects.filter(pk=change.pk).update(**refused)
-                for field, value in refused.items():
-                    setattr(change, field, value)
-            outbox.email(emails.CHANGE_REVERTED_NEW, user=user, change=change, base_url=base_url)
-            outbox.email(emails.CHANGE_REVERTED_OLD, user=user, change=change, base_url=base_url)
-            outbox.signal(
-                signals.email_change_reverted,
-                user=user,
-                change=change,
-                restored_email=change.old_email,
-                discarded_email=discarded,
             )
-    except DeliveryFailed as error:
-        if outbox is not None and outbox.committed and change is not None:
-            # Done and committed; only a notice failed (logged). Front ends
-            # still end the session and offer the new password.
-            error.change = change
-        raise
-    return change
+        EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
+        takeover.retire_access(user)
+        # This change and every later one are undone: their own revert links
+        # (the later ones went to addresses the taker may control) die too.
+        EmailChange.objects.completed_since(change).update(reverted_at=now)
+        change.reverted_at = now
+        refused = refused_fields(context)
+        if refused:
+            # On the change whose link was used: the one its emails read.
+            EmailChange.objects.filter(pk=change.pk).update(**refused)
+            for field, value in refused.items():
+                setattr(change, field, value)
+        outbox.email(emails.CHANGE_REVERTED_NEW, user=user, change=change, base_url=base_url)
+        outbox.email(emails.CHANGE_REVERTED_OLD, user=user, change=change, base_url=base_url)
+        outbox.signal(
+            signals.email_change_reverted,
+            user=user,
+            change=change,
+            restored_email=change.old_email,
+            discarded_email=discarded,
+        )
+        return change
+
+    return _common.taking_back(revert)
