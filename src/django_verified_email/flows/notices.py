@@ -9,13 +9,15 @@ marks the change ``notice_owed_at``; this sends it again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import emails
 from ..conf import app_settings
-from ..delivery import atomic_outbox
+from ..delivery import Outbox, atomic_outbox
 from ..exceptions import VerifiedEmailError
 from ..models import EmailChange
 
@@ -36,32 +38,48 @@ def owed_notices():
     )
 
 
-def send_owed_notices(*, base_url: str | None = None) -> int:
-    """Send every owed old-address notice again; return how many were handed over.
+def resend_owed(
+    owed: Callable[[], QuerySet[EmailChange]],
+    resend: Callable[[Outbox, EmailChange], None],
+    *,
+    skip_locked: bool = False,
+) -> int:
+    """Send each owed notice of ``owed()`` again with ``resend``; return how many went.
 
-    Each is cleared in its own transaction before it is sent; one that fails
-    again is marked owed again by delivery, for the next run.
+    Each row is locked, cleared of ``notice_owed_at`` and handed to
+    ``resend`` (which queues its message) in its own transaction: one that
+    fails again is marked owed again by delivery, for the next run, and the
+    others still go. ``skip_locked``: leave rows another run holds to it.
     """
     sent = 0
-    for change_id in owed_notices().order_by("pk").values_list("pk", flat=True):
+    for change_id in owed().order_by("pk").values_list("pk", flat=True):
         try:
             with atomic_outbox() as outbox:
                 change = (
-                    owed_notices()
-                    .select_for_update()
+                    owed()
+                    .select_for_update(skip_locked=skip_locked)
                     .select_related("user")
                     .filter(pk=change_id)
                     .first()
                 )
                 if change is None:
-                    continue
+                    continue  # taken by another run, or no longer owed
                 change.notice_owed_at = None
                 change.save(update_fields=["notice_owed_at"])
-                if app_settings.NOTIFY_OLD_EMAIL and change.old_email:
-                    outbox.email(
-                        emails.CHANGE_NOTICE_OLD, user=change.user, change=change, base_url=base_url
-                    )
+                resend(outbox, change)
         except VerifiedEmailError:
             continue
         sent += 1
     return sent
+
+
+def send_owed_notices(*, base_url: str | None = None) -> int:
+    """Send every owed old-address notice again; return how many were handed over."""
+
+    def resend(outbox: Outbox, change: EmailChange) -> None:
+        if app_settings.NOTIFY_OLD_EMAIL and change.old_email:
+            outbox.email(
+                emails.CHANGE_NOTICE_OLD, user=change.user, change=change, base_url=base_url
+            )
+
+    return resend_owed(owed_notices, resend)

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Subquery
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from .. import addresses, emails, signals, tokens
@@ -43,11 +43,10 @@ from ..exceptions import (
     NoPendingChange,
     ReasonRequired,
     RecoveryDisabled,
-    VerifiedEmailError,
 )
 from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext
-from . import _common, deny
+from . import _common, deny, notices
 
 logger = logging.getLogger("django_verified_email")
 
@@ -405,39 +404,24 @@ def resend_owed_stop_notices(*, base_url: str | None = None) -> int:
     scheduled change whose notice failed waits a full ``RECOVERY_DELAY``
     again from the resend.
     """
-    sent = 0
-    owed = EmailChange.objects.filter(
-        status__in=(Status.AWAITING_NEW, Status.SCHEDULED),
-        old_email_lost=True,
-        notice_owed_at__isnull=False,
-    )
-    for change_id in owed.order_by("pk").values_list("pk", flat=True):
-        try:
-            with atomic_outbox() as outbox:
-                change = (
-                    owed.select_for_update(**_skip_locked())
-                    .select_related("user")
-                    .filter(pk=change_id)
-                    .first()
-                )
-                if change is None:
-                    continue
-                now = timezone.now()
-                change.notice_owed_at = None
-                fields = ["notice_owed_at"]
-                if change.status == Status.SCHEDULED:
-                    delay = timedelta(seconds=app_settings.RECOVERY_DELAY or 0)
-                    change.completes_at = max(change.completes_at or now, now + delay)
-                    change.reminder_sent_at = now if delay <= REMINDER_BEFORE else None
-                    fields += ["completes_at", "reminder_sent_at"]
-                change.save(update_fields=fields)
-                outbox.email(
-                    emails.RECOVERY_NOTICE_OLD, user=change.user, change=change, base_url=base_url
-                )
-        except VerifiedEmailError:
-            continue
-        sent += 1
-    return sent
+
+    def owed() -> QuerySet[EmailChange]:
+        return EmailChange.objects.filter(
+            status__in=(Status.AWAITING_NEW, Status.SCHEDULED),
+            old_email_lost=True,
+            notice_owed_at__isnull=False,
+        )
+
+    def resend(outbox: Outbox, change: EmailChange) -> None:
+        if change.status == Status.SCHEDULED:
+            now = timezone.now()
+            delay = timedelta(seconds=app_settings.RECOVERY_DELAY or 0)
+            change.completes_at = max(change.completes_at or now, now + delay)
+            change.reminder_sent_at = now if delay <= REMINDER_BEFORE else None
+            change.save(update_fields=["completes_at", "reminder_sent_at"])
+        outbox.email(emails.RECOVERY_NOTICE_OLD, user=change.user, change=change, base_url=base_url)
+
+    return notices.resend_owed(owed, resend, skip_locked=bool(_skip_locked()))
 
 
 def send_reminders(*, batch_size: int = 100, base_url: str | None = None) -> int:
