@@ -8,8 +8,11 @@ them, and every other reader (``link_in``, ``link_path``, ``token_in``,
 
 import json
 import re
+import subprocess
+import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import time_machine
 from django.contrib.auth import get_user_model
@@ -326,3 +329,20 @@ def snapshot():
         )
     )
     return users, changes
+
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "example_project"
+
+
+def example_manage(*args, env, timeout=300):
+    """Run the example project's ``manage.py``; its stdout, or the test fails with its output."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=EXAMPLE_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result

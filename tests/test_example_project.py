@@ -6,13 +6,10 @@ page, sign-up, the dual-link change through the outbox, the demo accounts).
 """
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
+from tests.helpers import example_manage
 
 
 @pytest.fixture
@@ -28,15 +25,7 @@ def manage(tmp_path):
     }
 
     def run(*args):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=EXAMPLE,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        result = example_manage(*args, env=env)
         return result.stdout + result.stderr
 
     return run

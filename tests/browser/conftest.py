@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import example_manage
+
 if os.environ.get("VE_BROWSER_TESTS") != "1":
     collect_ignore_glob = ["test_*.py"]
 
@@ -118,16 +120,7 @@ def manage(live_url):
     """Run a management command of the example project on the live server's database."""
 
     def run(*args):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=EXAMPLE_PROJECT,
-            env=SERVER_ENV,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout
+        return example_manage(*args, env=SERVER_ENV, timeout=120).stdout
 
     return run
 
