@@ -2,10 +2,12 @@
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from django_verified_email import flows
+from django_verified_email import flows, sessions
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.hardening
 SESSION_ENGINES = [
     "django.contrib.sessions.backends.db",
     "django.contrib.sessions.backends.cache",
+    "django.contrib.sessions.backends.cached_db",
 ]
 
 
@@ -58,6 +61,46 @@ def test_completing_a_change_cycles_the_session_key_and_keeps_the_user_in(
 
     assert session_key(client) != before
     assert is_logged_in(client)
+
+
+@pytest.mark.parametrize("engine", SESSION_ENGINES)
+def test_the_key_before_a_completion_no_longer_works_and_the_data_moves(
+    engine, settings, user, mailoutbox
+):
+    settings.SESSION_ENGINE = engine
+    # Other sessions stay logged in: only the key's death logs the old one out.
+    settings.VERIFIED_EMAIL = {"LOGOUT_OTHER_SESSIONS": False, "RESEND_COOLDOWN": 0}
+    client = client_for(user)
+    session = client.session
+    session["cart"] = "kept"
+    session.save()
+    before = session_key(client)
+
+    complete_change_in(client, user, mailoutbox)
+
+    stale = Client()
+    stale.cookies[django_settings.SESSION_COOKIE_NAME] = before
+    assert not is_logged_in(stale)
+    assert client.session["cart"] == "kept"
+    assert is_logged_in(client)
+
+
+def test_a_database_session_whose_row_is_gone_still_gets_a_new_key(user, mailoutbox):
+    # The row may vanish mid-request (a purge of expired sessions, a logout
+    # elsewhere): renaming it finds nothing, and a new row is made instead.
+    client = client_for(user)
+    before = session_key(client)
+    flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
+    flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
+    request = RequestFactory().get("/")
+    request.session = SessionStore(before)
+    request.session.load()
+    Session.objects.filter(session_key=before).delete()
+
+    sessions.after_address_changed(request, user, session_user=user)
+
+    assert request.session.session_key not in (None, before)
+    assert Session.objects.filter(session_key=request.session.session_key).exists()
 
 
 def test_an_anonymous_session_that_completes_a_change_gets_a_new_key(user, mailoutbox):

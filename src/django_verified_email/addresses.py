@@ -30,6 +30,7 @@ from django.db.models import Q, Value
 
 from .conf import app_settings
 from .indexes import email_index
+from .mime import FasterMessage
 
 # The alias of the folded address in a lookup's query.
 FOLDED = "verified_email_folded_address"
@@ -207,10 +208,14 @@ def is_valid(address):
     return _mail_layer_accepts(ascii_address)
 
 
+class _AddressCheck(FasterMessage, EmailMessage):
+    pass
+
+
 def _mail_layer_accepts(address):
     """Return whether Django's mail layer can put ``address`` in a To header."""
     try:
-        EmailMessage(to=[address], from_email="check@example.com").message()
+        _AddressCheck(to=[address], from_email="check@example.com").message()
     except (ValueError, UnicodeError, MessageError):
         return False
     return True

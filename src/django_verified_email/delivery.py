@@ -87,7 +87,7 @@ def send_now(outgoing: Outgoing, *, change: Any = None, code: Any = emails.NOT_I
     signal = SENT_SIGNALS.get(outgoing.kind)
     if signal is not None:
         # The user the message was built for: no second read in a worker.
-        send_signal(signal, user=message.context["user"], email=message.to[0])
+        send_signal(signal, user=message.user, email=message.to[0])
     return True
 
 

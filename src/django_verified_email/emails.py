@@ -303,7 +303,8 @@ def issue_code(kind: str, change: EmailChange) -> str | object | None:
     code, None when the message is not due (nothing stored), or
     ``NOT_ISSUED`` for a kind without a code. Every flow that queues a
     message with a code holds the user's row already, taken before the
-    change's.
+    change's, and created or locked the change's row: the state checked here
+    is the one that commits.
     """
     row = KINDS[kind]
     if row.code is None:
@@ -312,7 +313,7 @@ def issue_code(kind: str, change: EmailChange) -> str | object | None:
         return None
     from .flows import codes
 
-    return codes.issue(row.code, change.user, change=change, user_locked=True)
+    return codes.issue(row.code, change.user, change=change, locked=True)
 
 
 def build(
@@ -400,4 +401,6 @@ def build(
     message.to = [addresses.ascii_form(row.recipient(user, change))]
     message.from_email = settings.DEFAULT_FROM_EMAIL
     message.render()
+    # Whom it was built for (the rendered message keeps no context).
+    message.user = user
     return message

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -267,6 +267,8 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         Returns None when the change does not exist (or changed hands). The
         change's ``user`` is the locked row.
         """
+        if not self._has_row_locks():
+            return self._with_user(change_id)
         user = self._lock_owner(change_id)
         if user is None:
             return None
@@ -303,6 +305,8 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         an address. Returns None when the change does not exist (or changed
         hands). The change's ``user`` is the locked row.
         """
+        if not self._has_row_locks():
+            return self._with_user(change_id)
         user = self._lock_owner(change_id)
         change = self.select_for_update().filter(pk=change_id).first()
         if change is None or user is None or change.user_id != user.pk:
@@ -312,6 +316,16 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
 
     def _lock_owner(self, change_id: int) -> VerifiedUser | None:
         return lock_user(Subquery(self.filter(pk=change_id).values("user_id")[:1]))
+
+    def _has_row_locks(self) -> bool:
+        return bool(connections[self.db].features.has_select_for_update)
+
+    def _with_user(self, change_id: int) -> EmailChange | None:
+        # Without row locks (SQLite, where a writing transaction holds the
+        # whole database) the lock statements would only read: one read
+        # gives the change and its user.
+        change = self.select_related("user").filter(pk=change_id).first()
+        return change if change is not None and change.user is not None else None
 
 
 class EmailChange(models.Model):

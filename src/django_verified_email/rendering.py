@@ -8,12 +8,16 @@ empty subject and body. Here each block is resolved through the whole
 ``{{ block.super }}`` work.
 """
 
+from typing import Any
+
 from django.core import mail
 from django.template.base import TextNode
 from django.template.context import make_context
 from django.template.loader import get_template
 from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode, ExtendsNode
 from templated_mail.mail import BaseEmailMessage
+
+from .mime import FasterMessage
 
 HTML_BLOCKS = {"html_body"}
 
@@ -56,8 +60,11 @@ def render_blocks(template_name, context, names):
     return rendered
 
 
-class TemplatedEmail(BaseEmailMessage):
+class TemplatedEmail(FasterMessage, BaseEmailMessage):
     """``templated_mail``'s message with rendering that honours ``{% extends %}``."""
+
+    #: Whom the message was built for (``emails.build`` sets it).
+    user: Any = None
 
     def render(self):
         blocks = render_blocks(self.template_name, self.get_context_data(), self._node_map)
@@ -66,6 +73,10 @@ class TemplatedEmail(BaseEmailMessage):
         # A subject is a single header line: never let a template break it.
         self.subject = " ".join(self.subject.split())
         self._attach_body()
+        # Rendered once and never again (``send``): the context (user and
+        # change rows, the code) need not live on with the message, nor be
+        # deep-copied with it by the test outbox.
+        self.context = {}
 
     def send(self, fail_silently=False):
         # templated_mail's send() re-renders and takes recipients as arguments;

@@ -175,19 +175,46 @@ def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
     """
     if not can_release_addresses():
         return
-    field = get_user_model().get_email_field_name()
-    blank = None if getattr(get_user_model()._meta.get_field(field), "null", False) else ""
-    unproved = (
-        addresses.users_with_address(address).exclude(pk=user.pk).filter(is_email_verified=False)
-    )
     # Found with a plain read, then locked by primary key (and checked again
     # under the lock). Locking the lookup itself would lock every row it
     # scans: without an index on the folded address (MariaDB) that is every
     # user row, the rows other flows lock first, and the flows would deadlock.
-    found = list(unproved.values_list("pk", flat=True))
+    found = list(_unproved_holders(user, address).values_list("pk", flat=True))
+    _release(user, address, found, outbox)
+
+
+def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
+    """``taken_by_other``, then ``release_address`` if not taken, with one lookup.
+
+    Returns False, releasing nothing, when another account holds ``address``
+    so that ``user`` cannot take it. The same locks and order as
+    ``release_address``: call it under ``lock_for_taking``.
+    """
+    holders = list(
+        addresses.users_with_address(address)
+        .exclude(pk=user.pk)
+        .values_list("pk", "is_email_verified")
+    )
+    if not holders:
+        return True
+    if not can_release_addresses() or any(verified for _, verified in holders):
+        return False
+    _release(user, address, [pk for pk, _ in holders], outbox)
+    return True
+
+
+def _unproved_holders(user: VerifiedUser, address: str) -> models.QuerySet[Any]:
+    return addresses.users_with_address(address).exclude(pk=user.pk).filter(is_email_verified=False)
+
+
+def _release(user: VerifiedUser, address: str, found: list[Any], outbox: Outbox) -> None:
     if not found:
         return
-    holders = unproved.filter(pk__in=found).select_for_update().order_by("pk")
+    field = get_user_model().get_email_field_name()
+    blank = None if getattr(get_user_model()._meta.get_field(field), "null", False) else ""
+    holders = (
+        _unproved_holders(user, address).filter(pk__in=found).select_for_update().order_by("pk")
+    )
     for holder in holders:
         released = addresses.of_user(holder)
         setattr(holder, field, blank)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Subquery
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,10 +68,12 @@ def request_change(
     """
     if old_email_lost:
         recovery.check_enabled()
-    throttle.check_lockout(user)
     new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
     if not addresses.is_valid(new_email):
+        # A locked account hears of its lock first, whatever it typed.
+        throttle.check_lockout(user)
         raise InvalidEmail
+    # Refuses a locked account too (the attempt is not taken then).
     _common.reauthenticate(user, password, forget=False)
     with (
         _common.attempts_forgotten_on_failure(user),
@@ -152,35 +155,40 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
 
     Refuses while a recent revert locks changes: a revert means the account
     was probably taken over, and whoever did it may still know the password.
-    Also read: whether another account has ``new_email``, and whether the user
-    has a pending change to supersede (most have none: no UPDATE then).
+    Also read, onto the returned row: whether another account has
+    ``new_email`` (``verified_email_address_taken``), and whether the user
+    has a pending change to supersede (``verified_email_has_pending_change``;
+    most have none: no UPDATE then).
 
-    Two statements, not one: on PostgreSQL a ``SELECT ... FOR UPDATE`` that
-    waited for another transaction's lock returns the new version of the
-    locked row, but its subqueries still read the snapshot taken before the
-    wait. A request racing another would miss the change that one just
-    created (and hit the one-pending-change constraint: a 500), or a revert
-    that just locked changes. Read after the lock, the answers are current.
+    Read after the lock, not in the locking statement: on PostgreSQL a
+    ``SELECT ... FOR UPDATE`` that waited for another transaction's lock
+    returns the new version of the locked row, but its subqueries still read
+    the snapshot taken before the wait. A request racing another would miss
+    the change that one just created (and hit the one-pending-change
+    constraint: a 500), or a revert that just locked changes. Plain
+    statements, not one with subqueries: building those cost more than
+    running three.
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
-    recent_revert = (
-        EmailChange.objects.filter(user_id=OuterRef("pk"), reverted_at__gt=now - window)
-        .order_by("-reverted_at")
-        .values("reverted_at")[:1]
-    )
     users = get_user_model()._default_manager.filter(pk=user_id)
-    list(users.select_for_update().values_list("pk", flat=True))
-    user = users.annotate(
-        verified_email_reverted_at=Subquery(recent_revert),
-        verified_email_address_taken=Exists(
-            _common.blocking_holders(new_email).exclude(pk=OuterRef("pk"))
-        ),
-        verified_email_has_pending_change=Exists(
-            EmailChange.objects.pending().filter(user_id=OuterRef("pk"))
-        ),
-    ).first()
-    if user.verified_email_reverted_at is not None:
-        raise _revert_lock(user.verified_email_reverted_at, window, now)
+    if connection.features.has_select_for_update:
+        # Elsewhere (SQLite) the transaction's writes are serialized anyway.
+        list(users.select_for_update().values_list("pk", flat=True))
+    user = users.first()
+    # The pending change (at most one) and the reverts still locking changes.
+    changes = EmailChange.objects.filter(user_id=user_id).filter(
+        Q(status__in=EmailChange.PENDING_STATUSES) | Q(reverted_at__gt=now - window)
+    )
+    reverted_at = None
+    user.verified_email_has_pending_change = False
+    for status, reverted in changes.values_list("status", "reverted_at"):
+        if status in EmailChange.PENDING_STATUSES:
+            user.verified_email_has_pending_change = True
+        if reverted is not None and reverted > now - window:
+            reverted_at = max(reverted, reverted_at or reverted)
+    if reverted_at is not None:
+        raise _revert_lock(reverted_at, window, now)
+    user.verified_email_address_taken = _common.taken_by_other(user, new_email)
     return user
 
 
@@ -247,10 +255,9 @@ def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
         # Confirming the old address writes the change row, and stores the
         # code of the new address's email, whose key takes the user's row:
         # that row first, then the change's (the order of every flow).
-        lock_user(Subquery(EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]))
-        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
+        change = EmailChange.objects.lock_with_user(link.change_id)
     else:
-        change = EmailChange.objects.filter(pk=link.change_id).first()
+        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
     if (
         change is None
         or change.user is None
@@ -365,12 +372,11 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
     old_email = addresses.of_user(user)
-    taken = _common.taken_by_other(user, change.new_email)
-    if not taken:
-        # An account that only typed the address does not block this one.
-        _common.release_address(user, change.new_email, outbox)
-    if taken or not _common.set_verified_address(
-        user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
+    # An account that only typed the address does not block this one.
+    if not _common.claim_address(user, change.new_email, outbox) or not (
+        _common.set_verified_address(
+            user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
+        )
     ):
         raise EmailTakenMeanwhile(
             _(

@@ -140,7 +140,7 @@ def _matches(digest: str, message: str) -> bool:
 
 
 def _still_waiting(
-    purpose: str, user: VerifiedUser, change: EmailChange | None, *, user_locked: bool = False
+    purpose: str, user: VerifiedUser, change: EmailChange | None
 ) -> dict[str, str | None] | None:
     """Lock the state a message was built from, and return whether it still holds.
 
@@ -169,7 +169,7 @@ def _still_waiting(
     # anyway (its foreign key); taken after the change's row, it would
     # deadlock with a new request, which holds the user's row and waits for
     # this change's to supersede it.
-    if not user_locked and lock_user(user.pk) is None:
+    if lock_user(user.pk) is None:
         return None
     return (
         EmailChange.objects.select_for_update()
@@ -180,26 +180,39 @@ def _still_waiting(
     )
 
 
+def _live_digest(purpose: str, user: VerifiedUser) -> str | None:
+    return (
+        OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose)
+        .values_list("digest", flat=True)
+        .first()
+    )
+
+
 def issue(
     purpose: str,
     user: VerifiedUser,
     *,
     change: EmailChange | None = None,
-    user_locked: bool = False,
+    locked: bool = False,
 ) -> str | None:
     """Make the code of a message being built, store its hash, and return it for display.
 
     The new hash replaces the previous code of ``purpose``. Returns None, and
     stores nothing, when the step is no longer waiting: the message is not
     due any more. ``change`` is the change whose step it is (none for verify).
-    ``user_locked``: called in a flow's transaction that holds the user's
-    row already (``emails.issue_code``), so it is not locked again.
+    ``locked``: called in a flow's transaction that holds the user's row and
+    created or locked the change's, then saved it (``emails.issue_code``):
+    the step waits as ``change`` says, so only the code it replaces is read.
     """
     code = generate()
     # No savepoint inside a flow's transaction (``Outbox.prepare``): a
     # failure here fails the flow's transaction anyway.
     with transaction.atomic(savepoint=False):
-        waiting = _still_waiting(purpose, user, change, user_locked=user_locked)
+        waiting = (
+            {"previous": _live_digest(purpose, user)}
+            if locked and change is not None
+            else _still_waiting(purpose, user, change)
+        )
         if waiting is None:
             logger.debug("No code: the %s step is no longer waiting", purpose)
             return None

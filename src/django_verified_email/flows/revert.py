@@ -87,12 +87,9 @@ def confirm_revert(
         user = change.user
         now = timezone.now()
         discarded = addresses.of_user(user)
-        taken = _common.taken_by_other(user, change.old_email)
-        if not taken:
-            # An account that only typed the address does not block the way back.
-            _common.release_address(user, change.old_email, outbox)
-        if taken or not _common.set_verified_address(
-            user, change.old_email, now, end_sessions=True
+        # An account that only typed the address does not block the way back.
+        if not _common.claim_address(user, change.old_email, outbox) or not (
+            _common.set_verified_address(user, change.old_email, now, end_sessions=True)
         ):
             raise EmailTakenMeanwhile(
                 _(
