@@ -27,22 +27,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # transactions it commits, each adding BEGIN and COMMIT where Django logs them,
 # and the savepoints it makes, if any.
 BUDGETS = {
-    # Session, user, the lockout read, the attempt reserved (insert, in
-    # autocommit: parallel guesses must see it); then one transaction: the
-    # user's lock, the taken/pending-change/revert reads (after the lock, so
-    # they see what a racing request committed), the right password's count
-    # forgotten (delete), the new change, and the code of its email (the
-    # change's lock, checked still due, and the code's hash written).
+    # Session, user, the attempt reserved (insert, in autocommit: parallel
+    # guesses must see it; its success also says no lockout holds); then one
+    # transaction: the user's row locked and read, the pending change and the
+    # reverts that lock changes (one read), whether the address is taken
+    # (after the lock, so they see what a racing request committed), the
+    # right password's count forgotten (delete), the new change, and the
+    # code of its email (the code it replaces read, the new hash written).
     "request change": (10, 1),
-    # The step and the code of the new address's email, in one transaction;
-    # the user's row locked before the change's (storing the code takes it).
-    "confirm old": (7, 1),
-    # 8 for the flow (the lock on accounts that hold the address unproved,
-    # to release it) and 5 to give the session a new key once the address
-    # changed: the new row (in a savepoint: Django's session backend makes
-    # one to retry a taken key) and the old one's deletion commit with the
-    # change, the session middleware's save in a transaction of its own.
-    "confirm new": (13, 2, 1),
+    # The step and the code of the new address's email, in one transaction:
+    # the user's row locked before the change's (storing the code takes it;
+    # one read where the database has no row locks), the change updated,
+    # whether the new address is taken, the code.
+    "confirm old": (6, 1),
+    # Session and user; then the user's row and the changes to the address
+    # locked (one read without row locks), the address's holders read (one
+    # read for "taken?" and "release whom?"), the user and the change
+    # updated, and the session row renamed to a new key, all committed
+    # together; then the session middleware's save, in a transaction of its own.
+    "confirm new": (9, 2),
     # Session, user, the pending change, and the two locks the page shows
     # before the form: a password lockout (its row), a revert's lock.
     "status page": (5, 0),
@@ -52,12 +55,11 @@ BUDGETS = {
     "cancel": (4, 1),
 }
 # The whole dual-link flow (request, confirm old, confirm new), session
-# authentication included: 25, and 2 for the code each of the two link
-# emails carries.
-FLOW_BUDGET = 30
+# authentication and the codes of the two link emails included.
+FLOW_BUDGET = 25
 # Giving the session a new key at completion, with the database session
-# backend: look up a free key, insert, read and delete the old row, save.
-SESSION_ROTATION_BUDGET = 5
+# backend: its row renamed, then the middleware's save.
+SESSION_ROTATION_BUDGET = 2
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 MANY = 2_000
 
@@ -127,8 +129,8 @@ def data_statements(queries):
     return [q["sql"] for q in queries.captured_queries if not is_transaction_control(q["sql"])]
 
 
-def test_whole_dual_link_flow_needs_at_most_28_queries(rows, session_client, mailoutbox):
-    """Request, confirm old, confirm new: 28 queries, session authentication included.
+def test_whole_dual_link_flow_needs_at_most_25_queries(rows, session_client, mailoutbox):
+    """Request, confirm old, confirm new: 25 queries, session authentication included.
 
     That includes giving the session a new key once the address changed, at
     its dearest: with the database session backend.

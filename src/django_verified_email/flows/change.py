@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -160,21 +159,17 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     has a pending change to supersede (``verified_email_has_pending_change``;
     most have none: no UPDATE then).
 
-    Read after the lock, not in the locking statement: on PostgreSQL a
-    ``SELECT ... FOR UPDATE`` that waited for another transaction's lock
-    returns the new version of the locked row, but its subqueries still read
-    the snapshot taken before the wait. A request racing another would miss
-    the change that one just created (and hit the one-pending-change
-    constraint: a 500), or a revert that just locked changes. Plain
-    statements, not one with subqueries: building those cost more than
-    running three.
+    Read by statements of their own after the lock, not as subqueries of the
+    locking statement: on PostgreSQL a ``SELECT ... FOR UPDATE`` that waited
+    for another transaction's lock returns the new version of the locked
+    row, but its subqueries still read the snapshot taken before the wait. A
+    request racing another would miss the change that one just created (and
+    hit the one-pending-change constraint: a 500), or a revert that just
+    locked changes. (Plain statements are also cheaper to build than
+    subqueries.)
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
-    users = get_user_model()._default_manager.filter(pk=user_id)
-    if connection.features.has_select_for_update:
-        # Elsewhere (SQLite) the transaction's writes are serialized anyway.
-        list(users.select_for_update().values_list("pk", flat=True))
-    user = users.first()
+    user = get_user_model()._default_manager.select_for_update().filter(pk=user_id).first()
     # The pending change (at most one) and the reverts still locking changes.
     changes = EmailChange.objects.filter(user_id=user_id).filter(
         Q(status__in=EmailChange.PENDING_STATUSES) | Q(reverted_at__gt=now - window)
