@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from django_verified_email import flows, signals
-from django_verified_email.models import EmailChange
+from django_verified_email.models import EmailChange, ReauthAttempts
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -394,6 +394,23 @@ def test_lockout_after_too_many_wrong_passwords(logged_in, user, mailoutbox, hea
         assert request_change(logged_in, "new@example.com").status_code == 302
     assert EmailChange.objects.get().status == "awaiting_old"
     assert len(mailoutbox) == 1
+
+
+def test_a_locked_account_hears_of_its_lock_whatever_address_it_types(
+    logged_in, user, settings
+):
+    settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 1, "REAUTH_LOCKOUT": 600}
+    assert request_change(logged_in, "new@example.com", password="wrong").status_code == 429
+    attempts = ReauthAttempts.objects.get(user=user)
+
+    invalid = request_change(logged_in, "root@localhost")  # refused by the flow, not the form
+    valid = request_change(logged_in, "new@example.com")
+
+    assert invalid.status_code == valid.status_code == 429
+    assert 'data-code="locked_out"' in invalid.text
+    # Refused before its password is checked: no attempt spent, the lock unmoved.
+    after = ReauthAttempts.objects.get(user=user)
+    assert (after.count, after.locked_until) == (attempts.count, attempts.locked_until)
 
 
 def test_a_right_password_resets_the_count(logged_in, settings):
