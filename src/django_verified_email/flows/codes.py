@@ -42,8 +42,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Subquery
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -139,53 +139,35 @@ def _matches(digest: str, message: str) -> bool:
     return any(constant_time_compare(digest, _digest(message, secret)) for secret in secrets_)
 
 
-def _still_waiting(
-    purpose: str, user: VerifiedUser, change: EmailChange | None
-) -> dict[str, str | None] | None:
+def _still_waiting(purpose: str, user: VerifiedUser, change: EmailChange | None) -> bool:
     """Lock the state a message was built from, and return whether it still holds.
 
     A worker may build a message late: once its step is done, superseded or
-    sent again, its code must not overwrite the one that now counts. Returns
-    None when it no longer holds, else ``{"previous": digest}``: the hash of
-    the code about to be replaced (None if none), read in the same query.
+    sent again, its code must not overwrite the one that now counts.
     """
-    previous = Subquery(
-        OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose).values("digest")[:1]
-    )
     users = get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
     if change is None:
-        locked = users.annotate(verified_email_previous_code=previous).first()
-        if (
+        locked = users.first()
+        return not (
             locked is None
             or not locked.is_active
             or locked.is_email_verified
             or tokens.fingerprint(locked, with_verified_state=True)
             != tokens.fingerprint(user, with_verified_state=True)
-        ):
-            return None
-        return {"previous": locked.verified_email_previous_code}
+        )
     # The user's row first, then the change's: the lock order of every flow
     # (``lock_user``). Storing the code takes a key share on the user's row
     # anyway (its foreign key); taken after the change's row, it would
     # deadlock with a new request, which holds the user's row and waits for
     # this change's to supersede it.
     if lock_user(user.pk) is None:
-        return None
+        return False
     return (
         EmailChange.objects.select_for_update()
         .filter(pk=change.pk, status=change.status, link_generation=change.link_generation)
-        .annotate(previous=previous)
-        .values("previous")
+        .values_list("pk", flat=True)
         .first()
-    )
-
-
-def _live_digest(purpose: str, user: VerifiedUser) -> str | None:
-    return (
-        OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose)
-        .values_list("digest", flat=True)
-        .first()
-    )
+    ) is not None
 
 
 def issue(
@@ -202,50 +184,38 @@ def issue(
     due any more. ``change`` is the change whose step it is (none for verify).
     ``locked``: called in a flow's transaction that holds the user's row and
     created or locked the change's, then saved it (``emails.issue_code``):
-    the step waits as ``change`` says, so only the code it replaces is read.
+    the step waits as ``change`` says, and is not checked again.
     """
     code = generate()
     # No savepoint inside a flow's transaction (``Outbox.prepare``): a
     # failure here fails the flow's transaction anyway.
     with transaction.atomic(savepoint=False):
-        waiting = (
-            {"previous": _live_digest(purpose, user)}
-            if locked and change is not None
-            else _still_waiting(purpose, user, change)
-        )
-        if waiting is None:
+        if not (locked and change is not None) and not _still_waiting(purpose, user, change):
             logger.debug("No code: the %s step is no longer waiting", purpose)
             return None
-        unique_fields = (
-            ["user", "purpose"]
-            if connection.features.supports_update_conflicts_with_target
-            else None
-        )
-        OneTimeCode.objects.bulk_create(
-            [
-                OneTimeCode(
-                    user_id=user.pk,
-                    purpose=purpose,
-                    change_pk=change.pk if change is not None else None,
-                    link_generation=change.link_generation if change is not None else 0,
-                    digest=_digest(_message(purpose, user, code), settings.SECRET_KEY),
-                    replaced_digest=waiting["previous"] or "",
-                    created_at=timezone.now(),
-                    failures=0,
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=unique_fields,
-            update_fields=[
-                "change_pk",
-                "link_generation",
-                "digest",
-                "replaced_digest",
-                "created_at",
-                "failures",
-            ],
-        )
+        _store(purpose, user, change, _digest(_message(purpose, user, code), settings.SECRET_KEY))
     return display(code)
+
+
+def _store(purpose: str, user: VerifiedUser, change: EmailChange | None, digest: str) -> None:
+    """Write ``digest`` as the live code of ``purpose``; the one it replaces stays known.
+
+    Called with the user's row locked (every issuer takes it first), so no
+    other code of the user is written between the update and the insert.
+    """
+    fields = {
+        "change_pk": change.pk if change is not None else None,
+        "link_generation": change.link_generation if change is not None else 0,
+        "digest": digest,
+        "created_at": timezone.now(),
+        "failures": 0,
+    }
+    # ``replaced_digest`` first: MySQL and MariaDB assign left to right, and
+    # must copy the old digest before it is overwritten (SQL reads the old
+    # row on every other database whatever the order).
+    rows = OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose)
+    if not rows.update(replaced_digest=F("digest"), **fields):
+        OneTimeCode.objects.create(user_id=user.pk, purpose=purpose, replaced_digest="", **fields)
 
 
 def use(
