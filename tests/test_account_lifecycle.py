@@ -1,4 +1,6 @@
-"""Inactive users' links are refused; deleting a user deletes its changes."""
+"""Inactive or hidden users' links are refused; deleting a user deletes its changes."""
+
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -7,6 +9,7 @@ from django_verified_email import flows
 from django_verified_email.exceptions import InvalidToken
 from django_verified_email.models import EmailChange
 from tests.helpers import BASE_URL, PASSWORD, email_of, reloaded, token_in
+from tests.testapp.models import UserManager
 
 pytestmark = pytest.mark.hardening
 
@@ -54,3 +57,19 @@ def test_deleting_a_user_deletes_its_changes(make_user, settings):
     alice.delete()
 
     assert list(EmailChange.objects.values_list("user_id", flat=True)) == [bob.pk]
+
+
+def test_an_account_the_default_manager_hides_cannot_use_its_links(user, mailoutbox):
+    # A soft-deleted (or other tenant's) account, as the host's default
+    # manager sees it: its links stop working, as its locks cannot be taken.
+    flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
+    flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
+    shown = UserManager.get_queryset
+
+    def hiding(manager):
+        return shown(manager).exclude(pk=user.pk)
+
+    with mock.patch.object(UserManager, "get_queryset", hiding), pytest.raises(InvalidToken):
+        flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
+
+    assert email_of(reloaded(user)) == "alice@example.com"

@@ -396,9 +396,7 @@ def test_lockout_after_too_many_wrong_passwords(logged_in, user, mailoutbox, hea
     assert len(mailoutbox) == 1
 
 
-def test_a_locked_account_hears_of_its_lock_whatever_address_it_types(
-    logged_in, user, settings
-):
+def test_a_locked_account_hears_of_its_lock_whatever_address_it_types(logged_in, user, settings):
     settings.VERIFIED_EMAIL = {"REAUTH_MAX_ATTEMPTS": 1, "REAUTH_LOCKOUT": 600}
     assert request_change(logged_in, "new@example.com", password="wrong").status_code == 429
     attempts = ReauthAttempts.objects.get(user=user)

@@ -1,6 +1,8 @@
 """Emails from templates that {% extends %} a base, as host overrides do."""
 
 import email.policy
+import pickle
+from email.headerregistry import UnstructuredHeader
 
 import pytest
 from django.core import mail
@@ -237,3 +239,39 @@ def test_messages_make_each_header_class_once_and_the_same_bytes(make_user, poli
     assert type(plain["Subject"]) is not type(first["Subject"])
     assert wire_lines(first) == wire_lines(plain)
     assert first.policy.linesep == policy.linesep
+
+
+@pytest.mark.skipif(not mime.TAKES_POLICY, reason="Django 5.2 builds without email.policy")
+def test_a_built_message_pickles_like_djangos(make_user):
+    # A mail queue may pickle the built message, policy and all.
+    built = built_message(make_user(verified=False)).message()
+
+    again = pickle.loads(pickle.dumps(built))
+
+    assert wire_lines(again) == wire_lines(built)
+
+
+def test_only_the_standard_policies_are_made_faster():
+    # A policy made per message (or a host's own) is used as it is: keeping
+    # a faster copy of each would grow without end.
+    made_per_message = email.policy.default.clone(linesep="\r\n")
+
+    assert mime.faster(made_per_message) is made_per_message
+    assert mime.faster(email.policy.SMTP) is mime.faster(email.policy.SMTP)
+    assert mime.faster(email.policy.SMTP).linesep == "\r\n"
+
+
+@pytest.mark.skipif(not mime.TAKES_POLICY, reason="Django 5.2 builds without email.policy")
+def test_a_header_class_the_host_maps_later_is_used(make_user, monkeypatch):
+    class Marked(UnstructuredHeader):
+        @classmethod
+        def parse(cls, value, kwds):
+            super().parse(value, kwds)
+            kwds["decoded"] = "MARKED " + kwds["decoded"]
+
+    registry = email.policy.default.header_factory
+    monkeypatch.setitem(registry.registry, "x-marked", Marked)
+    message = built_message(make_user(verified=False))
+    message.extra_headers["X-Marked"] = "value"
+
+    assert message.message()["X-Marked"] == "MARKED value"

@@ -1,9 +1,12 @@
 """Sessions after a completed change: a new key here, and optionally nowhere else."""
 
 import pytest
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from django.db import connection, models
+from django.db.models.signals import post_delete
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -101,6 +104,65 @@ def test_a_database_session_whose_row_is_gone_still_gets_a_new_key(user, mailout
 
     assert request.session.session_key not in (None, before)
     assert Session.objects.filter(session_key=request.session.session_key).exists()
+
+
+@pytest.fixture
+def session_device(transactional_db):
+    """A host model whose rows point at sessions, for one test only.
+
+    Declared here, not in the test app: with it, every completion in the
+    suite would take the slower ``cycle_key()`` the host needs.
+    """
+
+    class SessionDevice(models.Model):
+        session = models.ForeignKey(Session, on_delete=models.CASCADE)
+
+        class Meta:
+            app_label = "testapp"
+
+        def __str__(self):
+            return self.session_id
+
+    with connection.schema_editor() as editor:
+        editor.create_model(SessionDevice)
+    try:
+        yield SessionDevice
+    finally:
+        with connection.schema_editor() as editor:
+            editor.delete_model(SessionDevice)
+        del apps.all_models["testapp"]["sessiondevice"]
+        apps.clear_cache()
+
+
+def test_a_host_row_pointing_at_the_session_goes_with_the_old_key(session_device, user, mailoutbox):
+    # Renaming the row would leave the host's row pointing at a key that no
+    # longer exists: the completion's commit would fail (a 500).
+    client = client_for(user)
+    before = session_key(client)
+    session_device.objects.create(session=Session.objects.get(pk=before))
+
+    complete_change_in(client, user, mailoutbox)
+
+    assert session_key(client) != before
+    assert not session_device.objects.exists()  # deleted with the old row
+    assert is_logged_in(client)
+
+
+def test_a_host_listening_for_session_deletions_hears_the_old_key_go(user, mailoutbox):
+    deleted = []
+
+    def on_delete(sender, instance, **kwargs):
+        deleted.append(instance.pk)
+
+    client = client_for(user)
+    before = session_key(client)
+    post_delete.connect(on_delete, sender=Session, weak=False)
+    try:
+        complete_change_in(client, user, mailoutbox)
+    finally:
+        post_delete.disconnect(on_delete, sender=Session)
+
+    assert deleted == [before]
 
 
 def test_an_anonymous_session_that_completes_a_change_gets_a_new_key(user, mailoutbox):

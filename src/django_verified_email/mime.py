@@ -6,8 +6,11 @@ calls, the test outbox included) parses each header with Python's
 every header of every message. That was a third of building one of the
 app's messages, and a flow builds four. ``faster(policy)`` is ``policy``
 with a registry that makes each header's class once: the same classes, the
-same parsing, the same bytes on the wire. A policy whose header factory is
-not the standard registry (a host's own) is left as it is.
+same parsing, the same bytes on the wire.
+
+Only the policies ``email.policy`` defines (``default``, ``SMTP``, …: what
+Django's backends ask for) are made faster, once each; any other (a host's
+own, or one cloned per message) is used as it is.
 """
 
 from __future__ import annotations
@@ -25,37 +28,53 @@ TAKES_POLICY = "policy" in inspect.signature(EmailMessage.message).parameters
 
 
 class _HeaderClassesMadeOnce(HeaderRegistry):
+    """A registry that looks up the standard one as it is now, and keeps the classes it makes."""
+
     def __init__(self, source: HeaderRegistry) -> None:
         super().__init__(source.base_class, source.default_class, use_default_map=False)
-        self.registry.update(source.registry)
-        self._made: dict[str, type] = {}
+        # Shared, not copied: a class the host maps later (map_to_type) is used.
+        self.registry = source.registry
+        self._made: dict[tuple[type, type], type] = {}
 
     def __getitem__(self, name: str) -> Any:
-        key = name.lower()
-        made = self._made.get(key)
+        cls = self.registry.get(name.lower(), self.default_class)
+        made = self._made.get((cls, self.base_class))
         if made is None:
-            # Two threads may both make one: either class is right.
-            made = self._made[key] = super().__getitem__(name)
+            # What HeaderRegistry makes on every call. Two threads may both
+            # make one: either class is right.
+            made = type("_" + cls.__name__, (cls, self.base_class), {})
+            self._made[(cls, self.base_class)] = made
         return made
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A message's policy travels with it when it is pickled (a mail
+        # queue); the classes made at run time cannot, and are made again.
+        return {**self.__dict__, "_made": {}}
 
-_faster: dict[int, tuple[Any, Any]] = {}
+
+def _made_faster(policy: Any) -> Any:
+    factory = getattr(policy, "header_factory", None)
+    if type(factory) is not HeaderRegistry:
+        return policy
+    return policy.clone(header_factory=_HeaderClassesMadeOnce(factory))
+
+
+_FASTER = {
+    id(policy): (policy, _made_faster(policy))
+    for policy in (
+        email.policy.default,
+        email.policy.SMTP,
+        email.policy.SMTPUTF8,
+        email.policy.HTTP,
+        email.policy.strict,
+    )
+}
 
 
 def faster(policy: Any) -> Any:
-    """Return ``policy`` with header classes made once (itself if its factory is not standard)."""
-    known = _faster.get(id(policy))
-    if known is not None and known[0] is policy:
-        return known[1]
-    factory = getattr(policy, "header_factory", None)
-    if type(factory) is HeaderRegistry:
-        result = policy.clone(header_factory=_HeaderClassesMadeOnce(factory))
-    else:
-        result = policy
-    # Keyed by identity, holding the policy so its id is never reused: the
-    # policies asked for are the module constants of ``email.policy``.
-    _faster[id(policy)] = (policy, result)
-    return result
+    """Return ``policy`` with header classes made once (itself if not one of ``email.policy``'s)."""
+    known = _FASTER.get(id(policy))
+    return known[1] if known is not None and known[0] is policy else policy
 
 
 class FasterMessage:

@@ -228,6 +228,11 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
 
 
+def _hides_nothing(manager: models.Manager[Any]) -> bool:
+    """Return whether ``manager`` returns every row (its ``get_queryset`` is Django's)."""
+    return type(manager).get_queryset is models.Manager.get_queryset
+
+
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
     """The queries several flows share."""
 
@@ -323,9 +328,20 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
     def _with_user(self, change_id: int) -> EmailChange | None:
         # Without row locks (SQLite, where a writing transaction holds the
         # whole database) the lock statements would only read: one read
-        # gives the change and its user.
-        change = self.select_related("user").filter(pk=change_id).first()
-        return change if change is not None and change.user is not None else None
+        # gives the change and its user. That read goes past the user
+        # model's default manager; one that hides users (soft deletion, a
+        # tenant) reads the user through it, as the locks do.
+        if _hides_nothing(get_user_model()._default_manager):
+            change = self.select_related("user").filter(pk=change_id).first()
+            return change if change is not None and change.user is not None else None
+        change = self.filter(pk=change_id).first()
+        if change is None or change.user_id is None:
+            return None
+        user = lock_user(change.user_id)
+        if user is None:
+            return None
+        change.user = user
+        return change
 
 
 class EmailChange(models.Model):
