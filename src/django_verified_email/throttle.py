@@ -229,10 +229,9 @@ def reset_attempts(user):
     rows = _lockouts().filter(
         Q(locked_until__isnull=True) | Q(locked_until__lte=now), user_id=user.pk
     )
-    # One DELETE, not QuerySet.delete(): nothing depends on these rows, and
-    # the collector would wrap it in a transaction of its own on every
-    # successful re-authentication.
-    rows._raw_delete(using=rows.db)
+    # Called in the flow's transaction: the one DELETE adds no commit (and
+    # a host's delete signals for the model still fire).
+    rows.delete()
 
 
 def forget(user, addresses=()):

@@ -64,17 +64,16 @@ def link_fits(user: VerifiedUser, fingerprint: str, *, with_verified_state: bool
     )
 
 
-def reauthenticate(user: VerifiedUser, password: object, *, forget: bool = True) -> None:
+def reauthenticate(user: VerifiedUser, password: object) -> None:
     """Check the user's password under the attempt limit, or raise.
 
     Raises ``WrongPassword``, or ``LockedOut`` once the attempts are used up.
-    ``forget=False``: a right password leaves forgetting the count to the
-    caller, in its own transaction (``attempts_forgotten_on_failure``).
+    A right password leaves its attempt counted: the caller forgets it in
+    its own transaction (``throttle.reset_attempts``), and within
+    ``attempts_forgotten_on_failure`` if that transaction may fail.
     """
     attempt = throttle.take_attempt(user)
     if isinstance(password, str) and user.check_password(password):
-        if forget:
-            throttle.reset_attempts(user)
         return
     signal_after_commit(signals.reauthentication_failed, user=user, attempts=attempt)
     if attempt >= app_settings.REAUTH_MAX_ATTEMPTS:
@@ -88,7 +87,7 @@ def reauthenticate(user: VerifiedUser, password: object, *, forget: bool = True)
 def attempts_forgotten_on_failure(user: VerifiedUser) -> Iterator[None]:
     """Forget a right password's attempt count if the block fails.
 
-    For a caller of ``reauthenticate(..., forget=False)``. The block forgets
+    For a caller of ``reauthenticate``. The block forgets
     it in its own transaction when it succeeds (a commit less than forgetting
     it on its own); when anything stops it, rolled back or not, the right
     password must not stay counted as an attempt.

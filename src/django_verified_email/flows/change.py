@@ -73,7 +73,7 @@ def request_change(
         throttle.check_lockout(user)
         raise InvalidEmail
     # Refuses a locked account too (the attempt is not taken then).
-    _common.reauthenticate(user, password, forget=False)
+    _common.reauthenticate(user, password)
     with (
         _common.attempts_forgotten_on_failure(user),
         throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown,
