@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
@@ -166,6 +167,21 @@ def test_confirming_the_new_address_schedules_the_change(
     # The link was one-time.
     again = client.post(reverse("verified_email:change-confirm", args=[token]))
     assert again.status_code == 400
+
+
+def test_confirming_the_new_address_keeps_the_session_while_the_change_waits(
+    requested, logged_in, mailoutbox
+):
+    # The address changes only when the wait ends: the session is left as it
+    # is until then (its key is renewed at the completion).
+    key = logged_in.cookies[settings.SESSION_COOKIE_NAME].value
+    token = token_in(message_to(NEW, mailoutbox), to=NEW)
+
+    assert logged_in.post(reverse("verified_email:change-confirm", args=[token])).status_code == 200
+
+    assert EmailChange.objects.get(pk=requested.pk).status == "scheduled"
+    assert logged_in.cookies[settings.SESSION_COOKIE_NAME].value == key
+    assert logged_in.get(reverse("verified_email:status")).status_code == 200
 
 
 def test_the_new_address_code_schedules_the_change_too(requested, logged_in, mailoutbox):

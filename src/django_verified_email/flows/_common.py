@@ -2,7 +2,7 @@
 
 Taking an address (a completion, a revert) never loses to an account that only
 typed it: ``taken_by_other`` counts the holders that proved it, and
-``release_address`` takes it off the others.
+``claim_address`` takes it off the others.
 """
 
 from __future__ import annotations
@@ -162,32 +162,20 @@ def taken_by_other(user: VerifiedUser, address: str) -> bool:
     return blocking_holders(address).exclude(pk=user.pk).exists()
 
 
-def release_address(user: VerifiedUser, address: str, outbox: Outbox) -> None:
+def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
     """Take ``address`` off every other account that holds it unproved, for ``user``.
 
+    Returns False, releasing nothing, when another account holds it so that
+    ``user`` cannot take it (``taken_by_other``); one lookup answers both.
     Call under the locks of ``lock_for_taking`` (the taker's row first, then
-    change rows), after ``taken_by_other`` said no: the holders' rows are
-    locked last, in primary-key order. Each holder keeps its account with a
-    blank, unverified address; its links die (its counter moves) and
+    change rows): the holders' rows are locked last, in primary-key order,
+    found with a plain read and checked again under the lock. Locking the
+    lookup itself would lock every row it scans: without an index on the
+    folded address (MariaDB) that is every user row, the rows other flows
+    lock first, and the flows would deadlock. Each holder keeps its account
+    with a blank, unverified address; its links die (its counter moves) and
     ``email_address_released`` tells the host. A host constraint that
     refuses the blank address ends it as ``EmailTakenMeanwhile``.
-    """
-    if not can_release_addresses():
-        return
-    # Found with a plain read, then locked by primary key (and checked again
-    # under the lock). Locking the lookup itself would lock every row it
-    # scans: without an index on the folded address (MariaDB) that is every
-    # user row, the rows other flows lock first, and the flows would deadlock.
-    found = list(_unproved_holders(user, address).values_list("pk", flat=True))
-    _release(user, address, found, outbox)
-
-
-def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
-    """``taken_by_other``, then ``release_address`` if not taken, with one lookup.
-
-    Returns False, releasing nothing, when another account holds ``address``
-    so that ``user`` cannot take it. The same locks and order as
-    ``release_address``: call it under ``lock_for_taking``.
     """
     holders = list(
         addresses.users_with_address(address)
@@ -202,17 +190,16 @@ def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
     return True
 
 
-def _unproved_holders(user: VerifiedUser, address: str) -> models.QuerySet[Any]:
-    return addresses.users_with_address(address).exclude(pk=user.pk).filter(is_email_verified=False)
-
-
 def _release(user: VerifiedUser, address: str, found: list[Any], outbox: Outbox) -> None:
     if not found:
         return
     field = get_user_model().get_email_field_name()
     blank = None if getattr(get_user_model()._meta.get_field(field), "null", False) else ""
     holders = (
-        _unproved_holders(user, address).filter(pk__in=found).select_for_update().order_by("pk")
+        addresses.users_with_address(address)
+        .filter(pk__in=found, is_email_verified=False)
+        .select_for_update()
+        .order_by("pk")
     )
     for holder in holders:
         released = addresses.of_user(holder)

@@ -329,7 +329,8 @@ def confirm_step(
                     )
                 else:
                     _complete(outbox, change, now, base_url)
-                    if on_complete is not None:
+                    # Not for a recovery that now waits: its address is unchanged.
+                    if on_complete is not None and change.status == Status.COMPLETED:
                         on_complete(change)
     except Exception as error:
         if (

@@ -296,6 +296,7 @@ def _complete_scheduled(change_id: int, base_url: str | None, skip_locked: bool)
             return None
         reason = _why_not(change)
         if reason is None and not _take_new_address(outbox, change, now):
+            logger.debug("Recovery %s cancelled: the new address was taken meanwhile", change.pk)
             reason = ADDRESS_TAKEN
         if reason is not None:
             _cancel(outbox, change, now, reason, base_url)
@@ -316,25 +317,26 @@ def _why_not(change: EmailChange) -> str | None:
         # request no longer describes the account.
         logger.debug("Recovery %s cancelled: the account changed during the wait", change.pk)
         return ACCOUNT_CHANGED
-    if _common.taken_by_other(user, change.new_email):
-        logger.debug("Recovery %s cancelled: the new address was taken meanwhile", change.pk)
-        return ADDRESS_TAKEN
+    # Whether the address is still free is ``_take_new_address``'s to say.
     return None
 
 
 def _take_new_address(outbox: Outbox, change: EmailChange, now: datetime) -> bool:
     """Give the (locked) user the change's new address, as a completion does; False if refused.
 
-    Accounts that only typed the address are released first, as on any
-    completion. In a savepoint: a refusal by the database (a rule
-    ``taken_by_other`` cannot read, a holder that cannot be blanked) must
-    leave the transaction usable, and nothing half-done, to record a cancel.
+    False when another account holds the address so that the user cannot
+    take it; accounts that only typed it are released, as on any completion
+    (``_common.claim_address``). In a savepoint: a refusal by the database
+    (a rule ``claim_address`` cannot read, a holder that cannot be blanked)
+    must leave the transaction usable, and nothing half-done, to record a
+    cancel.
     """
     messages, events = len(outbox.messages), len(outbox.events)
     try:
         with transaction.atomic():
-            _common.release_address(change.user, change.new_email, outbox)
-            if not _common.set_verified_address(
+            if not _common.claim_address(
+                change.user, change.new_email, outbox
+            ) or not _common.set_verified_address(
                 change.user,
                 change.new_email,
                 now,
@@ -475,11 +477,8 @@ def complete_by_staff(
         change = EmailChange.objects.lock_for_taking(change_id, "new_email")
         if change is None or change.status not in STAFF_COMPLETABLE:
             raise NoPendingChange
-        user = change.user
         now = timezone.now()
-        if _common.taken_by_other(user, change.new_email) or not _take_new_address(
-            outbox, change, now
-        ):
+        if not _take_new_address(outbox, change, now):
             raise EmailTakenMeanwhile(_taken_message())
         change.completed_by = staff
         change.completion_reason = reason

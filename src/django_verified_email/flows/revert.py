@@ -72,7 +72,7 @@ def confirm_revert(
 
     The old address becomes the account's address again, verified (it proved
     itself by this link). An account that only typed that address since
-    loses it (``_common.release_address``); one that proved it blocks the
+    loses it (``_common.claim_address``); one that proved it blocks the
     revert (``EmailTakenMeanwhile``). Any pending change is cancelled, new
     changes are refused for ``CHANGE_LOCK_AFTER_REVERT`` seconds, and
     ``takeover.retire_access`` ends every session and retires the password.
