@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 
+from django_verified_email import prepared
 from tests.helpers import PASSWORD
 
 
@@ -13,6 +14,13 @@ def _clear_cache():
     caches["default"].clear()
     yield
     caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_prepared_reads():
+    # A test may patch what a read is built from: the next must build it anew.
+    yield
+    prepared.clear()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 import pytest
 from django.test import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from django_verified_email import addresses, flows
 from django_verified_email.exceptions import EmailTaken, SameEmail
@@ -255,3 +257,32 @@ def test_the_look_alike_table_ships_with_the_package():
     assert table["\u0430"] == "a"
     assert table["\u0435"] == "e"
     assert len(table) > 3000
+
+
+_ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    local=st.lists(st.text(_ATEXT, min_size=1, max_size=8), min_size=1, max_size=3),
+    labels=st.lists(st.text("abcxyz019-", min_size=1, max_size=10), min_size=2, max_size=4),
+)
+def test_plain_atom_addresses_are_what_the_mail_layer_accepts(local, labels):
+    # The shortcut must say what building a message says, for every address
+    # it answers without building one.
+    address = f"{'.'.join(local)}@{'.'.join(labels)}"
+    assert addresses._PLAIN_ATOMS.fullmatch(address)
+    assert addresses._AddressCheck(to=[address], from_email="a@example.com").message()["To"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"quoted local"@example.com',
+        "alice@b\u00fccher.example",
+        "alice@[10.0.0.5]",
+        "al ice@example.com",
+    ],
+)
+def test_addresses_beyond_plain_atoms_go_through_the_mail_layer(address):
+    assert not addresses._PLAIN_ATOMS.fullmatch(address)

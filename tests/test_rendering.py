@@ -275,3 +275,45 @@ def test_a_header_class_the_host_maps_later_is_used(make_user, monkeypatch):
     message.extra_headers["X-Marked"] = "value"
 
     assert message.message()["X-Marked"] == "MARKED value"
+
+
+@pytest.mark.skipif(not mime.TAKES_POLICY, reason="Django 5.2 builds without email.policy")
+def test_the_headers_every_message_repeats_are_parsed_once_and_fold_the_same(make_user):
+    # Parsing a header is most of building a message; the MIME structure
+    # and the sender are the same in every message. One parsed object
+    # serves them all, and writing a message out (folding) must not change
+    # it for the next.
+    user = make_user(verified=False)
+    first = built_message(user).message()
+    first_text = first.as_string()
+    built = built_message(user)
+    second = built.message()
+
+    assert second["From"] is first["From"]
+    assert second["MIME-Version"] is first["MIME-Version"]
+    plain_part = second.get_body(("plain",))
+    assert plain_part["Content-Type"] is first.get_body(("plain",))["Content-Type"]
+    assert second["To"] is not first["To"]
+    plain = mail.EmailMultiAlternatives.message(built)
+    assert wire_lines(second) == wire_lines(plain)
+    assert first.as_string() == first_text
+
+
+def test_the_parsed_headers_kept_are_bounded():
+    registry = mime.faster(email.policy.default).header_factory
+
+    for number in range(mime._PARSED_LIMIT * 2):
+        registry("From", f"sender{number}@example.com")
+
+    assert len(registry._parsed) <= mime._PARSED_LIMIT
+    assert registry("From", "a@example.com") is registry("From", "a@example.com")
+    assert registry("To", "a@example.com") is not registry("To", "a@example.com")
+
+
+def test_a_multipart_boundary_is_not_kept():
+    registry = mime.faster(email.policy.default).header_factory
+    registry._parsed.clear()
+
+    registry("Content-Type", 'multipart/alternative; boundary="===1=="')
+
+    assert registry._parsed == {}

@@ -16,6 +16,7 @@ and a domain that has no IDNA 2008 form is not a valid address.
 """
 
 import json
+import re
 import unicodedata
 from email.errors import MessageError
 from functools import cache
@@ -212,8 +213,19 @@ class _AddressCheck(FasterMessage, EmailMessage):
     pass
 
 
+#: An address of plain ASCII atoms, ``local@host.name``: the mail layer's
+#: header parser reads every such address without a defect, so it need not
+#: build a message to say so (most addresses; building one takes 0.3 ms).
+_PLAIN_ATOMS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+
+
 def _mail_layer_accepts(address):
     """Return whether Django's mail layer can put ``address`` in a To header."""
+    if _PLAIN_ATOMS.fullmatch(address):
+        return True
     try:
         _AddressCheck(to=[address], from_email="check@example.com").message()
     except (ValueError, UnicodeError, MessageError):
@@ -252,8 +264,13 @@ def spellings(address):
 
 def address_q(field, address):
     """A filter on ``field`` matching ``address`` in any letter case or domain form."""
+    return spellings_q(field, spellings(address))
+
+
+def spellings_q(field, spelled):
+    """A filter on ``field`` matching any of the ``spelled`` addresses, in any letter case."""
     query = Q()
-    for spelling in spellings(address):
+    for spelling in spelled:
         query |= Q(**{f"{field}__iexact": spelling})
     return query
 
@@ -269,13 +286,18 @@ def users_with_address(address):
     (``indexes.email_index``), so that index serves it; without one, with
     ``__iexact`` (a full scan on a large table: check ``verified_email.W006``).
     """
+    return users_with_spelling_in(spellings(address))
+
+
+def users_with_spelling_in(spelled):
+    """``users_with_address`` of an address's ``spellings``: users with any of them."""
     model = get_user_model()
     users = model._default_manager
     index = email_index(model)
     if index is None:
-        return users.filter(address_q(model.get_email_field_name(), address))
+        return users.filter(spellings_q(model.get_email_field_name(), spelled))
     users = users.alias(**{FOLDED: index.fold(index.field)}).filter(
-        **{f"{FOLDED}__in": [index.fold(Value(spelling)) for spelling in spellings(address)]}
+        **{f"{FOLDED}__in": [index.fold(Value(spelling)) for spelling in spelled]}
     )
     # A partial index serves only a query that repeats its condition. It is
     # on the address alone (email_index checks), and a blank address, the

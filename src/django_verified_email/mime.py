@@ -5,8 +5,10 @@ calls, the test outbox included) parses each header with Python's
 ``email.headerregistry``, whose ``HeaderRegistry`` makes a new class for
 every header of every message. That was a third of building one of the
 app's messages, and a flow builds four. ``faster(policy)`` is ``policy``
-with a registry that makes each header's class once: the same classes, the
-same parsing, the same bytes on the wire.
+with a registry that makes each header's class once, and parses each value
+of the headers that repeat in every message (the MIME structure, the
+sender) once: the same classes, the same header objects, the same bytes on
+the wire.
 
 Only the policies ``email.policy`` defines (``default``, ``SMTP``, …: what
 Django's backends ask for) are made faster, once each; any other (a host's
@@ -27,6 +29,15 @@ from django.core.mail import EmailMessage
 TAKES_POLICY = "policy" in inspect.signature(EmailMessage.message).parameters
 
 
+#: Headers whose few values repeat in every message (the MIME structure and
+#: the sender): each value is parsed once. Header objects are read-only
+#: (folding reads the parse tree, never changes it), so one object serves
+#: every message. Not the others: they carry the recipient, the date, the
+#: message's id, or a subject a host may make personal.
+_SHARED_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version", "from"})
+_PARSED_LIMIT = 256
+
+
 class _HeaderClassesMadeOnce(HeaderRegistry):
     """A registry that looks up the standard one as it is now, and keeps the classes it makes."""
 
@@ -35,6 +46,7 @@ class _HeaderClassesMadeOnce(HeaderRegistry):
         # Shared, not copied: a class the host maps later (map_to_type) is used.
         self.registry = source.registry
         self._made: dict[tuple[type, type], type] = {}
+        self._parsed: dict[tuple[str, str], Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         cls = self.registry.get(name.lower(), self.default_class)
@@ -46,10 +58,23 @@ class _HeaderClassesMadeOnce(HeaderRegistry):
             self._made[(cls, self.base_class)] = made
         return made
 
+    def __call__(self, name: str, value: Any) -> Any:
+        if type(value) is not str or name.lower() not in _SHARED_HEADERS or "boundary" in value:
+            # A multipart boundary is new in every message.
+            return self[name](name, value)
+        key = (name, value)
+        header = self._parsed.get(key)
+        if header is None or type(header) is not self[name]:
+            header = self[name](name, value)
+            if len(self._parsed) >= _PARSED_LIMIT:
+                self._parsed.clear()
+            self._parsed[key] = header
+        return header
+
     def __getstate__(self) -> dict[str, Any]:
         # A message's policy travels with it when it is pickled (a mail
         # queue); the classes made at run time cannot, and are made again.
-        return {**self.__dict__, "_made": {}}
+        return {**self.__dict__, "_made": {}, "_parsed": {}}
 
 
 def _made_faster(policy: Any) -> Any:

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections, models
+from django.db import connections, models, router
 from django.db.models import Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import prepared
 from .addresses import same_address
 
 #: An instance of the host's user model, which has ``VerifiedEmailMixin``.
@@ -332,8 +333,7 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         # model's default manager; one that hides users (soft deletion, a
         # tenant) reads the user through it, as the locks do.
         if _hides_nothing(get_user_model()._default_manager):
-            change = self.select_related("user").filter(pk=change_id).first()
-            return change if change is not None and change.user is not None else None
+            return change_with_user(change_id)
         change = self.filter(pk=change_id).first()
         if change is None or change.user_id is None:
             return None
@@ -342,6 +342,36 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
             return None
         change.user = user
         return change
+
+
+def _user_columns(user_model: type[models.Model]) -> tuple[list[str], list[str]]:
+    change = [field.attname for field in EmailChange._meta.concrete_fields]
+    user = [field.attname for field in user_model._meta.concrete_fields]
+    return change, user
+
+
+#: A change and its user in one row: every change link reads it (built by the
+#: ORM once per database, ``prepared``).
+_CHANGE_WITH_USER = prepared.Read(
+    lambda: EmailChange,
+    lambda pk: EmailChange.objects.filter(pk=pk).values_list(
+        *_user_columns(get_user_model())[0],
+        *(f"user__{name}" for name in _user_columns(get_user_model())[1]),
+    )[:1],
+)
+
+
+def change_with_user(change_id: Any) -> EmailChange | None:
+    """The change ``change_id`` with its user, as ``select_related("user")`` reads them."""
+    user_model = get_user_model()
+    rows = _CHANGE_WITH_USER.rows(change_id, fields=[EmailChange._meta.pk], key=user_model)
+    if not rows:
+        return None
+    change_fields, user_fields = _user_columns(user_model)
+    db = router.db_for_read(EmailChange)
+    change = EmailChange.from_db(db, change_fields, rows[0][: len(change_fields)])
+    change.user = user_model.from_db(db, user_fields, rows[0][len(change_fields) :])
+    return change
 
 
 class EmailChange(models.Model):

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import prepared
 from .addresses import comparable
 from .conf import app_settings
 from .exceptions import LockedOut, Throttled
@@ -117,27 +118,43 @@ def send_cooldown(user, purpose=ANY_PURPOSE, address=None) -> Iterator[SendCoold
         raise
 
 
-def _lockouts():
+def _attempts_model():
     # Imported late: this module is loaded before the app registry is ready.
     from .models import ReauthAttempts
 
-    return ReauthAttempts.objects
+    return ReauthAttempts
+
+
+def _lockouts():
+    return _attempts_model().objects
 
 
 def _retry_after(locked_until, now):
     return max(1, math.ceil((locked_until - now).total_seconds()))
 
 
+#: The end of a user's lockout, if one is on (read on every change form).
+_LOCKED_UNTIL = prepared.Read(
+    _attempts_model,
+    lambda user_id, now: (
+        _lockouts()
+        .filter(user_id=user_id, locked_until__gt=now)
+        .order_by("pk")
+        .values_list("locked_until")[:1]
+    ),
+)
+
+
 def check_lockout(user):
     now = timezone.now()
-    until = (
-        _lockouts()
-        .filter(user_id=user.pk, locked_until__gt=now)
-        .values_list("locked_until", flat=True)
-        .first()
+    model = _attempts_model()
+    rows = _LOCKED_UNTIL.rows(
+        user.pk,
+        now,
+        fields=[model._meta.get_field("user"), model._meta.get_field("locked_until")],
     )
-    if until is not None:
-        raise LockedOut(retry_after=_retry_after(until, now))
+    if rows:
+        raise LockedOut(retry_after=_retry_after(rows[0][0], now))
 
 
 def _insert_first_attempt(user, now):

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 
-from .. import addresses, signals, throttle, tokens
+from .. import addresses, prepared, signals, throttle, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox, signal_after_commit
 from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, InvalidToken, LockedOut, WrongPassword
@@ -144,22 +144,43 @@ def can_release_addresses() -> bool:
     return name != model.USERNAME_FIELD and bool(getattr(field, "blank", False))
 
 
-def blocking_holders(address: str) -> models.QuerySet[Any]:
-    """The accounts whose hold on ``address`` keeps another account from taking it.
+#: Who else holds an address: (pk, proved?) of each. Built by the ORM once
+#: per database (``prepared``): the flows read it on every request that
+#: takes or may take an address.
+_OTHER_HOLDERS = prepared.Read(
+    get_user_model,
+    lambda pk, *spelled: (
+        addresses.users_with_spelling_in(spelled)
+        .exclude(pk=pk)
+        .values_list("pk", "is_email_verified")
+    ),
+)
+_SPELLING = models.CharField()
+
+
+def other_holders(user: VerifiedUser, address: str) -> list[tuple[Any, bool]]:
+    """The other accounts that hold ``address``: ``(pk, is_email_verified)`` of each."""
+    spelled = addresses.spellings(address)
+    return _OTHER_HOLDERS.rows(
+        user.pk, *spelled, fields=[get_user_model()._meta.pk, *[_SPELLING] * len(spelled)]
+    )
+
+
+def blocks(holders: list[tuple[Any, bool]]) -> bool:
+    """Return whether any of ``other_holders`` keeps the address from another account.
 
     An account that only typed an address and never proved it does not block
     one that proves it (the address is released from it instead), as long as
     it can be released (``can_release_addresses``).
     """
-    holders = addresses.users_with_address(address)
-    if can_release_addresses():
-        holders = holders.filter(is_email_verified=True)
-    return holders
+    if not holders:
+        return False
+    return not can_release_addresses() or any(verified for _, verified in holders)
 
 
 def taken_by_other(user: VerifiedUser, address: str) -> bool:
     """Return whether another account holds ``address`` so that ``user`` cannot take it."""
-    return blocking_holders(address).exclude(pk=user.pk).exists()
+    return blocks(other_holders(user, address))
 
 
 def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
@@ -177,14 +198,10 @@ def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
     ``email_address_released`` tells the host. A host constraint that
     refuses the blank address ends it as ``EmailTakenMeanwhile``.
     """
-    holders = list(
-        addresses.users_with_address(address)
-        .exclude(pk=user.pk)
-        .values_list("pk", "is_email_verified")
-    )
+    holders = other_holders(user, address)
     if not holders:
         return True
-    if not can_release_addresses() or any(verified for _, verified in holders):
+    if blocks(holders):
         return False
     _release(user, address, [pk for pk, _ in holders], outbox)
     return True

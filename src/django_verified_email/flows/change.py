@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import addresses, emails, signals, throttle, tokens
+from .. import addresses, emails, prepared, signals, throttle, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox
 from ..exceptions import (
@@ -33,7 +34,7 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser, lock_user
+from ..models import EmailChange, VerifiedUser, change_with_user, lock_user
 from ..request_context import RequestContext
 from . import _common, recovery
 
@@ -170,13 +171,10 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
     user = get_user_model()._default_manager.select_for_update().filter(pk=user_id).first()
-    # The pending change (at most one) and the reverts still locking changes.
-    changes = EmailChange.objects.filter(user_id=user_id).filter(
-        Q(status__in=EmailChange.PENDING_STATUSES) | Q(reverted_at__gt=now - window)
-    )
     reverted_at = None
     user.verified_email_has_pending_change = False
-    for status, reverted in changes.values_list("status", "reverted_at"):
+    changes = _OPEN_OR_LOCKING.rows(user_id, now - window, fields=_user_and_moment_fields())
+    for status, reverted in changes:
         if status in EmailChange.PENDING_STATUSES:
             user.verified_email_has_pending_change = True
         if reverted is not None and reverted > now - window:
@@ -185,6 +183,34 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         raise _revert_lock(reverted_at, window, now)
     user.verified_email_address_taken = _common.taken_by_other(user, new_email)
     return user
+
+
+# Reads of every change request and change form, built by the ORM once per
+# database (``prepared``).
+
+#: The user's pending change (at most one) and the reverts still locking changes.
+_OPEN_OR_LOCKING = prepared.Read(
+    lambda: EmailChange,
+    lambda user_id, since: (
+        EmailChange.objects.filter(user_id=user_id)
+        .filter(Q(status__in=EmailChange.PENDING_STATUSES) | Q(reverted_at__gt=since))
+        .values_list("status", "reverted_at")
+    ),
+)
+
+#: The latest revert still locking changes.
+_LAST_LOCKING_REVERT = prepared.Read(
+    lambda: EmailChange,
+    lambda user_id, since: (
+        EmailChange.objects.filter(user_id=user_id, reverted_at__gt=since)
+        .order_by("-reverted_at")
+        .values_list("reverted_at")[:1]
+    ),
+)
+
+
+def _user_and_moment_fields() -> list[Any]:
+    return [EmailChange._meta.get_field("user"), EmailChange._meta.get_field("reverted_at")]
 
 
 def _revert_lock(reverted_at: datetime, window: timedelta, now: datetime) -> LockedOut:
@@ -208,13 +234,8 @@ def change_lock(user: VerifiedUser) -> LockedOut | None:
         return lockout
     now = timezone.now()
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
-    reverted_at = (
-        EmailChange.objects.filter(user_id=user.pk, reverted_at__gt=now - window)
-        .order_by("-reverted_at")
-        .values_list("reverted_at", flat=True)
-        .first()
-    )
-    return None if reverted_at is None else _revert_lock(reverted_at, window, now)
+    rows = _LAST_LOCKING_REVERT.rows(user.pk, now - window, fields=_user_and_moment_fields())
+    return _revert_lock(rows[0][0], window, now) if rows else None
 
 
 def _queue_new_address_step(
@@ -252,7 +273,7 @@ def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
         # that row first, then the change's (the order of every flow).
         change = EmailChange.objects.lock_with_user(link.change_id)
     else:
-        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
+        change = change_with_user(link.change_id)
     if (
         change is None
         or change.user is None

@@ -1,0 +1,190 @@
+"""Reads whose SQL the ORM builds once per database, then runs with new values.
+
+The flows' most frequent reads ("does another account hold this address?",
+"is this account locked?") cost the ORM far more to build than the database
+to run: about 0.6 ms against 0.06 ms for the "taken?" lookup on SQLite, and
+a change reads it three times. A ``Read`` asks the ORM for its SQL the first
+time it runs on a database, with stand-in values where the call's values go,
+finds each stand-in among the statement's parameters, and from then on runs
+that SQL with the call's values, adapted for the database by the same field
+method the ORM adapts them with. Its rows go through the same converters as
+a ``values_list()``.
+
+The SQL is the ORM's own, so it follows the database, the host's user model
+and its index (``indexes``). What shapes it is part of the key: the
+database alias, the model, the number of values and what the caller adds.
+When the SQL cannot be reused (the model's default manager is not Django's
+plain one and may filter by what it reads at run time, a stand-in is not
+found exactly once among the parameters, the ORM answers without asking the
+database, a value is None), the read goes through the ORM every time:
+slower, never different.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+import weakref
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.core.signals import setting_changed
+from django.db import connections, models, router
+from django.dispatch import receiver
+
+_READS: weakref.WeakSet[Read] = weakref.WeakSet()
+
+#: Stored for a key whose SQL cannot be reused: the ORM runs every call.
+_NOT_REUSABLE = object()
+
+_INTEGERS = {
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+}
+_STRINGS = {"CharField", "EmailField", "TextField", "SlugField"}
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple[Any, ...]
+    #: (position among the parameters, index of the call's value)
+    slots: tuple[tuple[int, int], ...]
+    #: The selected columns, whose converters a row goes through.
+    columns: tuple[Any, ...]
+
+
+class Read:
+    """A ``values_list()`` read whose SQL is built once per database and shape.
+
+    ``build(*values)`` returns the read's queryset of ``model()``;
+    ``rows(*values, fields=...)`` runs it, each value adapted as its field
+    adapts it (a ``CharField()`` for a value compared through an expression).
+    """
+
+    def __init__(self, model: Callable[[], type[models.Model]], build: Callable[..., Any]):
+        self._model = model
+        self._build = build
+        self._compiled: dict[Hashable, Any] = {}
+        _READS.add(self)
+
+    def rows(
+        self, *values: Any, fields: Sequence[models.Field[Any, Any]], key: Hashable = ()
+    ) -> list[tuple[Any, ...]]:
+        model = self._model()
+        alias = router.db_for_read(model)
+        connection = connections[alias]
+        full_key = (alias, model, len(values), key)
+        compiled = self._compiled.get(full_key)
+        if compiled is None:
+            compiled = self._compile(model, alias, fields, len(values))
+            self._compiled[full_key] = compiled
+        if compiled is _NOT_REUSABLE or any(value is None for value in values):
+            return list(self._build(*values).using(alias))
+        params = list(compiled.params)
+        for position, index in compiled.slots:
+            params[position] = fields[index].get_db_prep_value(
+                values[index], connection, prepared=False
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        width = len(compiled.columns)
+        converters = [
+            (index, converts, column)
+            for index, column in enumerate(compiled.columns)
+            if (
+                converts := connection.ops.get_db_converters(column)
+                + column.get_db_converters(connection)
+            )
+        ]
+        converted = []
+        for row in rows:
+            row = list(row[:width])
+            for index, converts, column in converters:
+                for convert in converts:
+                    row[index] = convert(row[index], column, connection)
+            converted.append(tuple(row))
+        return converted
+
+    def _compile(
+        self,
+        model: type[models.Model],
+        alias: str,
+        fields: Sequence[models.Field[Any, Any]],
+        count: int,
+    ) -> Any:
+        connection = connections[alias]
+        if type(model._default_manager).get_queryset is not models.Manager.get_queryset:
+            # A manager of the host's may filter by what it reads at run time
+            # (a tenant, a request): SQL built once would keep the first.
+            return _NOT_REUSABLE
+        stand_ins = [_stand_in(field, index) for index, field in enumerate(fields[:count])]
+        if len(stand_ins) != count or any(value is None for value in stand_ins):
+            return _NOT_REUSABLE
+        queryset = self._build(*stand_ins).using(alias)
+        if queryset.model is not model:
+            return _NOT_REUSABLE
+        compiler = queryset.query.get_compiler(using=alias)
+        try:
+            sql, params = compiler.as_sql()
+        except (EmptyResultSet, FullResultSet):
+            return _NOT_REUSABLE
+        slots = []
+        for index, (field, stand_in) in enumerate(zip(fields, stand_ins, strict=True)):
+            adapted = field.get_db_prep_value(stand_in, connection, prepared=False)
+            found = [
+                position
+                for position, param in enumerate(params)
+                if type(param) is type(adapted) and param == adapted
+            ]
+            if len(found) != 1:
+                return _NOT_REUSABLE
+            slots.append((found[0], index))
+        columns = tuple(column for column, _sql, _alias in compiler.select[: compiler.col_count])
+        return _Compiled(sql, tuple(params), tuple(slots), columns)
+
+    def clear(self) -> None:
+        self._compiled.clear()
+
+
+def _stand_in(field: models.Field[Any, Any], index: int) -> Any:
+    """A value of ``field``'s kind that no read puts in its SQL by itself."""
+    # A foreign key is adapted as the field it points to.
+    internal = getattr(field, "target_field", field).get_internal_type()
+    if internal in _INTEGERS:
+        # In every integer field's range: out of it, a lookup matches nothing.
+        return 30_011 + index
+    if internal in _STRINGS:
+        # With the characters a lookup rewrites (LIKE's escapes, letter
+        # case): a value that goes into the SQL rewritten is then not found
+        # as it was given, and that read is left to the ORM.
+        return f"\ue000Stand-in {index} %_\\\ue000"
+    if internal == "UUIDField":
+        return uuid.UUID(int=0xE000 + index)
+    if internal == "DateTimeField":
+        moment = datetime.datetime(2001, 2, 3, 4, 5, 6, 700_000 + index)
+        return moment.replace(tzinfo=datetime.timezone.utc) if settings.USE_TZ else moment
+    return None
+
+
+def clear() -> None:
+    """Forget every compiled read (they are compiled again when next run)."""
+    for read in list(_READS):
+        read.clear()
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    # The database, the user model or the time zone settings shape the SQL.
+    clear()
