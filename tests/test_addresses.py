@@ -1,6 +1,7 @@
 """One mailbox, many spellings: case, full-width characters, trailing dots, IDN."""
 
 import pytest
+from django.core.mail import EmailMessage
 from django.test import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -264,15 +265,35 @@ _ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
 
 @settings(max_examples=300, deadline=None)
 @given(
-    local=st.lists(st.text(_ATEXT, min_size=1, max_size=8), min_size=1, max_size=3),
+    local=st.lists(st.text(_ATEXT, min_size=1, max_size=8), min_size=1, max_size=3).filter(
+        lambda atoms: "=?" not in ".".join(atoms)
+    ),
     labels=st.lists(st.text("abcxyz019-", min_size=1, max_size=10), min_size=2, max_size=4),
 )
 def test_plain_atom_addresses_are_what_the_mail_layer_accepts(local, labels):
     # The shortcut must say what building a message says, for every address
     # it answers without building one.
     address = f"{'.'.join(local)}@{'.'.join(labels)}"
-    assert addresses._PLAIN_ATOMS.fullmatch(address)
+    assert addresses._mail_layer_shortcut(address)
     assert addresses._AddressCheck(to=[address], from_email="a@example.com").message()["To"]
+
+
+def mail_layer_accepts(address):
+    try:
+        EmailMessage(to=[address], from_email="check@example.com").message()
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "address", ["=?utf-8?q?=0A?=@example.com", "=?utf-8?q?=0D=0Abcc=3A_x?=@example.com"]
+)
+def test_an_encoded_word_local_part_is_judged_by_the_mail_layer(address):
+    # Plain atoms, but "=?" starts an RFC 2047 encoded word, which Django 6's
+    # header parser decodes (here into a line break) and refuses.
+    assert not addresses._mail_layer_shortcut(address)
+    assert addresses.is_valid(address) == mail_layer_accepts(address)
 
 
 @pytest.mark.parametrize(
@@ -285,4 +306,4 @@ def test_plain_atom_addresses_are_what_the_mail_layer_accepts(local, labels):
     ],
 )
 def test_addresses_beyond_plain_atoms_go_through_the_mail_layer(address):
-    assert not addresses._PLAIN_ATOMS.fullmatch(address)
+    assert not addresses._mail_layer_shortcut(address)

@@ -222,9 +222,15 @@ _PLAIN_ATOMS = re.compile(
 )
 
 
+def _mail_layer_shortcut(address):
+    """Whether ``address`` is plain atoms the mail layer reads as they are."""
+    # "=?" starts an RFC 2047 encoded word, which the header parser decodes.
+    return "=?" not in address and _PLAIN_ATOMS.fullmatch(address) is not None
+
+
 def _mail_layer_accepts(address):
     """Return whether Django's mail layer can put ``address`` in a To header."""
-    if _PLAIN_ATOMS.fullmatch(address):
+    if _mail_layer_shortcut(address):
         return True
     try:
         _AddressCheck(to=[address], from_email="check@example.com").message()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections, models, router
+from django.db import connections, models
 from django.db.models import Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -364,11 +364,10 @@ _CHANGE_WITH_USER = prepared.Read(
 def change_with_user(change_id: Any) -> EmailChange | None:
     """The change ``change_id`` with its user, as ``select_related("user")`` reads them."""
     user_model = get_user_model()
-    rows = _CHANGE_WITH_USER.rows(change_id, fields=[EmailChange._meta.pk], key=user_model)
+    db, rows = _CHANGE_WITH_USER.rows_from(change_id, fields=[EmailChange._meta.pk], key=user_model)
     if not rows:
         return None
     change_fields, user_fields = _user_columns(user_model)
-    db = router.db_for_read(EmailChange)
     change = EmailChange.from_db(db, change_fields, rows[0][: len(change_fields)])
     change.user = user_model.from_db(db, user_fields, rows[0][len(change_fields) :])
     return change

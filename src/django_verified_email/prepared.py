@@ -81,6 +81,12 @@ class Read:
     def rows(
         self, *values: Any, fields: Sequence[models.Field[Any, Any]], key: Hashable = ()
     ) -> list[tuple[Any, ...]]:
+        return self.rows_from(*values, fields=fields, key=key)[1]
+
+    def rows_from(
+        self, *values: Any, fields: Sequence[models.Field[Any, Any]], key: Hashable = ()
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        """``rows``, with the alias of the database they were read from."""
         model = self._model()
         alias = router.db_for_read(model)
         connection = connections[alias]
@@ -89,8 +95,12 @@ class Read:
         if compiled is None:
             compiled = self._compile(model, alias, fields, len(values))
             self._compiled[full_key] = compiled
-        if compiled is _NOT_REUSABLE or any(value is None for value in values):
-            return list(self._build(*values).using(alias))
+        if (
+            compiled is _NOT_REUSABLE
+            or any(value is None for value in values)
+            or not _in_range(values, fields, connection)
+        ):
+            return alias, list(self._build(*values).using(alias))
         params = list(compiled.params)
         for position, index in compiled.slots:
             params[position] = fields[index].get_db_prep_value(
@@ -115,7 +125,7 @@ class Read:
                 for convert in converts:
                     row[index] = convert(row[index], column, connection)
             converted.append(tuple(row))
-        return converted
+        return alias, converted
 
     def _compile(
         self,
@@ -125,9 +135,11 @@ class Read:
         count: int,
     ) -> Any:
         connection = connections[alias]
-        if type(model._default_manager).get_queryset is not models.Manager.get_queryset:
+        manager = model._default_manager
+        if type(manager).get_queryset is not models.Manager.get_queryset or manager._db is not None:
             # A manager of the host's may filter by what it reads at run time
-            # (a tenant, a request): SQL built once would keep the first.
+            # (a tenant, a request): SQL built once would keep the first. One
+            # tied to a database (``db_manager()``) reads from that one.
             return _NOT_REUSABLE
         stand_ins = [_stand_in(field, index) for index, field in enumerate(fields[:count])]
         if len(stand_ins) != count or any(value is None for value in stand_ins):
@@ -156,6 +168,17 @@ class Read:
 
     def clear(self) -> None:
         self._compiled.clear()
+
+
+def _in_range(values: Sequence[Any], fields: Sequence[Any], connection: Any) -> bool:
+    """Whether each integer value is in its field's range (out of it, the ORM reads nothing)."""
+    for value, field in zip(values, fields, strict=False):
+        internal = getattr(field, "target_field", field).get_internal_type()
+        if internal in _INTEGERS and isinstance(value, int):
+            low, high = connection.ops.integer_field_range(internal)
+            if (low is not None and value < low) or (high is not None and value > high):
+                return False
+    return True
 
 
 def _stand_in(field: models.Field[Any, Any], index: int) -> Any:

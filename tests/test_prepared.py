@@ -1,0 +1,124 @@
+"""Reads built by the ORM once per database: the same answers as the ORM, or the ORM itself."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, models
+from django.test import override_settings
+from django.utils import timezone
+
+from django_verified_email import flows, prepared, throttle
+from django_verified_email.exceptions import LockedOut
+from django_verified_email.flows import _common
+from django_verified_email.models import EmailChange, ReauthAttempts, change_with_user
+from tests.helpers import BASE_URL, PASSWORD
+
+
+def compiled(read):
+    return list(read._compiled.values())
+
+
+def users_named(value):
+    return get_user_model()._default_manager.filter(username__iexact=value).values_list("pk")
+
+
+USERS_NAMED = prepared.Read(get_user_model, users_named)
+USERNAME = get_user_model()._meta.get_field("username")
+
+
+def test_the_holders_read_is_built_once_and_answers_like_the_orm(make_user):
+    alice = make_user()
+    bob = make_user("bob", "bob@example.com")
+
+    first = _common.other_holders(alice, "BOB@example.com")
+    again = _common.other_holders(alice, "bob@example.com")
+
+    assert first == again == [(bob.pk, True)]
+    # The verified flag is a bool, as the ORM converts it (SQLite stores 1).
+    assert type(first[0][1]) is bool
+    # One entry per number of spellings, each reusable.
+    entries = compiled(_common._OTHER_HOLDERS)
+    assert entries and prepared._NOT_REUSABLE not in entries
+    assert _common.other_holders(bob, "bob@example.com") == []
+
+
+def test_a_value_the_orm_rewrites_is_left_to_the_orm(make_user):
+    # __iexact is LIKE on SQLite and MariaDB, whose "_" matches any
+    # character unless escaped: the read must not match "axb" for "a_b".
+    make_user("axb", "axb@example.com")
+    user = make_user("a_b", "a_b@example.com")
+
+    assert USERS_NAMED.rows("A_B", fields=[USERNAME]) == [(user.pk,)]
+    assert USERS_NAMED.rows("A_B", fields=[USERNAME]) == [(user.pk,)]
+    if connection.vendor in ("sqlite", "mysql"):
+        assert compiled(USERS_NAMED) == [prepared._NOT_REUSABLE]
+
+
+def test_a_none_value_goes_through_the_orm(make_user):
+    make_user()
+
+    assert USERS_NAMED.rows(None, fields=[USERNAME]) == []
+
+
+def test_a_default_manager_of_the_hosts_is_never_frozen(make_user, monkeypatch):
+    # It may filter by what it reads at run time (a tenant): SQL built once
+    # would keep the first call's filter.
+    def hiding(manager):
+        return models.Manager.get_queryset(manager).filter(pk__lt=0)
+
+    alice = make_user()
+    change = flows.request_change(alice, "alice@new.example.com", PASSWORD, base_url=BASE_URL)
+    read = prepared.Read(
+        lambda: EmailChange, lambda pk: EmailChange.objects.filter(pk=pk).values_list("pk")
+    )
+    monkeypatch.setattr(type(EmailChange.objects), "get_queryset", hiding)
+
+    assert read.rows(change.pk, fields=[EmailChange._meta.pk]) == []
+    assert compiled(read) == [prepared._NOT_REUSABLE]
+
+
+def test_a_settings_change_forgets_the_built_reads(make_user):
+    alice = make_user()
+    _common.other_holders(alice, "bob@example.com")
+    assert compiled(_common._OTHER_HOLDERS)
+
+    with override_settings(USE_TZ=True):
+        assert compiled(_common._OTHER_HOLDERS) == []
+
+
+def test_a_lockout_is_read_with_its_time(make_user):
+    user = make_user()
+    until = timezone.now() + timedelta(minutes=5)
+    ReauthAttempts.objects.create(
+        user=user, count=5, window_started_at=timezone.now(), locked_until=until
+    )
+
+    for _ in range(2):
+        with pytest.raises(LockedOut) as locked:
+            throttle.check_lockout(user)
+        assert 299 <= locked.value.retry_after <= 300
+
+
+def test_a_change_with_its_user_is_what_select_related_reads(make_user, mailoutbox):
+    alice = make_user()
+    change = flows.request_change(alice, "alice@new.example.com", PASSWORD, base_url=BASE_URL)
+
+    built = change_with_user(change.pk)
+    orm = EmailChange.objects.select_related("user").get(pk=change.pk)
+
+    for field in EmailChange._meta.concrete_fields:
+        assert getattr(built, field.attname) == getattr(orm, field.attname), field.name
+    for field in get_user_model()._meta.concrete_fields:
+        assert getattr(built.user, field.attname) == getattr(orm.user, field.attname), field.name
+    assert built.created_at.tzinfo is not None
+    assert built._state.db == orm._state.db and not built._state.adding
+    assert not built.user._state.adding
+    assert change_with_user(change.pk + 1000) is None
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's integers stop at 2**63 - 1")
+def test_an_id_out_of_its_fields_range_reads_nothing_like_the_orm(db):
+    # The ORM answers "no row" without asking; the database would refuse it.
+    assert EmailChange.objects.select_related("user").filter(pk=2**63).first() is None
+    assert change_with_user(2**63) is None
