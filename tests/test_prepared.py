@@ -122,3 +122,11 @@ def test_an_id_out_of_its_fields_range_reads_nothing_like_the_orm(db):
     # The ORM answers "no row" without asking; the database would refuse it.
     assert EmailChange.objects.select_related("user").filter(pk=2**63).first() is None
     assert change_with_user(2**63) is None
+
+
+def test_a_setting_that_shapes_no_read_keeps_them(make_user):
+    alice = make_user()
+    _common.other_holders(alice, "bob@example.com")
+
+    with override_settings(VERIFIED_EMAIL={"RESEND_COOLDOWN": 0}, LANGUAGE_CODE="fr"):
+        assert compiled(_common._OTHER_HOLDERS)

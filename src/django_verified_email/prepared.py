@@ -207,7 +207,13 @@ def clear() -> None:
         read.clear()
 
 
+#: The settings that shape a read's SQL or the values it is run with.
+_SHAPING_SETTINGS = frozenset(
+    {"DATABASES", "DATABASE_ROUTERS", "AUTH_USER_MODEL", "INSTALLED_APPS", "USE_TZ", "TIME_ZONE"}
+)
+
+
 @receiver(setting_changed)
-def _settings_changed(**kwargs: Any) -> None:
-    # The database, the user model or the time zone settings shape the SQL.
-    clear()
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in _SHAPING_SETTINGS:
+        clear()
