@@ -5,13 +5,19 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, models
+from django.db.models.signals import post_delete
 from django.test import override_settings
 from django.utils import timezone
 
 from django_verified_email import flows, prepared, throttle
 from django_verified_email.exceptions import LockedOut
-from django_verified_email.flows import _common
-from django_verified_email.models import EmailChange, ReauthAttempts, change_with_user
+from django_verified_email.flows import _common, codes
+from django_verified_email.models import (
+    EmailChange,
+    OneTimeCode,
+    ReauthAttempts,
+    change_with_user,
+)
 from tests.helpers import BASE_URL, PASSWORD
 
 
@@ -130,3 +136,47 @@ def test_a_setting_that_shapes_no_read_keeps_them(make_user):
 
     with override_settings(VERIFIED_EMAIL={"RESEND_COOLDOWN": 0}, LANGUAGE_CODE="fr"):
         assert compiled(_common._OTHER_HOLDERS)
+
+
+def test_a_replaced_code_keeps_the_old_digest_through_the_built_update(make_user, mailoutbox):
+    alice = make_user()
+    flows.request_change(alice, "alice@new.example.com", PASSWORD, base_url=BASE_URL)
+    first = OneTimeCode.objects.get(user=alice, purpose="change_old")
+
+    flows.request_change(alice, "alice@other.example.com", PASSWORD, base_url=BASE_URL)
+
+    again = OneTimeCode.objects.get(user=alice, purpose="change_old")
+    assert again.replaced_digest == first.digest != again.digest
+    assert again.change_pk != first.change_pk and again.failures == 0
+    assert prepared._NOT_REUSABLE not in compiled(codes._REPLACE_CODE)
+
+
+def test_attempts_are_forgotten_by_the_built_delete_unless_someone_listens(make_user):
+    alice = make_user()
+    deleted = []
+
+    def on_delete(sender, instance, **kwargs):
+        deleted.append(instance.user_id)
+
+    for listened in (False, True):
+        ReauthAttempts.objects.create(user=alice, count=1, window_started_at=timezone.now())
+        if listened:
+            post_delete.connect(on_delete, sender=ReauthAttempts, weak=False)
+        try:
+            throttle.reset_attempts(alice)
+        finally:
+            post_delete.disconnect(on_delete, sender=ReauthAttempts)
+        assert not ReauthAttempts.objects.filter(user=alice).exists()
+    assert deleted == [alice.pk]
+
+
+def test_a_lockout_is_not_forgotten_by_a_right_password(make_user):
+    alice = make_user()
+    until = timezone.now() + timedelta(minutes=5)
+    ReauthAttempts.objects.create(
+        user=alice, count=5, window_started_at=timezone.now(), locked_until=until
+    )
+
+    throttle.reset_attempts(alice)
+
+    assert ReauthAttempts.objects.get(user=alice).locked_until == until

@@ -33,9 +33,11 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.signals import setting_changed
 from django.db import connections, models, router
+from django.db.models.deletion import Collector
+from django.db.models.sql import subqueries as sql_query
 from django.dispatch import receiver
 
-_READS: weakref.WeakSet[Read] = weakref.WeakSet()
+_READS: weakref.WeakSet[_Statement] = weakref.WeakSet()
 
 #: Stored for a key whose SQL cannot be reused: the ORM runs every call.
 _NOT_REUSABLE = object()
@@ -64,13 +66,8 @@ class _Compiled:
     columns: tuple[Any, ...]
 
 
-class Read:
-    """A ``values_list()`` read whose SQL is built once per database and shape.
-
-    ``build(*values)`` returns the read's queryset of ``model()``;
-    ``rows(*values, fields=...)`` runs it, each value adapted as its field
-    adapts it (a ``CharField()`` for a value compared through an expression).
-    """
+class _Statement:
+    """A statement of the ORM's, built once per database and shape, run with new values."""
 
     def __init__(self, model: Callable[[], type[models.Model]], build: Callable[..., Any]):
         self._model = model
@@ -78,17 +75,22 @@ class Read:
         self._compiled: dict[Hashable, Any] = {}
         _READS.add(self)
 
-    def rows(
-        self, *values: Any, fields: Sequence[models.Field[Any, Any]], key: Hashable = ()
-    ) -> list[tuple[Any, ...]]:
-        return self.rows_from(*values, fields=fields, key=key)[1]
+    def _alias(self, model: type[models.Model]) -> str:
+        raise NotImplementedError
 
-    def rows_from(
-        self, *values: Any, fields: Sequence[models.Field[Any, Any]], key: Hashable = ()
-    ) -> tuple[str, list[tuple[Any, ...]]]:
-        """``rows``, with the alias of the database they were read from."""
+    def _sql(self, built: Any, alias: str) -> tuple[Any, str, Sequence[Any]]:
+        """The compiler and SQL of what ``build`` returned, on ``alias``."""
+        raise NotImplementedError
+
+    def _through_orm(self, alias: str, values: Sequence[Any]) -> Any:
+        raise NotImplementedError
+
+    def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
+        raise NotImplementedError
+
+    def _run(self, values: Sequence[Any], fields: Sequence[Any], key: Hashable) -> tuple[str, Any]:
         model = self._model()
-        alias = router.db_for_read(model)
+        alias = self._alias(model)
         connection = connections[alias]
         full_key = (alias, model, len(values), key)
         compiled = self._compiled.get(full_key)
@@ -100,7 +102,7 @@ class Read:
             or any(value is None for value in values)
             or not _in_range(values, fields, connection)
         ):
-            return alias, list(self._build(*values).using(alias))
+            return alias, self._through_orm(alias, values)
         params = list(compiled.params)
         for position, index in compiled.slots:
             params[position] = fields[index].get_db_prep_value(
@@ -108,7 +110,84 @@ class Read:
             )
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
+            return alias, self._fetch(cursor, compiled, connection)
+
+    def _compile(
+        self,
+        model: type[models.Model],
+        alias: str,
+        fields: Sequence[Any],
+        count: int,
+    ) -> Any:
+        connection = connections[alias]
+        manager = model._default_manager
+        if type(manager).get_queryset is not models.Manager.get_queryset or manager._db is not None:
+            # A manager of the host's may filter by what it reads at run time
+            # (a tenant, a request): SQL built once would keep the first. One
+            # tied to a database (``db_manager()``) reads from that one.
+            return _NOT_REUSABLE
+        stand_ins = [_stand_in(field, index) for index, field in enumerate(fields[:count])]
+        if len(stand_ins) != count or any(value is None for value in stand_ins):
+            return _NOT_REUSABLE
+        try:
+            compiler, sql, params = self._sql(self._build(*stand_ins), alias)
+        except (EmptyResultSet, FullResultSet):
+            return _NOT_REUSABLE
+        if compiler.query.model is not model:
+            return _NOT_REUSABLE
+        slots = []
+        for index, (field, stand_in) in enumerate(zip(fields, stand_ins, strict=True)):
+            adapted = field.get_db_prep_value(stand_in, connection, prepared=False)
+            found = [
+                position
+                for position, param in enumerate(params)
+                if type(param) is type(adapted) and param == adapted
+            ]
+            if len(found) != 1:
+                return _NOT_REUSABLE
+            slots.append((found[0], index))
+        columns = tuple(
+            column
+            for column, _sql, _alias in (compiler.select or [])[: getattr(compiler, "col_count", 0)]
+        )
+        return _Compiled(sql, tuple(params), tuple(slots), columns)
+
+    def clear(self) -> None:
+        self._compiled.clear()
+
+
+class Read(_Statement):
+    """A ``values_list()`` read whose SQL is built once per database and shape.
+
+    ``build(*values)`` returns the read's queryset of ``model()``;
+    ``rows(*values, fields=...)`` runs it, each value adapted as its field
+    adapts it (a ``CharField()`` for a value compared through an expression).
+    """
+
+    def rows(
+        self, *values: Any, fields: Sequence[Any], key: Hashable = ()
+    ) -> list[tuple[Any, ...]]:
+        return self.rows_from(*values, fields=fields, key=key)[1]
+
+    def rows_from(
+        self, *values: Any, fields: Sequence[Any], key: Hashable = ()
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        """``rows``, with the alias of the database they were read from."""
+        return self._run(values, fields, key)
+
+    def _alias(self, model: type[models.Model]) -> str:
+        return router.db_for_read(model)
+
+    def _sql(self, built: Any, alias: str) -> tuple[Any, str, Sequence[Any]]:
+        compiler = built.using(alias).query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        return compiler, sql, params
+
+    def _through_orm(self, alias: str, values: Sequence[Any]) -> Any:
+        return list(self._build(*values).using(alias))
+
+    def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
+        rows = cursor.fetchall()
         width = len(compiled.columns)
         converters = [
             (index, converts, column)
@@ -125,49 +204,80 @@ class Read:
                 for convert in converts:
                     row[index] = convert(row[index], column, connection)
             converted.append(tuple(row))
-        return alias, converted
+        return converted
 
-    def _compile(
-        self,
-        model: type[models.Model],
-        alias: str,
-        fields: Sequence[models.Field[Any, Any]],
-        count: int,
-    ) -> Any:
-        connection = connections[alias]
-        manager = model._default_manager
-        if type(manager).get_queryset is not models.Manager.get_queryset or manager._db is not None:
-            # A manager of the host's may filter by what it reads at run time
-            # (a tenant, a request): SQL built once would keep the first. One
-            # tied to a database (``db_manager()``) reads from that one.
-            return _NOT_REUSABLE
-        stand_ins = [_stand_in(field, index) for index, field in enumerate(fields[:count])]
-        if len(stand_ins) != count or any(value is None for value in stand_ins):
-            return _NOT_REUSABLE
-        queryset = self._build(*stand_ins).using(alias)
-        if queryset.model is not model:
-            return _NOT_REUSABLE
-        compiler = queryset.query.get_compiler(using=alias)
-        try:
-            sql, params = compiler.as_sql()
-        except (EmptyResultSet, FullResultSet):
-            return _NOT_REUSABLE
-        slots = []
-        for index, (field, stand_in) in enumerate(zip(fields, stand_ins, strict=True)):
-            adapted = field.get_db_prep_value(stand_in, connection, prepared=False)
-            found = [
-                position
-                for position, param in enumerate(params)
-                if type(param) is type(adapted) and param == adapted
-            ]
-            if len(found) != 1:
-                return _NOT_REUSABLE
-            slots.append((found[0], index))
-        columns = tuple(column for column, _sql, _alias in compiler.select[: compiler.col_count])
-        return _Compiled(sql, tuple(params), tuple(slots), columns)
 
-    def clear(self) -> None:
-        self._compiled.clear()
+class Update(_Statement):
+    """A queryset's ``update()`` whose SQL is built once per database and shape.
+
+    ``build(*values)`` returns ``(queryset, changes)``: what ``update(**changes)``
+    is called on. ``execute(*values, fields=...)`` runs it and returns the
+    number of rows it matched. Like ``update()``, it sends no signal.
+    """
+
+    def execute(self, *values: Any, fields: Sequence[Any], key: Hashable = ()) -> int:
+        return int(self._run(values, fields, key)[1])
+
+    def _alias(self, model: type[models.Model]) -> str:
+        return router.db_for_write(model)
+
+    def _sql(self, built: Any, alias: str) -> tuple[Any, str, Sequence[Any]]:
+        queryset, changes = built
+        if queryset.query.annotations or queryset.query.order_by:
+            raise EmptyResultSet  # update() rewrites those: left to it
+        # What QuerySet.update() compiles, without running it.
+        query = queryset.using(alias).query.chain(sql_query.UpdateQuery)
+        query.add_update_values(changes)
+        compiler = query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        if query.related_updates or not sql:
+            # Fields of a parent model: more than one statement.
+            raise EmptyResultSet
+        return compiler, sql, params
+
+    def _through_orm(self, alias: str, values: Sequence[Any]) -> Any:
+        queryset, changes = self._build(*values)
+        return queryset.using(alias).update(**changes)
+
+    def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
+        return cursor.rowcount
+
+
+class Delete(_Statement):
+    """A queryset's ``delete()`` whose SQL is built once per database and shape.
+
+    Only when ``delete()`` itself would send one ``DELETE``: nobody listens
+    for the model's deletions and no row of another model points at it
+    (Django's "fast delete"). Otherwise ``delete()`` runs, signals, cascades
+    and all. ``execute(*values, fields=...)`` returns the number of rows
+    deleted.
+    """
+
+    def execute(self, *values: Any, fields: Sequence[Any], key: Hashable = ()) -> int:
+        model = self._model()
+        rows = model._default_manager.none()
+        if not Collector(using=self._alias(model), origin=rows).can_fast_delete(rows):
+            return self._through_orm(self._alias(model), values)
+        return int(self._run(values, fields, key)[1])
+
+    def _alias(self, model: type[models.Model]) -> str:
+        return router.db_for_write(model)
+
+    def _sql(self, built: Any, alias: str) -> tuple[Any, str, Sequence[Any]]:
+        if built.query.annotations or built.query.order_by or built.query.is_sliced:
+            raise EmptyResultSet  # left to delete()
+        # What the fast path of QuerySet.delete() compiles, without running it.
+        query = built.using(alias).query.clone()
+        query.__class__ = sql_query.DeleteQuery
+        compiler = query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        return compiler, sql, params
+
+    def _through_orm(self, alias: str, values: Sequence[Any]) -> Any:
+        return self._build(*values).using(alias).delete()[0]
+
+    def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
+        return cursor.rowcount
 
 
 def _in_range(values: Sequence[Any], fields: Sequence[Any], connection: Any) -> bool:

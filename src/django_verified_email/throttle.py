@@ -242,13 +242,23 @@ def lock(user):
 
 def reset_attempts(user):
     """Forget the count after a right password; a lockout set meanwhile stays."""
-    now = timezone.now()
-    rows = _lockouts().filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now), user_id=user.pk
-    )
     # Called in the flow's transaction: the one DELETE adds no commit (and
-    # a host's delete signals for the model still fire).
-    rows.delete()
+    # a host's delete signals for the model still fire: ``prepared.Delete``).
+    model = _attempts_model()
+    _FORGET_ATTEMPTS.execute(
+        user.pk,
+        timezone.now(),
+        fields=[model._meta.get_field("user"), model._meta.get_field("locked_until")],
+    )
+
+
+#: The user's attempt count, unless a lockout is on (``prepared``).
+_FORGET_ATTEMPTS = prepared.Delete(
+    _attempts_model,
+    lambda user_id, now: _lockouts().filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now), user_id=user_id
+    ),
+)
 
 
 def forget(user, addresses=()):
