@@ -10,6 +10,8 @@ from django.db import connection
 from django.test import Client
 
 from django_verified_email import flows, signals
+from django_verified_email.exceptions import WrongPassword
+from django_verified_email.flows import change as change_flow
 from django_verified_email.models import EmailChange, ReauthAttempts
 from tests.helpers import (
     BASE_URL,
@@ -875,3 +877,21 @@ def test_under_atomic_requests_flow_errors_roll_back_cleanly(
 def test_the_password_is_checked_with_the_users_hasher(logged_in, user):
     assert reloaded(user).check_password(PASSWORD)
     assert request_change(logged_in, "new@example.com", password=PASSWORD + " ").status_code == 200
+
+
+def test_an_account_deleted_during_its_request_is_refused_cleanly(user, monkeypatch, mailoutbox):
+    # Deleted between the password check and the lock: the password opens
+    # nothing any more, and nothing is written or sent.
+    locking = change_flow.lock_user
+
+    def deleted_first(pk):
+        get_user_model()._default_manager.filter(pk=pk).delete()
+        return locking(pk)
+
+    monkeypatch.setattr(change_flow, "lock_user", deleted_first)
+
+    with pytest.raises(WrongPassword):
+        flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
+
+    assert not EmailChange.objects.exists()
+    assert mailoutbox == []

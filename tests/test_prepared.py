@@ -78,10 +78,11 @@ def test_a_default_manager_of_the_hosts_is_never_frozen(make_user, monkeypatch):
     read = prepared.Read(
         lambda: EmailChange, lambda pk: EmailChange.objects.filter(pk=pk).values_list("pk")
     )
+    assert read.rows(change.pk, fields=[EmailChange._meta.pk]) == [(change.pk,)]
     monkeypatch.setattr(type(EmailChange.objects), "get_queryset", hiding)
 
+    # Asked on every run: built before the manager came, the read still obeys it.
     assert read.rows(change.pk, fields=[EmailChange._meta.pk]) == []
-    assert compiled(read) == [prepared._NOT_REUSABLE]
 
 
 def test_a_settings_change_forgets_the_built_reads(make_user):

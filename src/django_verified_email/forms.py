@@ -1,4 +1,6 @@
 from django import forms
+from django.forms.utils import ErrorList
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from .addresses import MAX_LENGTH, normalize
@@ -9,6 +11,24 @@ class NormalizedEmailField(forms.EmailField):
 
     def to_python(self, value):
         return normalize(super().to_python(value))
+
+
+class QuietErrorList(ErrorList):
+    """Django's error list, which renders an empty list as nothing without a template.
+
+    Django renders the error templates of every field, errors or not (two
+    templates each, all printing nothing when the list is empty): on the
+    change form, a third of the templates its page renders.
+    """
+
+    def render(self, template_name=None, context=None, renderer=None):
+        if not self:
+            return SafeString("")
+        return super().render(template_name, context, renderer)
+
+    # Django binds these to its own render(), not to an override.
+    __str__ = render
+    __html__ = render
 
 
 class ChangeEmailForm(forms.Form):
@@ -26,6 +46,7 @@ class ChangeEmailForm(forms.Form):
     )
 
     def __init__(self, *args, lost_address="", **kwargs):
+        kwargs.setdefault("error_class", QuietErrorList)
         super().__init__(*args, **kwargs)
         # Offered only to a user whose verified address could approve a
         # change, and only while the recovery path is on (RECOVERY_DELAY).

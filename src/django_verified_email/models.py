@@ -226,7 +226,27 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     Every flow that writes a user row locks it first, before any change row,
     so two flows never wait on each other's rows in opposite order.
     """
-    return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
+    if isinstance(pk, models.Expression):
+        return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
+    user_model = get_user_model()
+    db, rows = _LOCKED_USER.rows_from(pk, fields=[user_model._meta.pk], key=user_model)
+    if not rows:
+        return None
+    return user_model.from_db(db, [f.attname for f in user_model._meta.concrete_fields], rows[0])
+
+
+#: A user row, locked (built by the ORM once per database: ``prepared``).
+_LOCKED_USER = prepared.Read(
+    get_user_model,
+    lambda pk: (
+        get_user_model()
+        ._default_manager.select_for_update()
+        .filter(pk=pk)
+        .order_by("pk")
+        .values_list(*(f.attname for f in get_user_model()._meta.concrete_fields))[:1]
+    ),
+    for_write=True,
+)
 
 
 def _hides_nothing(manager: models.Manager[Any]) -> bool:

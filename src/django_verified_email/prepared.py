@@ -69,9 +69,17 @@ class _Compiled:
 class _Statement:
     """A statement of the ORM's, built once per database and shape, run with new values."""
 
-    def __init__(self, model: Callable[[], type[models.Model]], build: Callable[..., Any]):
+    def __init__(
+        self,
+        model: Callable[[], type[models.Model]],
+        build: Callable[..., Any],
+        *,
+        for_write: bool = False,
+    ):
         self._model = model
         self._build = build
+        #: Routed as a write: a read that locks (``select_for_update()``).
+        self._for_write = for_write
         self._compiled: dict[Hashable, Any] = {}
         _READS.add(self)
 
@@ -99,6 +107,7 @@ class _Statement:
             self._compiled[full_key] = compiled
         if (
             compiled is _NOT_REUSABLE
+            or not _plain_manager(model)
             or any(value is None for value in values)
             or not _in_range(values, fields, connection)
         ):
@@ -120,12 +129,6 @@ class _Statement:
         count: int,
     ) -> Any:
         connection = connections[alias]
-        manager = model._default_manager
-        if type(manager).get_queryset is not models.Manager.get_queryset or manager._db is not None:
-            # A manager of the host's may filter by what it reads at run time
-            # (a tenant, a request): SQL built once would keep the first. One
-            # tied to a database (``db_manager()``) reads from that one.
-            return _NOT_REUSABLE
         stand_ins = [_stand_in(field, index) for index, field in enumerate(fields[:count])]
         if len(stand_ins) != count or any(value is None for value in stand_ins):
             return _NOT_REUSABLE
@@ -176,6 +179,8 @@ class Read(_Statement):
         return self._run(values, fields, key)
 
     def _alias(self, model: type[models.Model]) -> str:
+        if self._for_write:
+            return router.db_for_write(model)
         return router.db_for_read(model)
 
     def _sql(self, built: Any, alias: str) -> tuple[Any, str, Sequence[Any]]:
@@ -278,6 +283,17 @@ class Delete(_Statement):
 
     def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
         return cursor.rowcount
+
+
+def _plain_manager(model: type[models.Model]) -> bool:
+    """Whether ``model``'s default manager is Django's plain one, on no database of its own.
+
+    Asked on every run, not once: a manager of the host's may filter by what
+    it reads at run time (a tenant, a request), and SQL built once would keep
+    the first. One tied to a database (``db_manager()``) reads from that one.
+    """
+    manager = model._default_manager
+    return type(manager).get_queryset is models.Manager.get_queryset and manager._db is None
 
 
 def _in_range(values: Sequence[Any], fields: Sequence[Any], connection: Any) -> bool:

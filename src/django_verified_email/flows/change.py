@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -170,7 +169,10 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     subqueries.)
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
-    user = get_user_model()._default_manager.select_for_update().filter(pk=user_id).first()
+    user = lock_user(user_id)
+    if user is None:
+        # Deleted since the password was checked: it no longer opens anything.
+        raise WrongPassword
     reverted_at = None
     user.verified_email_has_pending_change = False
     changes = _OPEN_OR_LOCKING.rows(user_id, now - window, fields=_user_and_moment_fields())
