@@ -226,7 +226,7 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     Every flow that writes a user row locks it first, before any change row,
     so two flows never wait on each other's rows in opposite order.
     """
-    if isinstance(pk, models.Expression):
+    if hasattr(pk, "resolve_expression"):  # a subquery: left to the ORM
         return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
     user_model = get_user_model()
     db, rows = _LOCKED_USER.rows_from(pk, fields=[user_model._meta.pk], key=user_model)
