@@ -183,7 +183,10 @@ class VerifiedEmailQuerySetMixin:
     def update(self, **kwargs: Any) -> int:
         field = self.model.get_email_field_name()
         if field in kwargs and "is_email_verified" not in kwargs:
-            kwargs.update(self._verified_email_flags_after(field, kwargs[field]))
+            # The flags first: MySQL and MariaDB assign left to right, so a
+            # flag set after the address would compare the new address with
+            # itself and keep the flag (every other database reads the old row).
+            kwargs = {**self._verified_email_flags_after(field, kwargs[field]), **kwargs}
         return super().update(**kwargs)  # type: ignore[misc]
 
     def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
