@@ -64,6 +64,9 @@ class _Compiled:
     slots: tuple[tuple[int, int], ...]
     #: The selected columns, whose converters a row goes through.
     columns: tuple[Any, ...]
+    #: (column index, converters, column) for the columns that have any: the
+    #: backend's and the field's, as the compiler finds them for this database.
+    converters: tuple[tuple[int, tuple[Any, ...], Any], ...] = ()
 
 
 class _Statement:
@@ -153,7 +156,15 @@ class _Statement:
             column
             for column, _sql, _alias in (compiler.select or [])[: getattr(compiler, "col_count", 0)]
         )
-        return _Compiled(sql, tuple(params), tuple(slots), columns)
+        converters = tuple(
+            (index, tuple(converts), column)
+            for index, column in enumerate(columns)
+            if (
+                converts := connection.ops.get_db_converters(column)
+                + column.get_db_converters(connection)
+            )
+        )
+        return _Compiled(sql, tuple(params), tuple(slots), columns, converters)
 
     def clear(self) -> None:
         self._compiled.clear()
@@ -194,18 +205,10 @@ class Read(_Statement):
     def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
         rows = cursor.fetchall()
         width = len(compiled.columns)
-        converters = [
-            (index, converts, column)
-            for index, column in enumerate(compiled.columns)
-            if (
-                converts := connection.ops.get_db_converters(column)
-                + column.get_db_converters(connection)
-            )
-        ]
         converted = []
         for row in rows:
             row = list(row[:width])
-            for index, converts, column in converters:
+            for index, converts, column in compiled.converters:
                 for convert in converts:
                     row[index] = convert(row[index], column, connection)
             converted.append(tuple(row))
