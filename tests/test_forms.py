@@ -1,5 +1,6 @@
 """The app's forms render as Django renders them, with fewer templates."""
 
+from django.forms.renderers import DjangoTemplates
 from django.forms.utils import ErrorList
 from django.test.signals import template_rendered
 
@@ -47,3 +48,28 @@ def test_the_change_page_renders_no_empty_error_list(user):
 
     assert response.status_code == 200
     assert not [t.name for t in response.templates if "errors" in (t.name or "")]
+
+
+class LiveRegionRenderer(DjangoTemplates):
+    """A host's renderer whose error list keeps an empty live region for its scripts.
+
+    As overriding django/forms/errors/list/default.html in the project's
+    templates does under FORM_RENDERER = TemplatesSetting.
+    """
+
+    def get_template(self, template_name):
+        if template_name == "django/forms/errors/list/default.html":
+            return self.engine.from_string(
+                '<ul class="{{ error_class }}" aria-live="polite">'
+                "{% for error in errors %}<li>{{ error }}</li>{% endfor %}</ul>"
+            )
+        return super().get_template(template_name)
+
+
+def test_an_empty_error_list_renders_with_the_hosts_templates():
+    quiet = ChangeEmailForm(renderer=LiveRegionRenderer())
+    plain = ChangeEmailForm(renderer=LiveRegionRenderer(), error_class=ErrorList)
+
+    assert str(plain["new_email"].errors) == '<ul class="errorlist" aria-live="polite"></ul>'
+    assert str(quiet["new_email"].errors) == str(plain["new_email"].errors)
+    assert quiet.as_div() == plain.as_div()

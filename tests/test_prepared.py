@@ -4,8 +4,10 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, models
+from django.db import connection, models, transaction
+from django.db.models import Subquery
 from django.db.models.signals import post_delete
+from django.db.transaction import TransactionManagementError
 from django.test import override_settings
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from django_verified_email.models import (
     OneTimeCode,
     ReauthAttempts,
     change_with_user,
+    lock_user,
 )
 from tests.helpers import BASE_URL, PASSWORD
 
@@ -184,3 +187,64 @@ def test_a_lockout_is_not_forgotten_by_a_right_password(make_user):
     throttle.reset_attempts(alice)
 
     assert ReauthAttempts.objects.get(user=alice).locked_until == until
+
+
+# Locks: SQLite has no row locks; ``row_locks`` lets it stand in for PostgreSQL
+# and MariaDB (the ORM's checks apply, its FOR UPDATE clause is left out).
+
+
+@pytest.fixture
+def row_locks(monkeypatch):
+    monkeypatch.setattr(connection.features, "has_select_for_update", True)
+    monkeypatch.setattr(connection.ops, "for_update_sql", lambda *args, **kwargs: "")
+
+
+def test_a_change_is_locked_with_its_user_on_a_database_with_row_locks(
+    make_user, mailoutbox, row_locks
+):
+    # PostgreSQL and MariaDB lock a change's owner by a subquery: the ORM's.
+    alice = make_user()
+    change = flows.request_change(alice, "alice@new.example.com", PASSWORD, base_url=BASE_URL)
+
+    with transaction.atomic():
+        locked = EmailChange.objects.lock_with_user(change.pk)
+
+    assert locked is not None and locked.pk == change.pk and locked.user.pk == alice.pk
+
+
+def test_lock_user_takes_a_subquery(make_user):
+    alice = make_user()
+    owner = Subquery(get_user_model()._default_manager.filter(pk=alice.pk).values("pk")[:1])
+
+    with transaction.atomic():
+        assert lock_user(owner) == alice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lock_user_outside_a_transaction_is_refused_like_the_orm(make_user, row_locks):
+    user = make_user()
+    with transaction.atomic():
+        assert lock_user(user.pk) == user  # the statement is built here
+
+    # The ORM refuses a lock that would end with its statement (autocommit)...
+    with pytest.raises(TransactionManagementError):
+        get_user_model()._default_manager.select_for_update().filter(pk=user.pk).first()
+    # ...and so does the built statement: its lock would end with it.
+    with pytest.raises(TransactionManagementError):
+        lock_user(user.pk)
+
+
+def test_a_locked_user_through_the_hosts_manager_is_what_the_orm_returns(make_user, monkeypatch):
+    # Its annotations (and its select_related, with the locks that join
+    # takes) are the ORM's to apply.
+    def annotating(manager):
+        return models.Manager.get_queryset(manager).annotate(plan=models.Value("pro"))
+
+    alice = make_user()
+    monkeypatch.setattr(type(get_user_model()._default_manager), "get_queryset", annotating)
+    with transaction.atomic():
+        orm = get_user_model()._default_manager.select_for_update().filter(pk=alice.pk).first()
+        locked = lock_user(alice.pk)
+
+    assert orm.plan == "pro"
+    assert getattr(locked, "plan", None) == "pro"

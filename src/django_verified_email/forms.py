@@ -1,4 +1,5 @@
 from django import forms
+from django.forms.renderers import DjangoTemplates, Jinja2
 from django.forms.utils import ErrorList
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,14 @@ class NormalizedEmailField(forms.EmailField):
         return normalize(super().to_python(value))
 
 
+_DJANGOS_TEMPLATES = (
+    None,
+    ErrorList.template_name,
+    ErrorList.template_name_ul,
+    ErrorList.template_name_text,
+)
+
+
 class QuietErrorList(ErrorList):
     """Django's error list, which renders an empty list as nothing without a template.
 
@@ -22,7 +31,15 @@ class QuietErrorList(ErrorList):
     """
 
     def render(self, template_name=None, context=None, renderer=None):
-        if not self:
+        if (
+            not self
+            and context is None
+            and template_name in _DJANGOS_TEMPLATES
+            and self.template_name in _DJANGOS_TEMPLATES
+            # Django's own renderers find Django's own templates first; any
+            # other (TemplatesSetting, a host's) may render something here.
+            and type(renderer or self.renderer) in (DjangoTemplates, Jinja2)
+        ):
             return SafeString("")
         return super().render(template_name, context, renderer)
 

@@ -229,9 +229,11 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     Every flow that writes a user row locks it first, before any change row,
     so two flows never wait on each other's rows in opposite order.
     """
-    if hasattr(pk, "resolve_expression"):  # a subquery: left to the ORM
-        return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
     user_model = get_user_model()
+    if hasattr(pk, "resolve_expression") or not prepared._plain_manager(user_model):
+        # A subquery, or a host's manager (its annotations, its
+        # select_related): the ORM's own instance.
+        return user_model._default_manager.select_for_update().filter(pk=pk).first()
     db, rows = _LOCKED_USER.rows_from(pk, fields=[user_model._meta.pk], key=user_model)
     if not rows:
         return None

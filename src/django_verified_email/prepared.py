@@ -35,6 +35,7 @@ from django.core.signals import setting_changed
 from django.db import connections, models, router
 from django.db.models.deletion import Collector
 from django.db.models.sql import subqueries as sql_query
+from django.db.transaction import TransactionManagementError
 from django.dispatch import receiver
 
 _READS: weakref.WeakSet[_Statement] = weakref.WeakSet()
@@ -67,6 +68,8 @@ class _Compiled:
     #: (column index, converters, column) for the columns that have any: the
     #: backend's and the field's, as the compiler finds them for this database.
     converters: tuple[tuple[int, tuple[Any, ...], Any], ...] = ()
+    #: A SELECT ... FOR UPDATE: refused outside a transaction, as the ORM does.
+    locks: bool = False
 
 
 class _Statement:
@@ -115,6 +118,15 @@ class _Statement:
             or not _in_range(values, fields, connection)
         ):
             return alias, self._through_orm(alias, values)
+        if (
+            compiled.locks
+            and connection.features.has_select_for_update
+            and connection.features.supports_transactions
+            and connection.get_autocommit()
+        ):
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
         params = list(compiled.params)
         for position, index in compiled.slots:
             params[position] = fields[index].get_db_prep_value(
@@ -164,7 +176,8 @@ class _Statement:
                 + column.get_db_converters(connection)
             )
         )
-        return _Compiled(sql, tuple(params), tuple(slots), columns, converters)
+        locks = bool(getattr(compiler.query, "select_for_update", False))
+        return _Compiled(sql, tuple(params), tuple(slots), columns, converters, locks)
 
     def clear(self) -> None:
         self._compiled.clear()
@@ -300,13 +313,23 @@ def _plain_manager(model: type[models.Model]) -> bool:
 
 
 def _in_range(values: Sequence[Any], fields: Sequence[Any], connection: Any) -> bool:
-    """Whether each integer value is in its field's range (out of it, the ORM reads nothing)."""
+    """Whether each integer value is in its field's range (out of it, the ORM reads nothing).
+
+    A value the field cannot take at all (``"abc"`` for an id) is left to the
+    ORM too, which raises what it raises.
+    """
     for value, field in zip(values, fields, strict=False):
-        internal = getattr(field, "target_field", field).get_internal_type()
-        if internal in _INTEGERS and isinstance(value, int):
-            low, high = connection.ops.integer_field_range(internal)
-            if (low is not None and value < low) or (high is not None and value > high):
-                return False
+        target = getattr(field, "target_field", field)
+        internal = target.get_internal_type()
+        if internal not in _INTEGERS:
+            continue
+        try:
+            number = target.get_prep_value(value)
+        except (TypeError, ValueError):
+            return False
+        low, high = connection.ops.integer_field_range(internal)
+        if (low is not None and number < low) or (high is not None and number > high):
+            return False
     return True
 
 
