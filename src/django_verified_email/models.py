@@ -230,7 +230,7 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     so two flows never wait on each other's rows in opposite order.
     """
     user_model = get_user_model()
-    if hasattr(pk, "resolve_expression") or not prepared._plain_manager(user_model):
+    if hasattr(pk, "resolve_expression") or not prepared.plain_manager(user_model):
         # A subquery, or a host's manager (its annotations, its
         # select_related): the ORM's own instance.
         return user_model._default_manager.select_for_update().filter(pk=pk).first()

@@ -1,14 +1,16 @@
-"""Reads whose SQL the ORM builds once per database, then runs with new values.
+"""Statements whose SQL the ORM builds once per database, then runs with new values.
 
-The flows' most frequent reads ("does another account hold this address?",
-"is this account locked?") cost the ORM far more to build than the database
-to run: about 0.6 ms against 0.06 ms for the "taken?" lookup on SQLite, and
-a change reads it three times. A ``Read`` asks the ORM for its SQL the first
-time it runs on a database, with stand-in values where the call's values go,
-finds each stand-in among the statement's parameters, and from then on runs
-that SQL with the call's values, adapted for the database by the same field
-method the ORM adapts them with. Its rows go through the same converters as
-a ``values_list()``.
+The statements every flow runs ("does another account hold this address?",
+"is this account locked?", a change and its user) cost the ORM far more to
+build than the database to run: about 0.6 ms against 0.06 ms for the
+"taken?" lookup on SQLite, and a change reads it three times. A ``Read``
+(``values_list()``), an ``Update`` (``update()``) or a ``Delete`` (the fast
+path of ``delete()``) asks the ORM for its SQL the first time it runs on a
+database, with stand-in values where the call's values go, finds each
+stand-in among the statement's parameters, and from then on runs that SQL
+with the call's values, adapted for the database by the same field method
+the ORM adapts them with. A read's rows go through the same converters as a
+``values_list()``.
 
 The SQL is the ORM's own, so it follows the database, the host's user model
 and its index (``indexes``). What shapes it is part of the key: the
@@ -16,12 +18,13 @@ database alias, the model, the number of values and what the caller adds.
 When the SQL cannot be reused (the model's default manager is not Django's
 plain one and may filter by what it reads at run time, a stand-in is not
 found exactly once among the parameters, the ORM answers without asking the
-database, a value is None), the read goes through the ORM every time:
-slower, never different.
+database, a value is None or out of its field's range), the statement goes
+through the ORM: slower, never different.
 """
 
 from __future__ import annotations
 
+import abc
 import datetime
 import uuid
 import weakref
@@ -38,7 +41,7 @@ from django.db.models.sql import subqueries as sql_query
 from django.db.transaction import TransactionManagementError
 from django.dispatch import receiver
 
-_READS: weakref.WeakSet[_Statement] = weakref.WeakSet()
+_STATEMENTS: weakref.WeakSet[_Statement] = weakref.WeakSet()
 
 #: Stored for a key whose SQL cannot be reused: the ORM runs every call.
 _NOT_REUSABLE = object()
@@ -72,7 +75,7 @@ class _Compiled:
     locks: bool = False
 
 
-class _Statement:
+class _Statement(abc.ABC):
     """A statement of the ORM's, built once per database and shape, run with new values."""
 
     def __init__(
@@ -87,20 +90,23 @@ class _Statement:
         #: Routed as a write: a read that locks (``select_for_update()``).
         self._for_write = for_write
         self._compiled: dict[Hashable, Any] = {}
-        _READS.add(self)
+        _STATEMENTS.add(self)
 
+    @abc.abstractmethod
     def _alias(self, model: type[models.Model]) -> str:
-        raise NotImplementedError
+        """The database it runs on."""
 
+    @abc.abstractmethod
     def _sql(self, built: Any, alias: str) -> tuple[Any, str, Sequence[Any]]:
         """The compiler and SQL of what ``build`` returned, on ``alias``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _through_orm(self, alias: str, values: Sequence[Any]) -> Any:
-        raise NotImplementedError
+        """Run it through the ORM, as written."""
 
+    @abc.abstractmethod
     def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
-        raise NotImplementedError
+        """Its result, from the cursor that ran it."""
 
     def _run(self, values: Sequence[Any], fields: Sequence[Any], key: Hashable) -> tuple[str, Any]:
         model = self._model()
@@ -113,7 +119,7 @@ class _Statement:
             self._compiled[full_key] = compiled
         if (
             compiled is _NOT_REUSABLE
-            or not _plain_manager(model)
+            or not plain_manager(model)
             or any(value is None for value in values)
             or not _in_range(values, fields, connection)
         ):
@@ -301,7 +307,7 @@ class Delete(_Statement):
         return cursor.rowcount
 
 
-def _plain_manager(model: type[models.Model]) -> bool:
+def plain_manager(model: type[models.Model]) -> bool:
     """Whether ``model``'s default manager is Django's plain one, on no database of its own.
 
     Asked on every run, not once: a manager of the host's may filter by what
@@ -355,7 +361,7 @@ def _stand_in(field: models.Field[Any, Any], index: int) -> Any:
 
 def clear() -> None:
     """Forget every compiled read (they are compiled again when next run)."""
-    for read in list(_READS):
+    for read in list(_STATEMENTS):
         read.clear()
 
 
