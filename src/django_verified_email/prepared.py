@@ -35,9 +35,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.core.signals import setting_changed
-from django.db import DatabaseError, connections, models, router
+from django.db import connections, models, router
 from django.db.models.deletion import Collector
-from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import subqueries as sql_query
 from django.db.transaction import TransactionManagementError
 from django.dispatch import receiver
@@ -121,7 +120,8 @@ class _Statement(abc.ABC):
         if (
             compiled is _NOT_REUSABLE
             or not plain_manager(model)
-            or any(value is None for value in values)
+            # None and expressions change the SQL itself (IS NULL, a column).
+            or any(value is None or hasattr(value, "resolve_expression") for value in values)
             or not _in_range(values, fields, connection)
         ):
             return alias, self._through_orm(alias, values)
@@ -306,47 +306,6 @@ class Delete(_Statement):
 
     def _fetch(self, cursor: Any, compiled: _Compiled, connection: Any) -> Any:
         return cursor.rowcount
-
-
-_SAVES: dict[tuple[type[models.Model], tuple[str, ...]], Update] = {}
-
-
-def save_fields(instance: models.Model, names: Sequence[str]) -> None:
-    """``instance.save(update_fields=names)``, its ``UPDATE`` built once per database.
-
-    Only where ``save()`` would send that one ``UPDATE`` and nothing else: the
-    model's ``save()`` is Django's, nobody listens for its saves, it has no
-    parent model, and the row exists. Otherwise ``save()`` runs. Each field's
-    ``pre_save()`` gives its value, as in ``save()``.
-    """
-    model = type(instance)
-    if (
-        model.save is not models.Model.save
-        or pre_save.has_listeners(model)
-        or post_save.has_listeners(model)
-        or model._meta.parents
-        or instance._state.adding
-        or instance.pk is None
-    ):
-        instance.save(update_fields=names)
-        return
-    fields: list[Any] = [model._meta.get_field(name) for name in names]
-    key = (model, tuple(names))
-    statement = _SAVES.get(key)
-    if statement is None:
-        statement = _SAVES.setdefault(
-            key,
-            Update(
-                lambda: model,
-                lambda pk, *values: (
-                    model._base_manager.filter(pk=pk),
-                    dict(zip(names, values, strict=True)),
-                ),
-            ),
-        )
-    values = [field.pre_save(instance, False) for field in fields]
-    if not statement.execute(instance.pk, *values, fields=[model._meta.pk, *fields]):
-        raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
 def plain_manager(model: type[models.Model]) -> bool:

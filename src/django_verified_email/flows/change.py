@@ -338,8 +338,13 @@ def confirm_step(
                     change.old_confirmed_at = now
                     change.link_generation += 1
                     change.link_sent_at = now
-                    prepared.save_fields(
-                        change, ["status", "old_confirmed_at", "link_generation", "link_sent_at"]
+                    change.save(
+                        update_fields=[
+                            "status",
+                            "old_confirmed_at",
+                            "link_generation",
+                            "link_sent_at",
+                        ]
                     )
                     _queue_new_address_step(outbox, change, base_url)
                     outbox.signal(
@@ -401,7 +406,7 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     change.user = user
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now
-    prepared.save_fields(change, ["status", "closed_at"])
+    change.save(update_fields=["status", "closed_at"])
     outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
     # An unverified old address hears of it too, with the way back: it may
     # be the owner's real mailbox (an account from before the app was
