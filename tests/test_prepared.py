@@ -67,10 +67,18 @@ def test_a_value_the_orm_rewrites_is_left_to_the_orm(make_user):
         assert compiled(USERS_NAMED) == [prepared._NOT_REUSABLE]
 
 
-def test_a_none_value_goes_through_the_orm(make_user):
-    make_user()
+def test_a_none_value_goes_through_the_orm(make_user, mailoutbox):
+    # The ORM reads "= None" as IS NULL; "= NULL" in SQL matches nothing.
+    alice = make_user()
+    change = flows.request_change(alice, "alice@new.example.com", PASSWORD, base_url=BASE_URL)
+    closed_at = EmailChange._meta.get_field("closed_at")
+    read = prepared.Read(
+        lambda: EmailChange,
+        lambda moment: EmailChange.objects.filter(closed_at=moment).values_list("pk"),
+    )
 
-    assert USERS_NAMED.rows(None, fields=[USERNAME]) == []
+    assert read.rows(timezone.now(), fields=[closed_at]) == []
+    assert read.rows(None, fields=[closed_at]) == [(change.pk,)]
 
 
 def test_a_default_manager_of_the_hosts_is_never_frozen(make_user, monkeypatch):

@@ -62,10 +62,11 @@ class _HeaderClassesMadeOnce(HeaderRegistry):
         if type(value) is not str or name.lower() not in _SHARED_HEADERS or "boundary" in value:
             # A multipart boundary is new in every message.
             return self[name](name, value)
+        made = self[name]
         key = (name, value)
         header = self._parsed.get(key)
-        if header is None or type(header) is not self[name]:
-            header = self[name](name, value)
+        if header is None or type(header) is not made:
+            header = made(name, value)
             if len(self._parsed) >= _PARSED_LIMIT:
                 self._parsed.clear()
             self._parsed[key] = header

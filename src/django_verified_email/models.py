@@ -237,7 +237,7 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     db, rows = _LOCKED_USER.rows_from(pk, fields=[user_model._meta.pk], key=user_model)
     if not rows:
         return None
-    return user_model.from_db(db, [f.attname for f in user_model._meta.concrete_fields], rows[0])
+    return user_model.from_db(db, _attnames(user_model), rows[0])
 
 
 #: A user row, locked (built by the ORM once per database: ``prepared``).
@@ -248,15 +248,10 @@ _LOCKED_USER = prepared.Read(
         ._default_manager.select_for_update()
         .filter(pk=pk)
         .order_by("pk")
-        .values_list(*(f.attname for f in get_user_model()._meta.concrete_fields))[:1]
+        .values_list(*_attnames(get_user_model()))[:1]
     ),
     for_write=True,
 )
-
-
-def _hides_nothing(manager: models.Manager[Any]) -> bool:
-    """Return whether ``manager`` returns every row (its ``get_queryset`` is Django's)."""
-    return type(manager).get_queryset is models.Manager.get_queryset
 
 
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
@@ -357,7 +352,7 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         # gives the change and its user. That read goes past the user
         # model's default manager; one that hides users (soft deletion, a
         # tenant) reads the user through it, as the locks do.
-        if _hides_nothing(get_user_model()._default_manager):
+        if prepared.plain_manager(get_user_model()):
             return change_with_user(change_id)
         change = self.filter(pk=change_id).first()
         if change is None or change.user_id is None:
@@ -369,10 +364,9 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         return change
 
 
-def _user_columns(user_model: type[models.Model]) -> tuple[list[str], list[str]]:
-    change = [field.attname for field in EmailChange._meta.concrete_fields]
-    user = [field.attname for field in user_model._meta.concrete_fields]
-    return change, user
+def _attnames(model: type[models.Model]) -> list[str]:
+    """The columns ``Model.from_db`` takes, as a plain read selects them."""
+    return [field.attname for field in model._meta.concrete_fields]
 
 
 #: A change and its user in one row: every change link reads it (built by the
@@ -380,8 +374,8 @@ def _user_columns(user_model: type[models.Model]) -> tuple[list[str], list[str]]
 _CHANGE_WITH_USER = prepared.Read(
     lambda: EmailChange,
     lambda pk: EmailChange.objects.filter(pk=pk).values_list(
-        *_user_columns(get_user_model())[0],
-        *(f"user__{name}" for name in _user_columns(get_user_model())[1]),
+        *_attnames(EmailChange),
+        *(f"user__{name}" for name in _attnames(get_user_model())),
     )[:1],
 )
 
@@ -392,7 +386,7 @@ def change_with_user(change_id: Any) -> EmailChange | None:
     db, rows = _CHANGE_WITH_USER.rows_from(change_id, fields=[EmailChange._meta.pk], key=user_model)
     if not rows:
         return None
-    change_fields, user_fields = _user_columns(user_model)
+    change_fields, user_fields = _attnames(EmailChange), _attnames(user_model)
     change = EmailChange.from_db(db, change_fields, rows[0][: len(change_fields)])
     change.user = user_model.from_db(db, user_fields, rows[0][len(change_fields) :])
     return change

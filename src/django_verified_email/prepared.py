@@ -283,9 +283,10 @@ class Delete(_Statement):
 
     def execute(self, *values: Any, fields: Sequence[Any], key: Hashable = ()) -> int:
         model = self._model()
+        alias = self._alias(model)
         rows = model._default_manager.none()
-        if not Collector(using=self._alias(model), origin=rows).can_fast_delete(rows):
-            return self._through_orm(self._alias(model), values)
+        if not Collector(using=alias, origin=rows).can_fast_delete(rows):
+            return self._through_orm(alias, values)
         return int(self._run(values, fields, key)[1])
 
     def _alias(self, model: type[models.Model]) -> str:
