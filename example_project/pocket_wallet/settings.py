@@ -44,6 +44,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "pocket_wallet.urls"
 WSGI_APPLICATION = "pocket_wallet.wsgi.application"
+ASGI_APPLICATION = "pocket_wallet.asgi.application"
 
 TEMPLATES = [
     {
