@@ -26,7 +26,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone
 
-from . import addresses, durations, request_context, tokens
+from . import addresses, durations, languages, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -331,7 +331,24 @@ def build(
     never carries a token or a code and always carries the newest of its step. ``change``: the
     row (with its user) as a flow just committed it, instead of reading it;
     ``code``: its code as ``issue_code`` made it in that flow's transaction.
+    Built in the language its text comes out in (``languages``): its dates,
+    ``lang`` and ``dir`` follow the text.
     """
+    with languages.as_rendered():
+        return _build(
+            kind, user_id=user_id, change_id=change_id, base_url=base_url, change=change, code=code
+        )
+
+
+def _build(
+    kind: str,
+    *,
+    user_id: Any,
+    change_id: int | None,
+    base_url: str | None,
+    change: EmailChange | None,
+    code: str | object | None,
+) -> TemplatedEmail | None:
     row = KINDS.get(kind)
     if row is None:
         raise ValueError(f"Unknown email kind: {kind}")
