@@ -13,6 +13,7 @@ fills ``subject_line`` and its content blocks.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -235,12 +236,18 @@ KINDS: dict[str, Kind] = {
 STEP_STATUS: dict[str, object] = {kind.step: kind.due_in for kind in KINDS.values() if kind.step}
 
 
+#: The name Django's sites framework gives the site it creates: no name to show.
+PLACEHOLDER_SITE_NAME = "example.com"
+
+
 def site_name(base_url: str | None = None) -> str:
-    """Return the name emails call the site by.
+    """Return the name emails call the site by, or "" for none ("your account").
 
     In order: the ``SITE_NAME`` setting; the current site's name when
-    ``django.contrib.sites`` is installed and ``SITE_ID`` names one; the host
-    of ``base_url``.
+    ``django.contrib.sites`` is installed, ``SITE_ID`` names one and it is not
+    Django's placeholder ``example.com``; the host of ``base_url``, unless it
+    is an IP address or ``localhost`` (a development server: "your 127.0.0.1
+    account" names nothing the reader knows).
     """
     if app_settings.SITE_NAME:
         return str(app_settings.SITE_NAME)
@@ -252,9 +259,22 @@ def site_name(base_url: str | None = None) -> str:
             name = Site.objects.get_current().name
         except (ImproperlyConfigured, Site.DoesNotExist):
             name = ""  # no SITE_ID: the current site needs a request
-        if name:
+        if name and name != PLACEHOLDER_SITE_NAME:
             return name
-    return urlsplit(base_url or "").hostname or ""
+    host = urlsplit(base_url or "").hostname or ""
+    return "" if _is_local(host) else host
+
+
+def _is_local(host: str) -> bool:
+    """Return whether ``host`` (no port, no brackets) is an IP address or ``localhost``."""
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def support_url() -> str | None:
