@@ -49,7 +49,8 @@ def test_a_message_in_another_script_is_printed_as_it_is(make_user):
     assert link in output.splitlines()
     text_part = next(parsed(output).iter_parts())
     assert text_part["Content-Transfer-Encoding"] == "8bit"
-    assert text_part.get_content() == message.body + "\n"
+    # (Django 6 ends a body with a newline; 5.2 sends it as it is.)
+    assert text_part.get_content().rstrip("\n") == message.body.rstrip("\n")
     assert message.body.splitlines()[0] in output  # the Nepali text, readable
 
 
