@@ -195,7 +195,7 @@ def test_status_page_renders_in_nepali(logged_in):
         response = logged_in.get(reverse("verified_email:status"))
     assert response.status_code == 200
     page = response.content.decode()
-    assert '<html lang="ne">' in page
+    assert '<html lang="ne" dir="ltr">' in page
     assert "<h1>तपाईंको इमेल ठेगाना</h1>" in page
     assert "प्रमाणित" in page
     assert "आफ्नो इमेल ठेगाना परिवर्तन गर्नुहोस्" in page

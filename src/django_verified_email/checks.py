@@ -429,3 +429,61 @@ def check_code_guessing(app_configs=None, **kwargs):
             id="verified_email.W007",
         )
     ]
+
+
+#: djoser's serializers for ``/users/me/`` and ``/users/<id>/``, by its default settings.
+DJOSER_USER_SERIALIZERS = {
+    "current_user": "djoser.serializers.UserSerializer",
+    "user": "djoser.serializers.UserSerializer",
+}
+
+
+def _djoser_writers(user_model):
+    """The names of djoser's user serializers (``SERIALIZERS`` keys) that write the address."""
+    configured = getattr(settings, "DJOSER", None)
+    serializers = configured.get("SERIALIZERS", {}) if isinstance(configured, dict) else {}
+    field = user_model.get_email_field_name()
+    writers = []
+    for key, default in DJOSER_USER_SERIALIZERS.items():
+        path = serializers.get(key, default)
+        try:
+            serializer_class = import_string(path) if isinstance(path, str) else path
+            fields = serializer_class().fields
+        except (ImportError, AttributeError, TypeError, ValueError):
+            continue  # djoser's own checks and errors report a bad setting
+        if field in fields and not fields[field].read_only:
+            writers.append(key)
+    return writers
+
+
+@checks.register(checks.Tags.security)
+def check_address_writers(app_configs=None, **kwargs):
+    """W009: djoser's user endpoints write the address directly, bypassing the flow."""
+    if not apps.is_installed("djoser"):
+        return []
+    from .models import VerifiedEmailMixin
+
+    try:
+        user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    except (LookupError, ValueError):
+        return []
+    if not issubclass(user_model, VerifiedEmailMixin):
+        return []  # E001 says so
+    writers = _djoser_writers(user_model)
+    if not writers:
+        return []
+    return [
+        checks.Warning(
+            f"djoser's {' and '.join(writers)} serializer lets PATCH/PUT /users/me/ "
+            "(or /users/<id>/) write the email address directly, bypassing the "
+            "dual-link change.",
+            hint=(
+                "Make the address read-only there (a serializer of your own in "
+                "DJOSER['SERIALIZERS'] with the email field in read_only_fields) and "
+                "send changes through this app's change endpoint. A direct write is "
+                "unverified and ends the account's sessions; see docs/faq.md, "
+                '"Other ways to write the address".'
+            ),
+            id="verified_email.W009",
+        )
+    ]

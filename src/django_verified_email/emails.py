@@ -13,6 +13,7 @@ fills ``subject_line`` and its content blocks.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone
 
-from . import addresses, durations, request_context, tokens
+from . import addresses, durations, languages, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -235,12 +236,18 @@ KINDS: dict[str, Kind] = {
 STEP_STATUS: dict[str, object] = {kind.step: kind.due_in for kind in KINDS.values() if kind.step}
 
 
+#: The name Django's sites framework gives the site it creates: no name to show.
+PLACEHOLDER_SITE_NAME = "example.com"
+
+
 def site_name(base_url: str | None = None) -> str:
-    """Return the name emails call the site by.
+    """Return the name emails call the site by, or "" for none ("your account").
 
     In order: the ``SITE_NAME`` setting; the current site's name when
-    ``django.contrib.sites`` is installed and ``SITE_ID`` names one; the host
-    of ``base_url``.
+    ``django.contrib.sites`` is installed, ``SITE_ID`` names one and it is not
+    Django's placeholder ``example.com``; the host of ``base_url``, unless it
+    is an IP address or ``localhost`` (a development server: "your 127.0.0.1
+    account" names nothing the reader knows).
     """
     if app_settings.SITE_NAME:
         return str(app_settings.SITE_NAME)
@@ -252,9 +259,22 @@ def site_name(base_url: str | None = None) -> str:
             name = Site.objects.get_current().name
         except (ImproperlyConfigured, Site.DoesNotExist):
             name = ""  # no SITE_ID: the current site needs a request
-        if name:
+        if name and name != PLACEHOLDER_SITE_NAME:
             return name
-    return urlsplit(base_url or "").hostname or ""
+    host = urlsplit(base_url or "").hostname or ""
+    return "" if _is_local(host) else host
+
+
+def _is_local(host: str) -> bool:
+    """Return whether ``host`` (no port, no brackets) is an IP address or ``localhost``."""
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def support_url() -> str | None:
@@ -331,7 +351,24 @@ def build(
     never carries a token or a code and always carries the newest of its step. ``change``: the
     row (with its user) as a flow just committed it, instead of reading it;
     ``code``: its code as ``issue_code`` made it in that flow's transaction.
+    Built in the language its text comes out in (``languages``): its dates,
+    ``lang`` and ``dir`` follow the text.
     """
+    with languages.as_rendered():
+        return _build(
+            kind, user_id=user_id, change_id=change_id, base_url=base_url, change=change, code=code
+        )
+
+
+def _build(
+    kind: str,
+    *,
+    user_id: Any,
+    change_id: int | None,
+    base_url: str | None,
+    change: EmailChange | None,
+    code: str | object | None,
+) -> TemplatedEmail | None:
     row = KINDS.get(kind)
     if row is None:
         raise ValueError(f"Unknown email kind: {kind}")

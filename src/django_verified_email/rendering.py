@@ -8,6 +8,8 @@ empty subject and body. Here each block is resolved through the whole
 ``{{ block.super }}`` work.
 """
 
+import email.contentmanager
+import email.message
 from typing import Any
 
 from django.core import mail
@@ -20,6 +22,50 @@ from templated_mail.mail import BaseEmailMessage
 from .mime import FasterMessage
 
 HTML_BLOCKS = {"html_body"}
+
+#: RFC 5322's limit on a line of a message, in bytes, without its CRLF.
+MAX_LINE_BYTES = 998
+
+
+def _unencoded(msg: Any) -> Any:
+    """Send the message's text parts as they are (7bit or 8bit) when their lines allow it.
+
+    Django 6.0 builds messages with ``email.policy``, which quoted-printable
+    encodes any text with a line longer than 78 characters: every link of
+    ours is one, so a printed message (the console backend, a mail log) shows
+    each link cut by ``=`` soft breaks, and the ``=`` in a token as ``=3D``.
+    Django 5.2 sent such a body as it is, up to the 998-byte line limit; so
+    does this. ``msg`` is left as it is when it is no ``email.message.EmailMessage``
+    (Django 5.2's own classes already do this).
+    """
+    if not isinstance(msg, email.message.EmailMessage):
+        return msg
+    for part in msg.walk():
+        if part.get_content_maintype() != "text" or part.is_attachment():
+            continue
+        if part["Content-Transfer-Encoding"] not in ("quoted-printable", "base64"):
+            continue
+        text = part.get_content()
+        try:
+            text.encode("ascii")
+        except UnicodeEncodeError:
+            if msg.policy.cte_type != "8bit":
+                continue  # the policy asks for 7bit data: leave the encoding
+            cte = "8bit"
+        else:
+            cte = "7bit"
+        if any(len(line.encode()) > MAX_LINE_BYTES for line in text.splitlines()):
+            continue
+        # The content manager, not part.set_content(): that would add a
+        # MIME-Version header to the part.
+        email.contentmanager.raw_data_manager.set_content(
+            part,
+            text,
+            subtype=part.get_content_subtype(),
+            charset=part.get_content_charset() or "utf-8",
+            cte=cte,
+        )
+    return msg
 
 
 def _extends_node(template):
@@ -77,6 +123,9 @@ class TemplatedEmail(FasterMessage, BaseEmailMessage):
         # change rows, the code) need not live on with the message, nor be
         # deep-copied with it by the test outbox.
         self.context = {}
+
+    def message(self, *args, **kwargs):
+        return _unencoded(super().message(*args, **kwargs))
 
     def send(self, fail_silently=False):
         # templated_mail's send() re-renders and takes recipients as arguments;
