@@ -24,7 +24,6 @@ from ..exceptions import (
     DeliveryFailed,
     EmailTaken,
     EmailTakenMeanwhile,
-    ExpiredToken,
     InvalidEmail,
     InvalidToken,
     LockedOut,
@@ -33,9 +32,10 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser, change_with_user, lock_user
+from ..models import EmailChange, VerifiedUser, lock_user
 from ..request_context import RequestContext
-from . import _common, recovery
+from ..tokens import Step
+from . import _common, links, recovery
 
 Status = EmailChange.Status
 
@@ -262,36 +262,23 @@ def _queue_new_address_step(
         outbox.email(kind, user=change.user, change=change, base_url=base_url)
 
 
-def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
-    link = _common.read_token(tokens.read_change_token, token)
-    change: EmailChange | None
-    if lock and link.step == emails.NEW_STEP:
-        # Completing writes the user row and takes an address: lock both and
-        # check the link against that locked state.
-        change = EmailChange.objects.lock_for_taking(link.change_id, "new_email")
-    elif lock:
-        # Confirming the old address writes the change row, and stores the
-        # code of the new address's email, whose key takes the user's row:
-        # that row first, then the change's (the order of every flow).
-        change = EmailChange.objects.lock_with_user(link.change_id)
-    else:
-        change = change_with_user(link.change_id)
-    if (
-        change is None
-        or change.user is None
-        or emails.STEP_STATUS.get(link.step) != change.status
-        or link.generation != change.link_generation
-        or not _common.link_fits(change.user, link.fingerprint, with_verified_state=False)
-    ):
-        raise InvalidToken
-    if link.expired:
-        raise ExpiredToken
-    return change, link.step
+def read_change_link(token: object) -> tokens.ChangeLink:
+    """Return what a change link says (its ``step`` above all) without using it, reading no row.
+
+    Raises ``InvalidToken``. ``confirm_change`` takes what this returns in
+    place of the token, and does not read it again.
+    """
+    return links.read(links.CHANGE, token)
 
 
-def check_change(token: object) -> tuple[EmailChange, str]:
-    """Return the change and step (``"old"`` or ``"new"``) a link is for, without using it."""
-    return _change_for_token(token, lock=False)
+def _step(opened: links.Opened) -> tuple[EmailChange, Step]:
+    assert opened.change is not None and opened.step is not None
+    return opened.change, opened.step
+
+
+def check_change(token: object) -> tuple[EmailChange, Step]:
+    """Return the change and ``Step`` a link is for, without using it."""
+    return _step(links.open_link(links.CHANGE, token, lock=False))
 
 
 def confirm_change(
@@ -300,18 +287,22 @@ def confirm_change(
     base_url: str | None = None,
     on_complete: Callable[[EmailChange], None] | None = None,
 ) -> EmailChange:
-    """Use a change link. Returns the change: ``awaiting_new`` or ``completed``.
+    """Use a change link (or what ``read_change_link`` read of one).
+
+    Returns the change: ``awaiting_new`` or ``completed``.
 
     ``on_complete(change)`` runs in the completing transaction, once the
     address changed (a front end renews its session there).
     """
     return confirm_step(
-        lambda: _change_for_token(token, lock=True), base_url=base_url, on_complete=on_complete
+        lambda: _step(links.open_link(links.CHANGE, token, lock=True)),
+        base_url=base_url,
+        on_complete=on_complete,
     )
 
 
 def confirm_step(
-    locate: Callable[[], tuple[EmailChange, str] | VerifiedEmailError],
+    locate: Callable[[], tuple[EmailChange, Step] | VerifiedEmailError],
     *,
     base_url: str | None = None,
     on_complete: Callable[[EmailChange], None] | None = None,
@@ -333,7 +324,7 @@ def confirm_step(
             else:
                 change, step = located
                 now = timezone.now()
-                if step == emails.OLD_STEP:
+                if step == Step.OLD:
                     change.status = Status.AWAITING_NEW  # type: ignore[assignment]
                     change.old_confirmed_at = now
                     change.link_generation += 1
@@ -387,7 +378,7 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
         # A recovery: the new address proved itself, now the owner's wait.
         recovery.schedule(outbox, change, now)
         return
-    user = change.user  # locked by _change_for_token
+    user = change.user  # locked by the link or code that located it
     # Checked again under the lock: another account may have taken the
     # address since the link was sent.
     old_email = addresses.of_user(user)
@@ -443,7 +434,7 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
         cooldown.claim()
         with atomic_outbox() as outbox:
             # The user's row first, then the change's: the resent email's code
-            # is stored in this transaction (see ``_change_for_token``).
+            # is stored in this transaction (see ``links.CHANGE``).
             lock_user(user.pk)
             change = EmailChange.objects.pending_for(user).select_for_update().first()
             if change is None:
@@ -470,7 +461,7 @@ def resend_change_for_expired_link(
     token: object, user: VerifiedUser, *, base_url: str | None = None
 ) -> EmailChange:
     """Send the pending change's current link again, in place of an expired one."""
-    change_id = _common.read_token(tokens.read_change_token, token).change_id
+    change_id = links.read(links.CHANGE, token).change_id
     if not EmailChange.objects.filter(pk=change_id, user_id=user.pk).exists():
         raise InvalidToken
     return resend_change(user, base_url=base_url)

@@ -5,64 +5,25 @@ from __future__ import annotations
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import addresses, emails, signals, tokens
+from .. import addresses, emails, signals
 from ..delivery import Outbox
-from ..exceptions import EmailTakenMeanwhile, ExpiredToken, InvalidToken
+from ..exceptions import EmailTakenMeanwhile
 from ..models import EmailChange
 from ..request_context import RequestContext, refused_fields
-from . import _common, takeover
+from . import _common, links, takeover
 
 Status = EmailChange.Status
 
 
-def _change_for_token(token: object, *, lock: bool) -> EmailChange:
-    link = _common.read_token(tokens.read_revert_token, token)
-    change: EmailChange | None
-    if lock:
-        # Taking the old address back is taking an address: the same locks as
-        # a completion, so a revert and another account's change to that
-        # address cannot both win.
-        change = EmailChange.objects.lock_for_taking(link.change_id, "old_email")
-    else:
-        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
-    if (
-        change is None
-        or not tokens.same_id(link.user_id, change.user_id)
-        or change.status != Status.COMPLETED
-        or change.reverted_at is not None
-        or not change.old_email
-        or not change.user.is_active
-        or not _address_still_set_by_changes_since(change)
-    ):
-        raise InvalidToken
-    if link.expired:
-        raise ExpiredToken(
-            _(
-                "This link has expired: a change can only be undone for a limited time. "
-                "Please contact support."
-            )
-        )
+def _open(token: object, *, lock: bool) -> EmailChange:
+    change = links.open_link(links.REVERT, token, lock=lock).change
+    assert change is not None
     return change
-
-
-def _address_still_set_by_changes_since(change: EmailChange) -> bool:
-    """Return whether the account's address is the one this flow last gave it.
-
-    Later changes made through the flows do not void the way back: whoever
-    took an account over could otherwise change the address once more, to
-    send the next notice to a mailbox of theirs, and so kill the real owner's
-    link. An address set outside the app does: the link no longer describes
-    the account.
-    """
-    latest = EmailChange.objects.completed_since(change).order_by("-pk").first()
-    return latest is not None and addresses.same_address(
-        addresses.of_user(change.user), latest.new_email
-    )
 
 
 def check_revert(token: object) -> EmailChange:
     """Return the completed change a "this wasn't me" link would undo, without using it."""
-    return _change_for_token(token, lock=False)
+    return _open(token, lock=False)
 
 
 def confirm_revert(
@@ -83,7 +44,7 @@ def confirm_revert(
     """
 
     def revert(outbox: Outbox) -> EmailChange:
-        change = _change_for_token(token, lock=True)
+        change = _open(token, lock=True)
         user = change.user
         now = timezone.now()
         discarded = addresses.of_user(user)
