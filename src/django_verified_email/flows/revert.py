@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -45,36 +47,15 @@ def confirm_revert(
 
     def revert(outbox: Outbox) -> EmailChange:
         change = _open(token, lock=True)
-        user = change.user
         now = timezone.now()
-        discarded = addresses.of_user(user)
-        # An account that only typed the address does not block the way back.
-        if not _common.claim_address(user, change.old_email, outbox) or not (
-            _common.set_verified_address(user, change.old_email, now, end_sessions=True)
-        ):
-            raise EmailTakenMeanwhile(
-                _(
-                    "Your old email address now belongs to another account, so the change "
-                    "cannot be undone here. Please contact support."
-                )
-            )
-        EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
-        takeover.retire_access(user)
-        # This change and every later one are undone: their own revert links
-        # (the later ones went to addresses the taker may control) die too.
-        EmailChange.objects.completed_since(change).update(reverted_at=now)
-        change.reverted_at = now
-        refused = refused_fields(context)
-        if refused:
-            # On the change whose link was used: the one its emails read.
-            EmailChange.objects.filter(pk=change.pk).update(**refused)
-            for field, value in refused.items():
-                setattr(change, field, value)
-        outbox.email(emails.CHANGE_REVERTED_NEW, user=user, change=change, base_url=base_url)
-        outbox.email(emails.CHANGE_REVERTED_OLD, user=user, change=change, base_url=base_url)
+        discarded = addresses.of_user(change.user)
+        _restore_old_address(outbox, change, now)
+        _take_account_back(change, now, context)
+        outbox.email(emails.CHANGE_REVERTED_NEW, user=change.user, change=change, base_url=base_url)
+        outbox.email(emails.CHANGE_REVERTED_OLD, user=change.user, change=change, base_url=base_url)
         outbox.signal(
             signals.email_change_reverted,
-            user=user,
+            user=change.user,
             change=change,
             restored_email=change.old_email,
             discarded_email=discarded,
@@ -82,3 +63,34 @@ def confirm_revert(
         return change
 
     return _common.taking_back(revert)
+
+
+def _restore_old_address(outbox: Outbox, change: EmailChange, now: datetime) -> None:
+    """Give the (locked) user the change's old address back, verified, or raise."""
+    # An account that only typed the address does not block the way back.
+    if not _common.claim_address(change.user, change.old_email, outbox) or not (
+        _common.set_verified_address(change.user, change.old_email, now, end_sessions=True)
+    ):
+        raise EmailTakenMeanwhile(
+            _(
+                "Your old email address now belongs to another account, so the change "
+                "cannot be undone here. Please contact support."
+            )
+        )
+
+
+def _take_account_back(change: EmailChange, now: datetime, context: RequestContext | None) -> None:
+    """Cancel what is pending, retire access, and mark this change and the later ones undone."""
+    user = change.user
+    EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
+    takeover.retire_access(user)
+    # This change and every later one are undone: their own revert links
+    # (the later ones went to addresses the taker may control) die too.
+    EmailChange.objects.completed_since(change).update(reverted_at=now)
+    change.reverted_at = now
+    refused = refused_fields(context)
+    if refused:
+        # On the change whose link was used: the one its emails read.
+        EmailChange.objects.filter(pk=change.pk).update(**refused)
+        for field, value in refused.items():
+            setattr(change, field, value)
