@@ -158,22 +158,7 @@ class VerifiedEmailUserAdminMixin(_UserAdmin):
 
     @admin.action(description=_("Send verification link"), permissions=["change"])
     def send_verification_link(self, request, queryset):
-        base_url = link_base(request)
-        sent = []
-        already_verified = []
-        for user in queryset:
-            try:
-                flows.send_verification(user, base_url=base_url)
-            except AlreadyVerified:
-                already_verified.append(user)
-            except VerifiedEmailError as error:
-                self.message_user(
-                    request,
-                    _("%(user)s: %(detail)s") % {"user": user, "detail": error.detail},
-                    messages.ERROR,
-                )
-            else:
-                sent.append(user)
+        sent, already_verified = self._send_verification_to_each(request, queryset)
         if sent:
             self.message_user(
                 request,
@@ -199,3 +184,26 @@ class VerifiedEmailUserAdminMixin(_UserAdmin):
                 },
                 messages.WARNING,
             )
+
+    def _send_verification_to_each(self, request, queryset):
+        """Send each user a link; return those sent to and those already verified.
+
+        Any other refusal is told at once, user by user.
+        """
+        base_url = link_base(request)
+        sent = []
+        already_verified = []
+        for user in queryset:
+            try:
+                flows.send_verification(user, base_url=base_url)
+            except AlreadyVerified:
+                already_verified.append(user)
+            except VerifiedEmailError as error:
+                self.message_user(
+                    request,
+                    _("%(user)s: %(detail)s") % {"user": user, "detail": error.detail},
+                    messages.ERROR,
+                )
+            else:
+                sent.append(user)
+        return sent, already_verified

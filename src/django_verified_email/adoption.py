@@ -109,7 +109,6 @@ def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
     sent (nothing was proved). Running it twice trusts nobody twice.
     """
     User = get_user_model()
-    name = User.get_email_field_name()
     now = now or timezone.now()
     result = Trust()
     audit = audit_addresses(using)
@@ -119,34 +118,11 @@ def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
     last_pk = None
     while True:
         with transaction.atomic(using=using):
-            batch = _never_verified(User).using(using).order_by("pk")
-            if last_pk is not None:
-                batch = batch.filter(pk__gt=last_pk)
-            if not dry_run:
-                # Locked while checked and updated: a concurrent change of the
-                # address or a verification cannot slip in between.
-                batch = batch.select_for_update()
-            rows = list(batch.values_list("pk", name)[:batch_size])
+            rows = _next_batch(User, last_pk, batch_size, using, lock=not dry_run)
             if not rows:
                 break
             last_pk = rows[-1][0]
-            used_the_app = set(
-                EmailChange.objects.using(using)
-                .filter(user_id__in=[pk for pk, _ in rows])
-                .values_list("user_id", flat=True)
-            )
-            trusted = []
-            for pk, address in rows:
-                if not address:
-                    result.skipped_blank += 1
-                elif not addresses.is_valid(address):
-                    result.skipped_invalid += 1
-                elif audit.shared(address):
-                    result.skipped_shared += 1
-                elif pk in used_the_app:
-                    result.skipped_used_the_app += 1
-                else:
-                    trusted.append(pk)
+            trusted = _trustable(rows, audit, result, using)
             if trusted and not dry_run:
                 result.trusted += (
                     _never_verified(User)
@@ -158,3 +134,37 @@ def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
                 result.trusted += len(trusted)
             result.batches += 1
     return result
+
+
+def _next_batch(User, last_pk, batch_size, using, *, lock):
+    """The next never-verified users after ``last_pk``: ``(pk, address)`` of each."""
+    batch = _never_verified(User).using(using).order_by("pk")
+    if last_pk is not None:
+        batch = batch.filter(pk__gt=last_pk)
+    if lock:
+        # Locked while checked and updated: a concurrent change of the
+        # address or a verification cannot slip in between.
+        batch = batch.select_for_update()
+    return list(batch.values_list("pk", User.get_email_field_name())[:batch_size])
+
+
+def _trustable(rows, audit, result, using):
+    """The users of ``rows`` whose address may be trusted; count the others in ``result``."""
+    used_the_app = set(
+        EmailChange.objects.using(using)
+        .filter(user_id__in=[pk for pk, _ in rows])
+        .values_list("user_id", flat=True)
+    )
+    trusted = []
+    for pk, address in rows:
+        if not address:
+            result.skipped_blank += 1
+        elif not addresses.is_valid(address):
+            result.skipped_invalid += 1
+        elif audit.shared(address):
+            result.skipped_shared += 1
+        elif pk in used_the_app:
+            result.skipped_used_the_app += 1
+        else:
+            trusted.append(pk)
+    return trusted

@@ -34,9 +34,24 @@ def check_user_model(app_configs=None, **kwargs):
     return []
 
 
+#: The settings that are whole numbers, and the smallest each may be.
+WHOLE_NUMBERS = {
+    "LINK_MAX_AGE": 1,
+    "REAUTH_MAX_ATTEMPTS": 1,
+    "REAUTH_LOCKOUT": 1,
+    "RESEND_COOLDOWN": 0,
+    "REVERT_MAX_AGE": 1,
+    "CHANGE_LOCK_AFTER_REVERT": 0,
+    "PURGE_AFTER": 1,
+    "CLIENT_IP_PROXY_COUNT": 1,
+    "CODE_MAX_AGE": 1,
+    "CODE_MAX_ATTEMPTS": 1,
+    "CODE_MAX_ATTEMPTS_PER_DAY": 1,
+}
+
+
 @checks.register()
 def check_settings(app_configs=None, **kwargs):
-    errors = []
     user_values = app_settings.user_values
     if not isinstance(user_values, dict):
         return [
@@ -45,38 +60,41 @@ def check_settings(app_configs=None, **kwargs):
                 id="verified_email.E002",
             )
         ]
-    for key in sorted(set(user_values) - set(DEFAULTS)):
-        errors.append(
-            checks.Error(
-                f"VERIFIED_EMAIL has an unknown key {key!r}.",
-                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-                id="verified_email.E002",
-            )
+    return [
+        *_check_known_keys(user_values),
+        *_check_whole_numbers(user_values),
+        *_check_second_factor(user_values.get("RECOVERY_SECOND_FACTOR")),
+        *_check_delivery_and_base_url(user_values),
+        *_check_switch_and_text_settings(user_values),
+    ]
+
+
+def _check_known_keys(user_values):
+    return [
+        checks.Error(
+            f"VERIFIED_EMAIL has an unknown key {key!r}.",
+            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+            id="verified_email.E002",
         )
-    for key in (
-        "LINK_MAX_AGE",
-        "REAUTH_MAX_ATTEMPTS",
-        "REAUTH_LOCKOUT",
-        "RESEND_COOLDOWN",
-        "REVERT_MAX_AGE",
-        "CHANGE_LOCK_AFTER_REVERT",
-        "PURGE_AFTER",
-        "CLIENT_IP_PROXY_COUNT",
-        "CODE_MAX_AGE",
-        "CODE_MAX_ATTEMPTS",
-        "CODE_MAX_ATTEMPTS_PER_DAY",
-    ):
-        value = user_values.get(key, DEFAULTS[key])
-        minimum = 0 if key in ("RESEND_COOLDOWN", "CHANGE_LOCK_AFTER_REVERT") else 1
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            errors.append(
-                checks.Error(
-                    f"VERIFIED_EMAIL[{key!r}] must be a whole number of at least {minimum}.",
-                    id="verified_email.E003",
-                )
-            )
+        for key in sorted(set(user_values) - set(DEFAULTS))
+    ]
+
+
+def _is_whole(value, minimum):
+    return not isinstance(value, bool) and isinstance(value, int) and value >= minimum
+
+
+def _check_whole_numbers(user_values):
+    errors = [
+        checks.Error(
+            f"VERIFIED_EMAIL[{key!r}] must be a whole number of at least {minimum}.",
+            id="verified_email.E003",
+        )
+        for key, minimum in WHOLE_NUMBERS.items()
+        if not _is_whole(user_values.get(key, DEFAULTS[key]), minimum)
+    ]
     delay = user_values.get("RECOVERY_DELAY", DEFAULTS["RECOVERY_DELAY"])
-    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int) or delay < 1):
+    if delay is not None and not _is_whole(delay, 1):
         errors.append(
             checks.Error(
                 "VERIFIED_EMAIL['RECOVERY_DELAY'] must be None (the lost-mailbox path off) "
@@ -84,7 +102,11 @@ def check_settings(app_configs=None, **kwargs):
                 id="verified_email.E003",
             )
         )
-    errors.extend(_check_second_factor(user_values.get("RECOVERY_SECOND_FACTOR")))
+    return errors
+
+
+def _check_delivery_and_base_url(user_values):
+    errors = []
     if user_values.get("DELIVERY", DEFAULTS["DELIVERY"]) not in DELIVERY_MODES:
         errors.append(
             checks.Error(
@@ -102,7 +124,6 @@ def check_settings(app_configs=None, **kwargs):
                 id="verified_email.E005",
             )
         )
-    errors.extend(_check_switch_and_text_settings(user_values))
     return errors
 
 

@@ -31,6 +31,7 @@ from . import addresses, durations, languages, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
+from .tokens import Step
 
 Status = EmailChange.Status
 
@@ -51,17 +52,13 @@ CHANGE_REVERTED_OLD = "change_reverted_old"
 CHANGE_DENIED_OLD = "change_denied_old"
 CHANGE_DENIED_NEW = "change_denied_new"
 
-#: The steps of a change, as its links name them.
-OLD_STEP = "old"
-NEW_STEP = "new"
-
 
 def _verify_link(user: Any, change: EmailChange | None) -> str:
     token = tokens.make_verify_token(user)
     return reverse("verified_email:verify-confirm", kwargs={"token": token})
 
 
-def _change_link(step: str) -> Callable[[Any, EmailChange], str]:
+def _change_link(step: Step) -> Callable[[Any, EmailChange], str]:
     def link(user: Any, change: EmailChange) -> str:
         token = tokens.make_change_token(change, step)
         return reverse("verified_email:change-confirm", kwargs={"token": token})
@@ -156,7 +153,7 @@ class Kind:
     #: when the link has no more use (the message goes without it).
     link: Callable[[Any, Any], str | None] | None = None
     #: The change step whose link it carries (the link is for ``due_in``).
-    step: str | None = None
+    step: Step | None = None
     #: More template context.
     context: Callable[[], dict[str, Any]] | None = None
     #: Seconds the link works, which the message states.
@@ -172,15 +169,15 @@ KINDS: dict[str, Kind] = {
     CHANGE_CONFIRM_OLD: Kind(
         recipient=_to_old,
         due_in=Status.AWAITING_OLD,
-        link=_change_link(OLD_STEP),
-        step=OLD_STEP,
+        link=_change_link(Step.OLD),
+        step=Step.OLD,
         code="change_old",
     ),
     CHANGE_CONFIRM_NEW: Kind(
         recipient=_to_new,
         due_in=Status.AWAITING_NEW,
-        link=_change_link(NEW_STEP),
-        step=NEW_STEP,
+        link=_change_link(Step.NEW),
+        step=Step.NEW,
         code="change_new",
     ),
     # Sent instead of CHANGE_CONFIRM_NEW when the new address is taken. It
@@ -200,8 +197,8 @@ KINDS: dict[str, Kind] = {
     RECOVERY_CONFIRM_NEW: Kind(
         recipient=_to_new,
         due_in=Status.AWAITING_NEW,
-        link=_change_link(NEW_STEP),
-        step=NEW_STEP,
+        link=_change_link(Step.NEW),
+        step=Step.NEW,
         context=_recovery_context,
         code="recovery_new",
     ),
@@ -233,7 +230,7 @@ KINDS: dict[str, Kind] = {
 }
 
 #: The status a change must be in for a link of each step to work.
-STEP_STATUS: dict[str, object] = {kind.step: kind.due_in for kind in KINDS.values() if kind.step}
+STEP_STATUS: dict[Step, object] = {kind.step: kind.due_in for kind in KINDS.values() if kind.step}
 
 
 #: The name Django's sites framework gives the site it creates: no name to show.

@@ -8,7 +8,8 @@ stops working once that state moves on: that is what makes a link one-time.
 Two verbs per kind of link: ``make_<kind>_token`` signs one, ``read_<kind>_token``
 checks its signature and hands back a small frozen dataclass (``VerifyLink``,
 ``ChangeLink``, ``RevertLink``, ``SetPasswordLink``). Whether the link still fits the database is
-for the flows to say. This is the only module that knows the payload layout.
+for the flows to say (``flows.links``). This is the only module that knows the payload layout;
+``Step`` names the two steps of a change as its links carry them.
 
 Keys come from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``: rotating the key
 keeps links that were signed with a fallback alive until they expire.
@@ -16,6 +17,7 @@ keeps links that were signed with a fallback alive until they expire.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,6 +57,21 @@ CLOCK_SKEW = 60  # seconds
 PortableId = int | str
 
 
+class Step(str, enum.Enum):
+    """The two steps of a change, by the address each link goes to.
+
+    A ``str`` equal to its value (``"old"``, ``"new"``), and written as it
+    (``enum.StrEnum`` is Python 3.11+): what change links, templates and
+    API answers have always carried, so nothing signed or stored changes.
+    """
+
+    OLD = "old"
+    NEW = "new"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class BadToken(Exception):
     """The token is malformed, tampered with, or signed with an unknown key."""
 
@@ -71,10 +88,10 @@ class VerifyLink:
 
 @dataclass(frozen=True)
 class ChangeLink:
-    """What a change link says: the change, its step (``"old"``/``"new"``), the generation."""
+    """What a change link says: the change, its ``Step``, the generation."""
 
     change_id: int
-    step: str
+    step: Step
     generation: int
     fingerprint: str
     #: Genuine, but older than ``LINK_MAX_AGE``.
@@ -199,8 +216,8 @@ def read_verify_token(token: object) -> VerifyLink:
     return VerifyLink(user_id=payload["u"], fingerprint=payload["f"], expired=expired)
 
 
-def make_change_token(change: EmailChange, step: str) -> str:
-    """Sign the link of one step (``"old"`` or ``"new"``) of a pending change.
+def make_change_token(change: EmailChange, step: Step) -> str:
+    """Sign the link of one ``Step`` of a pending change.
 
     Dies when the step is done or the change closes (its status moves on),
     when a newer link of the change is sent (the generation moves on), when
@@ -209,7 +226,7 @@ def make_change_token(change: EmailChange, step: str) -> str:
     return _serializer(CHANGE_SALT).dumps(
         {
             "c": change.pk,
-            "s": step,
+            "s": Step(step).value,
             "g": change.link_generation,
             "f": fingerprint(change.user, with_verified_state=False),
         }
@@ -219,9 +236,11 @@ def make_change_token(change: EmailChange, step: str) -> str:
 def read_change_token(token: object) -> ChangeLink:
     """Return what a change link says, or raise ``BadToken``."""
     payload, expired = _read(token, CHANGE_SALT, {"c", "s", "g", "f"})
+    if payload["s"] not in [step.value for step in Step]:
+        raise BadToken
     return ChangeLink(
         change_id=payload["c"],
-        step=payload["s"],
+        step=Step(payload["s"]),
         generation=payload["g"],
         fingerprint=payload["f"],
         expired=expired,

@@ -32,6 +32,7 @@ from .exceptions import (
     VerifiedEmailError,
 )
 from .forms import ChangeEmailForm
+from .tokens import Step
 from .web import link_base
 
 
@@ -218,31 +219,71 @@ def verify_send(request):
     return redirect("verified_email:status")
 
 
-@token_page
-@require_http_methods(["GET", "HEAD", "POST"])
-def verify_confirm(request, token):
-    try:
-        if request.method != "POST":
-            # Mail scanners open links: a GET only shows the confirm button.
-            user = flows.check_verification(token)
-            return render(
-                request,
-                "verified_email/verify_confirm.html",
-                {"email": addresses.of_user(user)},
-            )
-        if "resend" in request.POST:
-            return _resend_for_expired_link(
-                request, token, flows.resend_verification_for_expired_link
-            )
-        user = flows.confirm_verification(token)
-    except VerifiedEmailError as error:
-        return error_page(request, error, flow="verify")
+def _answers_errors(flow):
+    """Answer the flow errors of a link page's action with their page (``error_page``)."""
+
+    def decorate(action):
+        @wraps(action)
+        def answered(request, token):
+            try:
+                return action(request, token)
+            except VerifiedEmailError as error:
+                return error_page(request, error, flow=flow)
+
+        return answered
+
+    return decorate
+
+
+def _by_button(request, token, *, show, confirm, actions):
+    """Route a link's request: GET shows its page, a POST runs the action its button names.
+
+    Every button of a link's page posts to the link's own URL (from a
+    no-referrer page, a form sent elsewhere carries "Origin: null"); the
+    field a button posts (``actions``: field -> action) says which. A POST
+    with none of them confirms.
+    """
+    if request.method != "POST":
+        return show(request, token)
+    for field, action in actions.items():
+        if field in request.POST:
+            return action(request, token)
+    return confirm(request, token)
+
+
+@_answers_errors("verify")
+def verify_link_page(request, token):
+    # Mail scanners open links: a GET only shows the confirm button.
+    user = flows.check_verification(token)
+    return render(request, "verified_email/verify_confirm.html", {"email": addresses.of_user(user)})
+
+
+@_answers_errors("verify")
+def verify_link_confirm(request, token):
+    user = flows.confirm_verification(token)
     messages.success(
         request,
         _("Your email address %(email)s is verified.") % {"email": addresses.of_user(user)},
         fail_silently=True,
     )
     return success_redirect()
+
+
+@_answers_errors("verify")
+def verify_link_resend(request, token):
+    return _resend_for_expired_link(request, token, flows.resend_verification_for_expired_link)
+
+
+@token_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def verify_confirm(request, token):
+    return _by_button(
+        request,
+        token,
+        show=verify_link_page,
+        confirm=verify_link_confirm,
+        actions={"resend": verify_link_resend},
+    )
 
 
 def _resend_for_expired_link(request, token, resend):
@@ -276,53 +317,16 @@ def change(request):
     refusal = None
     if request.method == "POST" and form.is_valid():
         try:
-            lost = bool(form.cleaned_data.get("old_email_lost"))
-            pending = flows.request_change(
-                request.user,
-                form.cleaned_data["new_email"],
-                form.cleaned_data["password"],
-                base_url=link_base(request),
-                context=web.request_context(request),
-                old_email_lost=lost,
-                second_factor=lost and web.passed_second_factor(request, request.user),
-            )
+            pending = _request_change(request, form)
+        except DeliveryFailed as error:
+            # The change is saved: the way on is the status page's resend.
+            return error_page(request, error)
         except VerifiedEmailError as error:
-            field = ChangeEmailForm.ERROR_FIELDS.get(error.code)
-            if isinstance(error, DeliveryFailed):
-                # The change is saved: the way on is the status page's resend.
-                return error_page(request, error)
-            if field is not None:
-                form.add_error(field, error.message)
-            else:
-                # Refused as a whole (a lockout, a cooldown): the form comes
-                # back with the address as typed, never the password.
-                refusal = error
-                if isinstance(error, LockedOut):
-                    lock = error
+            refusal = _refusal(form, error)
+            if isinstance(refusal, LockedOut):
+                lock = refusal
         else:
-            if pending.old_email_lost:
-                text = _(
-                    "To confirm, open the link we sent to %(new_email)s. We told %(old_email)s "
-                    "too: the change completes %(delay)s after you confirm, unless it is stopped."
-                ) % {
-                    "new_email": pending.new_email,
-                    "old_email": pending.old_email,
-                    "delay": _recovery_delay_words(),
-                }
-                if pending.second_factor:
-                    text = _(
-                        "To confirm, open the link we sent to %(new_email)s. We told "
-                        "%(old_email)s too."
-                    ) % {"new_email": pending.new_email, "old_email": pending.old_email}
-            elif pending.status == pending.Status.AWAITING_OLD:
-                text = _(
-                    "To confirm, open the link we sent to your current address, %(email)s."
-                ) % {"email": pending.old_email}
-            else:
-                text = _("To confirm, open the link we sent to %(email)s.") % {
-                    "email": pending.new_email
-                }
-            messages.success(request, text, fail_silently=True)
+            messages.success(request, _requested_text(pending), fail_silently=True)
             return redirect("verified_email:status")
     response = render(
         request,
@@ -340,6 +344,107 @@ def change(request):
     return response
 
 
+def _request_change(request, form):
+    lost = bool(form.cleaned_data.get("old_email_lost"))
+    return flows.request_change(
+        request.user,
+        form.cleaned_data["new_email"],
+        form.cleaned_data["password"],
+        base_url=link_base(request),
+        context=web.request_context(request),
+        old_email_lost=lost,
+        second_factor=lost and web.passed_second_factor(request, request.user),
+    )
+
+
+def _refusal(form, error):
+    """Show a refused request's error on its field; return it if it refuses the request as a whole.
+
+    A refusal as a whole (a lockout, a cooldown) brings the form back with
+    the address as typed, never the password.
+    """
+    field = ChangeEmailForm.ERROR_FIELDS.get(error.code)
+    if field is None:
+        return error
+    form.add_error(field, error.message)
+    return None
+
+
+def _requested_text(pending):
+    """What the page says once a change is requested: where to look next."""
+    if pending.old_email_lost and pending.second_factor:
+        return _(
+            "To confirm, open the link we sent to %(new_email)s. We told %(old_email)s too."
+        ) % {"new_email": pending.new_email, "old_email": pending.old_email}
+    if pending.old_email_lost:
+        return _(
+            "To confirm, open the link we sent to %(new_email)s. We told %(old_email)s "
+            "too: the change completes %(delay)s after you confirm, unless it is stopped."
+        ) % {
+            "new_email": pending.new_email,
+            "old_email": pending.old_email,
+            "delay": _recovery_delay_words(),
+        }
+    if pending.status == pending.Status.AWAITING_OLD:
+        return _("To confirm, open the link we sent to your current address, %(email)s.") % {
+            "email": pending.old_email
+        }
+    return _("To confirm, open the link we sent to %(email)s.") % {"email": pending.new_email}
+
+
+@_answers_errors("change")
+def change_link_page(request, token):
+    pending, step = flows.check_change(token)
+    return render(
+        request,
+        "verified_email/change_confirm.html",
+        # ?deny=1: the email's "This wasn't me" link; the page leads with
+        # that button. Only its POST acts.
+        {"change": pending, "step": step, "deny_first": "deny" in request.GET},
+    )
+
+
+@_answers_errors("change")
+def change_link_confirm(request, token):
+    pending = web.confirm_change(request, token)
+    # The one who opened the link may type the new address's code right
+    # here, if they are logged in as the account (posted back to this URL:
+    # see flows.confirm_change_by_code).
+    return _after_change_step(request, pending, code_action="")
+
+
+@_answers_errors("change")
+def change_link_deny(request, token):
+    """The old address's "This wasn't me": the change is refused, the account taken back."""
+    denied, password_token = web.confirm_deny(request, token)
+    return _taken_back_page(request, "verified_email/change_denied.html", denied, password_token)
+
+
+@_answers_errors("change")
+def change_link_code(request, token):
+    """The code box of the "one more step" page, posted back to the link's own URL."""
+    if not web.session_user(request).is_authenticated:
+        # Not back to this URL: the token would travel on in ?next=.
+        return redirect_to_login(reverse("verified_email:status"))
+    try:
+        pending = web.confirm_change_by_code(
+            request, request.user, request.POST.get("code"), link=token
+        )
+    except (InvalidCode, ExpiredCode) as error:
+        return _code_refused(
+            request,
+            error,
+            "verified_email/change_old_confirmed.html",
+            {"change": flows.pending_change(request.user), "code_action": ""},
+        )
+    return _after_change_step(request, pending, code_action="")
+
+
+@_answers_errors("change")
+def change_link_resend(request, token):
+    return _resend_for_expired_link(request, token, flows.resend_change_for_expired_link)
+
+
 @token_page
 # Its deny answer shows the new-password form: never framed (see change()).
 # Inside token_page, whose frame hides the token from error reports.
@@ -347,32 +452,19 @@ def change(request):
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_confirm(request, token):
-    try:
-        if request.method != "POST":
-            pending, step = flows.check_change(token)
-            return render(
-                request,
-                "verified_email/change_confirm.html",
-                # ?deny=1: the email's "This wasn't me" link; the page leads
-                # with that button. Only its POST acts.
-                {"change": pending, "step": step, "deny_first": "deny" in request.GET},
-            )
-        if "resend" in request.POST:
-            return _resend_for_expired_link(request, token, flows.resend_change_for_expired_link)
-        if "deny" in request.POST:
-            denied, password_token = web.confirm_deny(request, token)
-            return _taken_back_page(
-                request, "verified_email/change_denied.html", denied, password_token
-            )
-        if "code" in request.POST:
-            return _code_on_link_page(request, token)
-        pending = web.confirm_change(request, token)
-    except VerifiedEmailError as error:
-        return error_page(request, error, flow="change")
-    # The one who opened the link may type the new address's code right
-    # here, if they are logged in as the account (posted back to this URL:
-    # see flows.confirm_change_by_code).
-    return _after_change_step(request, pending, code_action="")
+    # The email's "This wasn't me" opens this link with ?deny=1; the page
+    # posts deny=1 back here (so does the contract's POST).
+    return _by_button(
+        request,
+        token,
+        show=change_link_page,
+        confirm=change_link_confirm,
+        actions={
+            "resend": change_link_resend,
+            "deny": change_link_deny,
+            "code": change_link_code,
+        },
+    )
 
 
 def _after_change_step(request, pending, *, code_action):
@@ -397,25 +489,6 @@ def _after_change_step(request, pending, *, code_action):
         text = _("Your email address is now %(email)s.")
     messages.success(request, text % {"email": pending.new_email}, fail_silently=True)
     return success_redirect()
-
-
-def _code_on_link_page(request, token):
-    """The code box of the "one more step" page, posted back to the link's own URL."""
-    if not web.session_user(request).is_authenticated:
-        # Not back to this URL: the token would travel on in ?next=.
-        return redirect_to_login(reverse("verified_email:status"))
-    try:
-        pending = web.confirm_change_by_code(
-            request, request.user, request.POST.get("code"), link=token
-        )
-    except (InvalidCode, ExpiredCode) as error:
-        return _code_refused(
-            request,
-            error,
-            "verified_email/change_old_confirmed.html",
-            {"change": flows.pending_change(request.user), "code_action": ""},
-        )
-    return _after_change_step(request, pending, code_action="")
 
 
 def _code_refused(request, error, template, context):
@@ -481,7 +554,7 @@ def change_code(request):
 def _code_context(change, action):
     step = None
     if change is not None:
-        step = "old" if change.status == change.Status.AWAITING_OLD else "new"
+        step = Step.OLD if change.status == change.Status.AWAITING_OLD else Step.NEW
     return {"change": change, "step": step, "action": action, "form_id": "ve-change-code"}
 
 

@@ -126,12 +126,14 @@ def confirm_change(
     session's stored hash no longer matches after it. Otherwise (and for the
     old address's link, which completes nothing) it is read later, only when
     a change completed, which spares the confirm-old step two queries.
+    The link is read once, here: the flow takes it as read.
     """
+    link = flows.read_change_link(token)
     return _confirm_and_renew(
         request,
-        lambda renew: flows.confirm_change(token, base_url=link_base(request), on_complete=renew),
+        lambda renew: flows.confirm_change(link, base_url=link_base(request), on_complete=renew),
         read_session_user,
-        may_complete=_is_new_address_link(token),
+        may_complete=link.step == tokens.Step.NEW,
     )
 
 
@@ -178,13 +180,6 @@ def _confirm_and_renew(
         sessions.after_address_changed(request, change.user, session_user=before)
 
     return confirm(renew)
-
-
-def _is_new_address_link(token: object) -> bool:
-    try:
-        return tokens.read_change_token(token).step == "new"
-    except tokens.BadToken:
-        return False
 
 
 def confirm_revert(request: HttpRequest, token: object) -> tuple[EmailChange, str]:

@@ -8,7 +8,8 @@ validated host).
 
 One module per flow: ``verify``, ``change``, ``revert``, ``deny``, ``recovery``
 (the lost-mailbox path) and ``codes`` (the one-time codes that stand in for a
-link); what they share is in ``_common``, and the queries on ``EmailChange``'s
+link); every link they take is read by ``links`` (one ladder of checks),
+what else they share is in ``_common``, and the queries on ``EmailChange``'s
 queryset. ``takeover`` holds what a revert, a deny and a recovery's stop do
 to access (end every session, retire the password) and the "set a new
 password" token that follows. Call the
@@ -21,6 +22,7 @@ from .change import (
     check_change,
     confirm_change,
     pending_change,
+    read_change_link,
     request_change,
     resend_change,
     resend_change_for_expired_link,
@@ -73,6 +75,7 @@ __all__ = [
     "confirm_verification",
     "confirm_verification_by_code",
     "pending_change",
+    "read_change_link",
     "request_change",
     "resend_change",
     "resend_change_for_expired_link",

@@ -1,4 +1,4 @@
-"""What several flows share: reading tokens, re-authenticating, taking an address.
+"""What several flows share: re-authenticating, taking an address (links: ``links``).
 
 Taking an address (a completion, a revert) never loses to an account that only
 typed it: ``taken_by_other`` counts the holders that proved it, and
@@ -10,58 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 
-from .. import addresses, prepared, signals, throttle, tokens
+from .. import addresses, prepared, signals, throttle
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox, signal_after_commit
-from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, InvalidToken, LockedOut, WrongPassword
-from ..models import EmailChange, VerifiedUser, lock_user
-
-Link = TypeVar("Link")
-
-
-def read_token(read: Callable[[object], Link], token: object) -> Link:
-    """Return ``read(token)``, with a malformed or forged token as ``InvalidToken``."""
-    try:
-        return read(token)
-    except tokens.BadToken:
-        raise InvalidToken from None
-
-
-def user_for_link(
-    link: tokens.VerifyLink | tokens.SetPasswordLink, *, lock: bool, with_verified_state: bool
-) -> VerifiedUser:
-    """Return the user a user link names (locked with ``lock``), or raise ``InvalidToken``.
-
-    The link dies with its user: gone, inactive, or moved on from the state
-    the link was sent against (``tokens.fingerprint``). Whether it expired is
-    the caller's to say, after this: an expired link to a user it no longer
-    fits is simply invalid.
-    """
-    if lock:
-        user = lock_user(link.user_id)
-    else:
-        user = get_user_model()._default_manager.filter(pk=link.user_id).first()
-    if user is None or not link_fits(
-        user, link.fingerprint, with_verified_state=with_verified_state
-    ):
-        raise InvalidToken
-    return user
-
-
-def link_fits(user: VerifiedUser, fingerprint: str, *, with_verified_state: bool) -> bool:
-    """Return whether a link carrying ``fingerprint`` may still act for ``user``.
-
-    Only for an active user still in the state the link was sent against
-    (``tokens.fingerprint``): a new address, password or counter kills it.
-    """
-    return bool(user.is_active) and fingerprint == tokens.fingerprint(
-        user, with_verified_state=with_verified_state
-    )
+from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, LockedOut, WrongPassword
+from ..models import EmailChange, VerifiedUser
 
 
 def reauthenticate(user: VerifiedUser, password: object) -> None:

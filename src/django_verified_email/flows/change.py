@@ -24,7 +24,6 @@ from ..exceptions import (
     DeliveryFailed,
     EmailTaken,
     EmailTakenMeanwhile,
-    ExpiredToken,
     InvalidEmail,
     InvalidToken,
     LockedOut,
@@ -33,9 +32,10 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser, change_with_user, lock_user
+from ..models import EmailChange, VerifiedUser, lock_user
 from ..request_context import RequestContext
-from . import _common, recovery
+from ..tokens import Step
+from . import _common, links, recovery
 
 Status = EmailChange.Status
 
@@ -67,11 +67,7 @@ def request_change(
     """
     if old_email_lost:
         recovery.check_enabled()
-    new_email = addresses.normalize(new_email) if isinstance(new_email, str) else ""
-    if not addresses.is_valid(new_email):
-        # A locked account hears of its lock first, whatever it typed.
-        throttle.check_lockout(user)
-        raise InvalidEmail
+    new_email = _valid_address(user, new_email)
     # Refuses a locked account too (the attempt is not taken then).
     _common.reauthenticate(user, password)
     with (
@@ -82,61 +78,91 @@ def request_change(
             raise SameEmail
         now = timezone.now()
         with atomic_outbox() as outbox:
-            locked = _locked_user_for_new_change(user.pk, new_email, now)
-            # The right password's count is forgotten in this transaction,
-            # under the user's lock (the order ``take_attempt`` locks in).
-            throttle.reset_attempts(user)
-            if locked.password != user.password:
-                # The password was checked against the row as it was read
-                # before the lock; a revert or a deny retired it since.
-                raise WrongPassword
-            # Read in the lock query whatever REVEAL_TAKEN_EMAIL says, so both
-            # settings, and both answers, do exactly the same database work.
-            if app_settings.REVEAL_TAKEN_EMAIL and locked.verified_email_address_taken:
-                raise EmailTaken
-            # The address as the lock reads it: ``user`` may have been loaded
-            # before another request changed it, and the first link must go
-            # to the account's address, not to the one it had.
-            current = addresses.of_user(locked)
-            if addresses.same_address(current, new_email):
-                raise SameEmail
+            locked = _lock_for_request(user, new_email, now)
             # Only now, so bad input is reported before "wait a bit".
             cooldown.claim()
-            if locked.verified_email_has_pending_change:
-                EmailChange.objects.pending_for(locked).update(
-                    status=Status.SUPERSEDED, closed_at=now
-                )
-            verified_old = locked.is_email_verified and bool(current)
-            # Without a verified old address there is nothing to lose: the
-            # single-link flow applies, with no wait.
-            lost = old_email_lost and verified_old
-            dual = verified_old and not lost
-            change = EmailChange.objects.create(
-                user=locked,
-                old_email=current,
-                new_email=new_email,
-                status=Status.AWAITING_OLD if dual else Status.AWAITING_NEW,
-                link_generation=1,
-                link_sent_at=now,
-                created_at=now,
-                old_email_lost=lost,
-                second_factor=lost and bool(second_factor),
-                **_context_fields(context),
+            change = _replace_pending(
+                locked, new_email, now, context, lost=old_email_lost, second_factor=second_factor
             )
-            if lost:
-                outbox.email(
-                    emails.RECOVERY_NOTICE_OLD, user=locked, change=change, base_url=base_url
-                )
-            if dual:
-                outbox.email(
-                    emails.CHANGE_CONFIRM_OLD, user=locked, change=change, base_url=base_url
-                )
-            else:
-                _queue_new_address_step(
-                    outbox, change, base_url, taken=locked.verified_email_address_taken
-                )
+            _queue_first_step(outbox, change, base_url, taken=locked.verified_email_address_taken)
             outbox.signal(signals.email_change_requested, user=locked, change=change)
     return change
+
+
+def _valid_address(user: VerifiedUser, typed: object) -> str:
+    """Return the typed new address, normalized, or raise ``InvalidEmail``."""
+    new_email = addresses.normalize(typed) if isinstance(typed, str) else ""
+    if not addresses.is_valid(new_email):
+        # A locked account hears of its lock first, whatever it typed.
+        throttle.check_lockout(user)
+        raise InvalidEmail
+    return new_email
+
+
+def _lock_for_request(user: VerifiedUser, new_email: str, now: datetime) -> VerifiedUser:
+    """Lock the user's row and check the request again against it; return the locked row."""
+    locked = _locked_user_for_new_change(user.pk, new_email, now)
+    # The right password's count is forgotten in this transaction, under the
+    # user's lock (the order ``take_attempt`` locks in).
+    throttle.reset_attempts(user)
+    if locked.password != user.password:
+        # The password was checked against the row as it was read before the
+        # lock; a revert or a deny retired it since.
+        raise WrongPassword
+    # Read in the lock query whatever REVEAL_TAKEN_EMAIL says, so both
+    # settings, and both answers, do exactly the same database work.
+    if app_settings.REVEAL_TAKEN_EMAIL and locked.verified_email_address_taken:
+        raise EmailTaken
+    # The address as the lock reads it: ``user`` may have been loaded before
+    # another request changed it, and the first link must go to the
+    # account's address, not to the one it had.
+    if addresses.same_address(addresses.of_user(locked), new_email):
+        raise SameEmail
+    return locked
+
+
+def _replace_pending(
+    locked: VerifiedUser,
+    new_email: str,
+    now: datetime,
+    context: RequestContext | None,
+    *,
+    lost: bool,
+    second_factor: bool,
+) -> EmailChange:
+    """Supersede the (locked) user's pending change, if any, and create the new one."""
+    if locked.verified_email_has_pending_change:
+        EmailChange.objects.pending_for(locked).update(status=Status.SUPERSEDED, closed_at=now)
+    current = addresses.of_user(locked)
+    verified_old = locked.is_email_verified and bool(current)
+    # Without a verified old address there is nothing to lose: the
+    # single-link flow applies, with no wait.
+    lost = lost and verified_old
+    dual = verified_old and not lost
+    return EmailChange.objects.create(
+        user=locked,
+        old_email=current,
+        new_email=new_email,
+        status=Status.AWAITING_OLD if dual else Status.AWAITING_NEW,
+        link_generation=1,
+        link_sent_at=now,
+        created_at=now,
+        old_email_lost=lost,
+        second_factor=lost and bool(second_factor),
+        **_context_fields(context),
+    )
+
+
+def _queue_first_step(
+    outbox: Outbox, change: EmailChange, base_url: str | None, *, taken: bool
+) -> None:
+    """Queue the messages a new change sends: the first link, and a recovery's notice."""
+    if change.old_email_lost:
+        outbox.email(emails.RECOVERY_NOTICE_OLD, user=change.user, change=change, base_url=base_url)
+    if change.status == Status.AWAITING_OLD:
+        outbox.email(emails.CHANGE_CONFIRM_OLD, user=change.user, change=change, base_url=base_url)
+    else:
+        _queue_new_address_step(outbox, change, base_url, taken=taken)
 
 
 def _context_fields(context: RequestContext | None) -> dict[str, object]:
@@ -262,36 +288,23 @@ def _queue_new_address_step(
         outbox.email(kind, user=change.user, change=change, base_url=base_url)
 
 
-def _change_for_token(token: object, *, lock: bool) -> tuple[EmailChange, str]:
-    link = _common.read_token(tokens.read_change_token, token)
-    change: EmailChange | None
-    if lock and link.step == emails.NEW_STEP:
-        # Completing writes the user row and takes an address: lock both and
-        # check the link against that locked state.
-        change = EmailChange.objects.lock_for_taking(link.change_id, "new_email")
-    elif lock:
-        # Confirming the old address writes the change row, and stores the
-        # code of the new address's email, whose key takes the user's row:
-        # that row first, then the change's (the order of every flow).
-        change = EmailChange.objects.lock_with_user(link.change_id)
-    else:
-        change = change_with_user(link.change_id)
-    if (
-        change is None
-        or change.user is None
-        or emails.STEP_STATUS.get(link.step) != change.status
-        or link.generation != change.link_generation
-        or not _common.link_fits(change.user, link.fingerprint, with_verified_state=False)
-    ):
-        raise InvalidToken
-    if link.expired:
-        raise ExpiredToken
-    return change, link.step
+def read_change_link(token: object) -> tokens.ChangeLink:
+    """Return what a change link says (its ``step`` above all) without using it, reading no row.
+
+    Raises ``InvalidToken``. ``confirm_change`` takes what this returns in
+    place of the token, and does not read it again.
+    """
+    return links.read(links.CHANGE, token)
 
 
-def check_change(token: object) -> tuple[EmailChange, str]:
-    """Return the change and step (``"old"`` or ``"new"``) a link is for, without using it."""
-    return _change_for_token(token, lock=False)
+def _step(opened: links.Opened) -> tuple[EmailChange, Step]:
+    assert opened.change is not None and opened.step is not None
+    return opened.change, opened.step
+
+
+def check_change(token: object) -> tuple[EmailChange, Step]:
+    """Return the change and ``Step`` a link is for, without using it."""
+    return _step(links.open_link(links.CHANGE, token, lock=False))
 
 
 def confirm_change(
@@ -300,18 +313,22 @@ def confirm_change(
     base_url: str | None = None,
     on_complete: Callable[[EmailChange], None] | None = None,
 ) -> EmailChange:
-    """Use a change link. Returns the change: ``awaiting_new`` or ``completed``.
+    """Use a change link (or what ``read_change_link`` read of one).
+
+    Returns the change: ``awaiting_new`` or ``completed``.
 
     ``on_complete(change)`` runs in the completing transaction, once the
     address changed (a front end renews its session there).
     """
     return confirm_step(
-        lambda: _change_for_token(token, lock=True), base_url=base_url, on_complete=on_complete
+        lambda: _step(links.open_link(links.CHANGE, token, lock=True)),
+        base_url=base_url,
+        on_complete=on_complete,
     )
 
 
 def confirm_step(
-    locate: Callable[[], tuple[EmailChange, str] | VerifiedEmailError],
+    locate: Callable[[], tuple[EmailChange, Step] | VerifiedEmailError],
     *,
     base_url: str | None = None,
     on_complete: Callable[[EmailChange], None] | None = None,
@@ -332,29 +349,7 @@ def confirm_step(
                 refusal = located
             else:
                 change, step = located
-                now = timezone.now()
-                if step == emails.OLD_STEP:
-                    change.status = Status.AWAITING_NEW  # type: ignore[assignment]
-                    change.old_confirmed_at = now
-                    change.link_generation += 1
-                    change.link_sent_at = now
-                    change.save(
-                        update_fields=[
-                            "status",
-                            "old_confirmed_at",
-                            "link_generation",
-                            "link_sent_at",
-                        ]
-                    )
-                    _queue_new_address_step(outbox, change, base_url)
-                    outbox.signal(
-                        signals.email_change_old_confirmed, user=change.user, change=change
-                    )
-                else:
-                    _complete(outbox, change, now, base_url)
-                    # Not for a recovery that now waits: its address is unchanged.
-                    if on_complete is not None and change.status == Status.COMPLETED:
-                        on_complete(change)
+                _take_step(outbox, change, step, base_url, on_complete)
     except Exception as error:
         if (
             outbox is not None
@@ -362,19 +357,7 @@ def confirm_step(
             and change is not None
             and change.status == Status.COMPLETED
         ):
-            # The change is done (committed); only its notices failed (the
-            # mail server, or a template that would not render), and there
-            # is no step left to send again. Still a delivery failure, as for
-            # every send, but one that says the change happened and carries
-            # it, so front ends can finish.
-            raise DeliveryFailed(
-                _(
-                    "Your email address is now %(email)s, but we could not send the "
-                    "confirmation emails just now."
-                )
-                % {"email": change.new_email},
-                change=change,
-            ) from error
+            raise _completed_but_unsent(change) from error
         raise
     if refusal is not None:
         raise refusal
@@ -382,19 +365,81 @@ def confirm_step(
     return change
 
 
+def _take_step(
+    outbox: Outbox,
+    change: EmailChange,
+    step: Step,
+    base_url: str | None,
+    on_complete: Callable[[EmailChange], None] | None,
+) -> None:
+    now = timezone.now()
+    if step == Step.OLD:
+        _confirm_old(outbox, change, now, base_url)
+        return
+    _complete(outbox, change, now, base_url)
+    # Not for a recovery that now waits: its address is unchanged.
+    if on_complete is not None and change.status == Status.COMPLETED:
+        on_complete(change)
+
+
+def _confirm_old(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | None) -> None:
+    """The old address approved: on to the new address's step, with a link of its own."""
+    change.status = Status.AWAITING_NEW  # type: ignore[assignment]
+    change.old_confirmed_at = now
+    change.link_generation += 1
+    change.link_sent_at = now
+    change.save(update_fields=["status", "old_confirmed_at", "link_generation", "link_sent_at"])
+    _queue_new_address_step(outbox, change, base_url)
+    outbox.signal(signals.email_change_old_confirmed, user=change.user, change=change)
+
+
+def _completed_but_unsent(change: EmailChange) -> DeliveryFailed:
+    """The failure of a completed change whose notices could not go out.
+
+    The change is done (committed); only its notices failed (the mail
+    server, or a template that would not render), and there is no step left
+    to send again. Still a delivery failure, as for every send, but one that
+    says the change happened and carries it, so front ends can finish.
+    """
+    return DeliveryFailed(
+        _(
+            "Your email address is now %(email)s, but we could not send the "
+            "confirmation emails just now."
+        )
+        % {"email": change.new_email},
+        change=change,
+    )
+
+
 def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | None) -> None:
     if change.old_email_lost and not change.second_factor:
         # A recovery: the new address proved itself, now the owner's wait.
         recovery.schedule(outbox, change, now)
         return
-    user = change.user  # locked by _change_for_token
-    # Checked again under the lock: another account may have taken the
-    # address since the link was sent.
+    user = change.user  # locked by the link or code that located it
     old_email = addresses.of_user(user)
-    # An account that only typed the address does not block this one.
-    if not _common.claim_address(user, change.new_email, outbox) or not (
+    _give_new_address(outbox, change, now)
+    change.status = Status.COMPLETED  # type: ignore[assignment]
+    change.closed_at = now
+    change.save(update_fields=["status", "closed_at"])
+    _queue_completion_notices(outbox, change, base_url)
+    outbox.signal(
+        signals.email_changed,
+        user=user,
+        change=change,
+        old_email=old_email,
+        new_email=change.new_email,
+    )
+
+
+def _give_new_address(outbox: Outbox, change: EmailChange, now: datetime) -> None:
+    """Give the (locked) user the change's new address, verified, or raise."""
+    # Checked again under the lock: another account may have taken the
+    # address since the link was sent. An account that only typed the
+    # address does not block this one.
+    if not _common.claim_address(change.user, change.new_email, outbox) or not (
         _common.set_verified_address(
-            user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
+            change.user, change.new_email, now, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS
         )
     ):
         raise EmailTakenMeanwhile(
@@ -403,11 +448,10 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
                 "Your email address was not changed."
             )
         )
-    change.user = user
-    change.status = Status.COMPLETED  # type: ignore[assignment]
-    change.closed_at = now
-    change.save(update_fields=["status", "closed_at"])
-    outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
+
+
+def _queue_completion_notices(outbox: Outbox, change: EmailChange, base_url: str | None) -> None:
+    outbox.email(emails.CHANGE_COMPLETED, user=change.user, change=change, base_url=base_url)
     # An unverified old address hears of it too, with the way back: it may
     # be the owner's real mailbox (an account from before the app was
     # adopted), and a typo'd one simply never reads it.
@@ -417,14 +461,7 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
         # without the way back a lost mailbox must not hold (recovery.py).
         recovery.notify_old_of_completion(outbox, change, base_url)
     elif app_settings.NOTIFY_OLD_EMAIL and change.old_email:
-        outbox.email(emails.CHANGE_NOTICE_OLD, user=user, change=change, base_url=base_url)
-    outbox.signal(
-        signals.email_changed,
-        user=user,
-        change=change,
-        old_email=old_email,
-        new_email=change.new_email,
-    )
+        outbox.email(emails.CHANGE_NOTICE_OLD, user=change.user, change=change, base_url=base_url)
 
 
 def pending_change(user: VerifiedUser) -> EmailChange | None:
@@ -443,7 +480,7 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
         cooldown.claim()
         with atomic_outbox() as outbox:
             # The user's row first, then the change's: the resent email's code
-            # is stored in this transaction (see ``_change_for_token``).
+            # is stored in this transaction (see ``links.CHANGE``).
             lock_user(user.pk)
             change = EmailChange.objects.pending_for(user).select_for_update().first()
             if change is None:
@@ -470,7 +507,7 @@ def resend_change_for_expired_link(
     token: object, user: VerifiedUser, *, base_url: str | None = None
 ) -> EmailChange:
     """Send the pending change's current link again, in place of an expired one."""
-    change_id = _common.read_token(tokens.read_change_token, token).change_id
+    change_id = links.read(links.CHANGE, token).change_id
     if not EmailChange.objects.filter(pk=change_id, user_id=user.pk).exists():
         raise InvalidToken
     return resend_change(user, base_url=base_url)

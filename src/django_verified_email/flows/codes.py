@@ -52,8 +52,8 @@ from .. import prepared, tokens
 from ..conf import app_settings
 from ..exceptions import ExpiredCode, InvalidCode, InvalidToken, VerifiedEmailError
 from ..models import EmailChange, OneTimeCode, VerifiedUser, WrongCode, lock_user
-from . import _common
 from . import change as change_flow
+from . import links
 from . import verify as verify_flow
 
 logger = logging.getLogger("django_verified_email")
@@ -81,7 +81,7 @@ KEY_SALT = "django_verified_email.codes"
 RECOVERY_NEW = "recovery_new"
 
 #: The change step each purpose confirms, and back.
-STEP_PURPOSE = {"old": CHANGE_OLD, "new": CHANGE_NEW}
+STEP_PURPOSE = {tokens.Step.OLD: CHANGE_OLD, tokens.Step.NEW: CHANGE_NEW}
 
 TOO_MANY_TRIES = _(
     "Too many wrong codes: this one no longer works. Ask for a new one, or use the link "
@@ -388,17 +388,17 @@ def confirm_change_by_code(
     ``confirm_change`` takes it.
     """
     if link is not None:
-        change_id = _common.read_token(tokens.read_change_token, link).change_id
+        change_id = links.read(links.CHANGE, link).change_id
         if not EmailChange.objects.filter(pk=change_id, user_id=user.pk).exists():
             raise InvalidToken
 
-    def locate() -> tuple[EmailChange, str] | VerifiedEmailError:
+    def locate() -> tuple[EmailChange, tokens.Step] | VerifiedEmailError:
         pending = EmailChange.objects.pending_for(user).first()
         step = _step_of(pending)
         if pending is None or step is None:
             return ExpiredCode()
         change: EmailChange | None
-        if step == "new":
+        if step == tokens.Step.NEW:
             # Completing writes the user and takes an address: lock as the
             # link does (the user first, then the changes to that address).
             change = EmailChange.objects.lock_for_taking(pending.pk, "new_email")
@@ -417,13 +417,13 @@ def confirm_change_by_code(
     return change_flow.confirm_step(locate, base_url=base_url, on_complete=on_complete)
 
 
-def _step_of(change: EmailChange | None) -> str | None:
+def _step_of(change: EmailChange | None) -> tokens.Step | None:
     if change is None:
         return None
     if change.status == EmailChange.Status.AWAITING_OLD:
-        return "old"
+        return tokens.Step.OLD
     if change.status == EmailChange.Status.AWAITING_NEW:
-        return "new"
+        return tokens.Step.NEW
     return None
 
 

@@ -9,50 +9,26 @@ it. Both addresses are told; the old one gets a "set a new password" link.
 
 from __future__ import annotations
 
-import logging
-
 from django.utils import timezone
 
-from .. import emails, signals, tokens
+from .. import emails, signals
 from ..delivery import Outbox
-from ..exceptions import ExpiredToken, InvalidToken
 from ..models import EmailChange
 from ..request_context import RequestContext, refused_fields
-from . import _common, takeover
-
-logger = logging.getLogger("django_verified_email")
+from . import _common, links, takeover
 
 Status = EmailChange.Status
 
 
-def _change_for_token(token: object, *, lock: bool) -> EmailChange:
-    link = _common.read_token(tokens.read_change_token, token)
-    if link.step != emails.OLD_STEP:
-        logger.debug("Bad deny token: not the old address's link")
-        raise InvalidToken
-    change: EmailChange | None
-    if lock:
-        # A deny writes the user row (password, counter) and the change row.
-        change = EmailChange.objects.lock_with_user(link.change_id)
-    else:
-        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
-    if change is None:
-        logger.debug("Bad deny token: no such change")
-        raise InvalidToken
-    if change.status != Status.AWAITING_OLD or link.generation != change.link_generation:
-        logger.debug("Bad deny token: the step is done or the link was replaced")
-        raise InvalidToken
-    if not _common.link_fits(change.user, link.fingerprint, with_verified_state=False):
-        logger.debug("Bad deny token: inactive user, or the account moved on since it was sent")
-        raise InvalidToken
-    if link.expired:
-        raise ExpiredToken
+def _open(token: object, *, lock: bool) -> EmailChange:
+    change = links.open_link(links.DENY, token, lock=lock).change
+    assert change is not None
     return change
 
 
 def check_deny(token: object) -> EmailChange:
     """Return the change an old-address link would refuse, without using it."""
-    return _change_for_token(token, lock=False)
+    return _open(token, lock=False)
 
 
 def refuse(
@@ -93,7 +69,7 @@ def confirm_deny(
     """
 
     def deny(outbox: Outbox) -> EmailChange:
-        change = _change_for_token(token, lock=True)
+        change = _open(token, lock=True)
         refuse(outbox, change, base_url=base_url, context=context)
         return change
 

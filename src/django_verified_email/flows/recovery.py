@@ -32,21 +32,19 @@ from django.db import connection, transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
-from .. import addresses, emails, signals, tokens
+from .. import emails, signals, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox
 from ..exceptions import (
     DeliveryFailed,
     EmailTakenMeanwhile,
-    ExpiredToken,
-    InvalidToken,
     NoPendingChange,
     ReasonRequired,
     RecoveryDisabled,
 )
 from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext
-from . import _common, deny, notices
+from . import _common, deny, links, notices
 
 logger = logging.getLogger("django_verified_email")
 
@@ -116,44 +114,15 @@ def notify_old_of_completion(outbox: Outbox, change: EmailChange, base_url: str 
 # Stop: the old address says "this wasn't me"
 
 
-def _change_for_stop_token(token: object, *, lock: bool) -> EmailChange:
-    link = _common.read_token(tokens.read_stop_token, token)
-    change: EmailChange | None
-    if lock:
-        # A stop writes the user row (password, counter) and the change row:
-        # the user row first, as every flow takes them, so none deadlocks.
-        owner = EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]
-        user = (
-            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
-        )
-        change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
-        if change is not None and user is not None and change.user_id == user.pk:
-            change.user = user
-        else:
-            change = None
-    else:
-        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
-    if change is None or not tokens.same_id(link.user_id, change.user_id):
-        logger.debug("Bad stop token: no such change")
-        raise InvalidToken
-    if not change.old_email_lost or change.status not in (Status.AWAITING_NEW, Status.SCHEDULED):
-        # Completed, cancelled, superseded or already stopped: one-time.
-        logger.debug("Bad stop token: the recovery is no longer pending")
-        raise InvalidToken
-    if not change.user.is_active:
-        logger.debug("Bad stop token: inactive user")
-        raise InvalidToken
-    if not same_old_address(change):
-        logger.debug("Bad stop token: the account no longer has the old address")
-        raise InvalidToken
-    if link.expired:
-        raise ExpiredToken
+def _open_stop(token: object, *, lock: bool) -> EmailChange:
+    change = links.open_link(links.STOP, token, lock=lock).change
+    assert change is not None
     return change
 
 
 def check_stop(token: object) -> EmailChange:
     """Return the recovery a "stop this change" link would stop, without using it."""
-    return _change_for_stop_token(token, lock=False)
+    return _open_stop(token, lock=False)
 
 
 def confirm_stop(
@@ -167,7 +136,7 @@ def confirm_stop(
     """
 
     def stop(outbox: Outbox) -> EmailChange:
-        change = _change_for_stop_token(token, lock=True)
+        change = _open_stop(token, lock=True)
         deny.refuse(outbox, change, base_url=base_url, context=context)
         return change
 
@@ -488,8 +457,3 @@ def complete_by_staff(
 
 def is_staff_completable(change: EmailChange) -> bool:
     return change.status in STAFF_COMPLETABLE
-
-
-def same_old_address(change: EmailChange) -> bool:
-    """Return whether the account still has the address the change started from."""
-    return addresses.same_address(addresses.of_user(change.user), change.old_email)

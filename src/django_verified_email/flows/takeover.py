@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext_lazy as _
 
 from .. import tokens
 from ..delivery import atomic_outbox
-from ..exceptions import ExpiredToken, InvalidPassword
+from ..exceptions import InvalidPassword
 from ..models import VerifiedUser
-from ._common import read_token, user_for_link
+from . import links
 
 
 def retire_access(user: VerifiedUser) -> None:
@@ -47,19 +46,13 @@ def set_password_token(user: VerifiedUser) -> str:
     return tokens.make_set_password_token(user)
 
 
-def _user_for_token(token: object, *, lock: bool) -> VerifiedUser:
-    link = read_token(tokens.read_set_password_token, token)
-    user = user_for_link(link, lock=lock, with_verified_state=False)
-    if link.expired:
-        raise ExpiredToken(
-            _("This link has expired. Use the site's password reset to choose a new password.")
-        )
-    return user
+def _open(token: object, *, lock: bool) -> VerifiedUser:
+    return links.open_link(links.SET_PASSWORD, token, lock=lock).user
 
 
 def check_set_password(token: object) -> VerifiedUser:
     """Return the user a "set a new password" token is for, without using it."""
-    return _user_for_token(token, lock=False)
+    return _open(token, lock=False)
 
 
 def validate_new_password(user: VerifiedUser, new_password: object) -> str:
@@ -83,7 +76,7 @@ def confirm_set_password(token: object, new_password: object) -> VerifiedUser:
     logged in by it: the user logs in with the new password.
     """
     with atomic_outbox():
-        user = _user_for_token(token, lock=True)
+        user = _open(token, lock=True)
         password = validate_new_password(user, new_password)
         user.set_password(password)
         user.save(update_fields=["password"])

@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from .. import addresses, emails, signals, throttle, tokens
 from ..delivery import atomic_outbox
-from ..exceptions import AlreadyVerified, ExpiredToken, InvalidToken, NoEmail, VerifiedEmailError
+from ..exceptions import AlreadyVerified, InvalidToken, NoEmail, VerifiedEmailError
 from ..models import EmailChange, VerifiedUser
-from ._common import read_token, user_for_link
+from . import links
 
 
 def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> None:
@@ -26,19 +26,13 @@ def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> Non
             outbox.email(emails.VERIFY, user=user, base_url=base_url)
 
 
-def _user_for_token(token: object, *, lock: bool) -> VerifiedUser:
-    link = read_token(tokens.read_verify_token, token)
-    user = user_for_link(link, lock=lock, with_verified_state=True)
-    if user.is_email_verified:
-        raise InvalidToken
-    if link.expired:
-        raise ExpiredToken
-    return user
+def _open(token: object, *, lock: bool) -> VerifiedUser:
+    return links.open_link(links.VERIFY, token, lock=lock).user
 
 
 def check_verification(token: object) -> VerifiedUser:
     """Return the user a verification link is for, without using the link up."""
-    return _user_for_token(token, lock=False)
+    return _open(token, lock=False)
 
 
 def confirm_verification(token: object) -> VerifiedUser:
@@ -46,7 +40,7 @@ def confirm_verification(token: object) -> VerifiedUser:
 
     A pending single-link change is superseded (``verify_step``).
     """
-    return verify_step(lambda: _user_for_token(token, lock=True))
+    return verify_step(lambda: _open(token, lock=True))
 
 
 def verify_step(locate: Callable[[], VerifiedUser | VerifiedEmailError]) -> VerifiedUser:
@@ -86,6 +80,6 @@ def resend_verification_for_expired_link(
     the user it was sent to may swap it for a new one, so the request needs no
     CSRF token (browsers send "Origin: null" from no-referrer token pages).
     """
-    if not tokens.same_id(read_token(tokens.read_verify_token, token).user_id, user.pk):
+    if not tokens.same_id(links.read(links.VERIFY, token).user_id, user.pk):
         raise InvalidToken
     send_verification(user, base_url=base_url)

@@ -155,6 +155,18 @@ class Command(BaseCommand):
         now = timezone.now()
         total, batches = delete_in_batches(purgeable(now), database=database, batch_size=batch_size)
         self.stdout.write(f"Deleted {total} email change(s) in {batches} batch(es).")
+        scrubbed = self._scrub(now, database, batch_size)
+        self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")
+        counters, _ = delete_in_batches(
+            stale_attempts(now), database=database, batch_size=batch_size
+        )
+        if counters:
+            self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
+        self._delete_codes(now, database, batch_size)
+        self._send_owed_notices()
+
+    def _scrub(self, now, database, batch_size):
+        """Blank the addresses of the kept changes past ``PURGE_AFTER``; return how many."""
         scrubbed = 0
         while True:
             with transaction.atomic(using=database):
@@ -165,16 +177,12 @@ class Command(BaseCommand):
                     .values_list("pk", flat=True)[:batch_size]
                 )
                 if not ids:
-                    break
+                    return scrubbed
                 scrubbed += (
                     EmailChange.objects.using(database).filter(pk__in=ids).update(**SCRUBBED)
                 )
-        self.stdout.write(f"Blanked the addresses of {scrubbed} kept email change(s).")
-        counters, _ = delete_in_batches(
-            stale_attempts(now), database=database, batch_size=batch_size
-        )
-        if counters:
-            self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
+
+    def _delete_codes(self, now, database, batch_size):
         dead, _ = delete_in_batches(codes.dead_codes(now), database=database, batch_size=batch_size)
         tries, _ = delete_in_batches(
             codes.old_wrong_tries(now), database=database, batch_size=batch_size
@@ -183,6 +191,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Deleted {dead} dead one-time code(s) and {tries} old wrong code tries."
             )
+
+    def _send_owed_notices(self):
         if app_settings.BASE_URL:
             # Run often enough (hourly, say), this is how a notice the mail
             # server refused still reaches the old address (flows.notices).
