@@ -179,6 +179,7 @@ class VerifiedEmailQuerySetMixin:
     """
 
     model: Any
+    db: Any
 
     def update(self, **kwargs: Any) -> int:
         field = _email_field_of(self.model)
