@@ -93,3 +93,7 @@ else:
             message="The EMAIL_BACKEND setting is deprecated",
             category=PendingDeprecationWarning,
         )
+
+# As a host that describes its API with drf-spectacular sets it (a dotted
+# path, read only when a schema is made): tests/api/test_schema.py.
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}

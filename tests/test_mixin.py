@@ -236,3 +236,19 @@ def test_update_of_other_fields_keeps_the_flag(make_user, django_user_model):
     django_user_model.objects.filter(pk=user.pk).update(is_staff=True)
 
     assert reloaded(user).is_email_verified
+
+
+def test_bulk_update_of_instances_loaded_without_the_address_compares_with_the_database(
+    make_user, django_user_model
+):
+    moved = make_user("moved", "moved@example.com")
+    same = make_user("same", "same@example.com")
+    loaded = django_user_model.objects.defer("email_address").order_by("username")
+    moved, same = loaded.filter(pk__in=[moved.pk, same.pk])
+    moved.email_address = "elsewhere@example.com"
+    same.email_address = "SAME@example.com"
+
+    django_user_model.objects.bulk_update([moved, same], ["email_address"])
+
+    assert not reloaded(moved).is_email_verified
+    assert reloaded(same).is_email_verified

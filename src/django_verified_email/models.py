@@ -179,10 +179,11 @@ class VerifiedEmailQuerySetMixin:
     """
 
     model: Any
+    db: Any
 
     def update(self, **kwargs: Any) -> int:
-        field = self.model.get_email_field_name()
-        if field in kwargs and "is_email_verified" not in kwargs:
+        field = _email_field_of(self.model)
+        if field is not None and field in kwargs and "is_email_verified" not in kwargs:
             # The flags first: MySQL and MariaDB assign left to right, so a
             # flag set after the address would compare the new address with
             # itself and keep the flag (every other database reads the old row).
@@ -190,16 +191,35 @@ class VerifiedEmailQuerySetMixin:
         return super().update(**kwargs)  # type: ignore[misc]
 
     def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
-        field = self.model.get_email_field_name()
+        field = _email_field_of(self.model)
         fields = list(fields)
-        if field in fields and "is_email_verified" not in fields:
+        if field is not None and field in fields and "is_email_verified" not in fields:
+            objs = list(objs)
+            stored = self._verified_email_stored_addresses(field, objs)
             for obj in objs:
-                saved = getattr(obj, "_verified_email_saved_address", None)
+                saved = getattr(obj, "_verified_email_saved_address", stored.get(obj.pk))
                 if saved is None or not same_address(saved, getattr(obj, field)):
                     obj.is_email_verified = False
                     obj.email_verified_at = None
             fields += ["is_email_verified", "email_verified_at"]
         return super().bulk_update(objs, fields, *args, **kwargs)  # type: ignore[misc]
+
+    def _verified_email_stored_addresses(self, field: str, objs: list[Any]) -> dict[Any, Any]:
+        """The stored address of each of ``objs`` that does not remember its own.
+
+        An instance loaded with the address deferred, or one of a data
+        migration's historical model (which has none of the mixin's methods),
+        compares with the database, as ``save()`` does.
+        """
+        unknown = [
+            obj.pk
+            for obj in objs
+            if obj.pk is not None and not hasattr(obj, "_verified_email_saved_address")
+        ]
+        if not unknown:
+            return {}
+        rows = self.model._base_manager.using(self.db).filter(pk__in=unknown)
+        return dict(rows.values_list("pk", field))
 
     @staticmethod
     def _verified_email_flags_after(field: str, value: Any) -> dict[str, Any]:
@@ -221,6 +241,25 @@ class VerifiedEmailQuerySetMixin:
                 default=models.Value(None, output_field=models.DateTimeField()),
             ),
         }
+
+
+def _email_field_of(model: Any) -> str | None:
+    """The name of ``model``'s address field, or None where it has no verified flag.
+
+    A data migration's historical model has the fields but none of the
+    mixin's or ``AbstractBaseUser``'s methods and class attributes: its
+    address field is the one the live user model names, when it is that
+    model's history, else ``EMAIL_FIELD`` or ``"email"``; and before the
+    migration that adds ``is_email_verified`` there is no flag to clear.
+    """
+    if issubclass(model, VerifiedEmailMixin):
+        return model.get_email_field_name()
+    if "is_email_verified" not in {field.name for field in model._meta.get_fields()}:
+        return None
+    live = get_user_model()
+    if model._meta.label_lower == live._meta.label_lower:
+        return live.get_email_field_name()
+    return getattr(model, "EMAIL_FIELD", "email")
 
 
 def lock_user(pk: Any) -> VerifiedUser | None:

@@ -1,4 +1,4 @@
-"""docs/openapi.yaml describes exactly the API that ``api/urls.py`` serves."""
+"""The packaged openapi.yaml describes exactly the API that ``api/urls.py`` serves."""
 
 from pathlib import Path
 
@@ -9,7 +9,10 @@ from openapi_spec_validator import validate
 from django_verified_email.api import urls
 from tests.helpers import api_request_change, call
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+SPEC_PATH = (
+    Path(__file__).resolve().parents[2] / "src" / "django_verified_email" / "api" / "openapi.yaml"
+)
+DOCS_COPY = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 AUTH = {401: {"not_authenticated", "authentication_failed"}}
 AUTH[403] = AUTH[401] | {"permission_denied"}
@@ -191,3 +194,7 @@ def test_the_status_schema_matches_a_live_answer(spec, logged_in):
 
     assert set(body) == set(schemas["Status"]["properties"])
     assert set(body["pending_change"]) == set(schemas["PendingChange"]["properties"])
+
+
+def test_the_docs_copy_is_the_packaged_description():
+    assert DOCS_COPY.read_text(encoding="utf-8") == SPEC_PATH.read_text(encoding="utf-8")

@@ -53,10 +53,18 @@ class TokenSerializer(RequestSerializer):
     # An empty token is a string like any other: the flow calls it invalid.
     token = StringField(allow_blank=True)
 
+    class Meta:
+        # Schema component names (drf-spectacular) clear of other apps' (djoser's).
+        ref_name = "VerifiedEmailToken"
+
 
 class SetPasswordSerializer(TokenSerializer):
     # Blank reaches the flow, which answers invalid_password like any refused one.
     new_password = StringField(allow_blank=True)
+
+    class Meta:
+        # Schema component names (drf-spectacular) clear of other apps' (djoser's).
+        ref_name = "VerifiedEmailSetPassword"
 
 
 class ConfirmSerializer(RequestSerializer):
@@ -70,12 +78,20 @@ class ConfirmSerializer(RequestSerializer):
             raise serializers.ValidationError(_("Send either a token or a code, not both."))
         return attrs
 
+    class Meta:
+        # Schema component names (drf-spectacular) clear of other apps' (djoser's).
+        ref_name = "VerifiedEmailConfirm"
+
 
 class ChangeRequestSerializer(RequestSerializer):
     new_email = StringField(allow_blank=True)
     password = StringField()
     # The user can no longer open their current address: a recovery.
     old_email_lost = StrictBooleanField(required=False, default=False)
+
+    class Meta:
+        # Schema component names (drf-spectacular) clear of other apps' (djoser's).
+        ref_name = "VerifiedEmailChangeRequest"
 
 
 class PendingChangeSerializer(serializers.Serializer):
@@ -86,8 +102,16 @@ class PendingChangeSerializer(serializers.Serializer):
     # When a scheduled recovery completes by itself; null for any other change.
     completes_at = serializers.DateTimeField(allow_null=True)
 
+    class Meta:
+        # Schema component names (drf-spectacular) clear of other apps' (djoser's).
+        ref_name = "VerifiedEmailPendingChange"
+
 
 class StatusSerializer(serializers.Serializer):
     email = serializers.CharField()
     is_email_verified = serializers.BooleanField()
     pending_change = PendingChangeSerializer(allow_null=True)
+
+    class Meta:
+        # Schema component names (drf-spectacular) clear of other apps' (djoser's).
+        ref_name = "VerifiedEmailStatus"

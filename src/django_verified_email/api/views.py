@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from .. import addresses, flows, web
 from ..web import link_base
+from . import schema
 from .authentication import authentication_classes
 from .errors import handle_exception
 from .parsers import SmallJSONParser
@@ -106,6 +107,7 @@ class TokenAPIView(VerifiedEmailAPIView):
         return super().dispatch(request, *args, **kwargs)
 
 
+@schema.status
 class StatusView(VerifiedEmailAPIView):
     def get(self, request):
         user = request.user
@@ -124,12 +126,14 @@ class StatusView(VerifiedEmailAPIView):
         return Response(data)
 
 
+@schema.verify_send
 class VerifySendView(VerifiedEmailAPIView):
     def post(self, request):
         flows.send_verification(request.user, base_url=link_base(request))
         return Response({"email": addresses.of_user(request.user)}, status=status.HTTP_202_ACCEPTED)
 
 
+@schema.verify_confirm
 class VerifyConfirmView(TokenAPIView):
     def post(self, request):
         body = ConfirmSerializer.read(request.data)
@@ -142,6 +146,7 @@ class VerifyConfirmView(TokenAPIView):
         )
 
 
+@schema.change
 class ChangeView(VerifiedEmailAPIView):
     # The body carries the password: keep it out of error reports.
     @method_decorator(sensitive_variables())
@@ -163,6 +168,7 @@ class ChangeView(VerifiedEmailAPIView):
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 
 
+@schema.change_confirm
 class ChangeConfirmView(TokenAPIView):
     def post(self, request):
         body = ConfirmSerializer.read(request.data)
@@ -189,6 +195,7 @@ def _django_session_user(django_request):
     return auth.get_user(django_request)
 
 
+@schema.change_deny
 class ChangeDenyView(TokenAPIView):
     """The old address refuses the change ("this wasn't me"): ``{"token"}`` of its link."""
 
@@ -198,6 +205,7 @@ class ChangeDenyView(TokenAPIView):
         return Response({"status": change.status, "password_token": password_token})
 
 
+@schema.change_stop
 class ChangeStopView(TokenAPIView):
     """The old address stops a recovery: ``{"token"}`` of its "stop this change" link."""
 
@@ -207,6 +215,7 @@ class ChangeStopView(TokenAPIView):
         return Response({"status": change.status, "password_token": password_token})
 
 
+@schema.change_revert
 class ChangeRevertView(TokenAPIView):
     """The "this wasn't me" link of a completed change: ``{"token"}`` of the notice's link."""
 
@@ -218,6 +227,7 @@ class ChangeRevertView(TokenAPIView):
         )
 
 
+@schema.set_password
 class SetPasswordView(TokenAPIView):
     """Set the new password after a revert or a deny: ``{"token", "new_password"}``."""
 
@@ -227,12 +237,14 @@ class SetPasswordView(TokenAPIView):
         return Response({"status": "password_set"})
 
 
+@schema.change_resend
 class ChangeResendView(VerifiedEmailAPIView):
     def post(self, request):
         change = flows.resend_change(request.user, base_url=link_base(request))
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 
 
+@schema.change_cancel
 class ChangeCancelView(VerifiedEmailAPIView):
     def post(self, request):
         change = flows.cancel_change(request.user)
