@@ -9,9 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_verified_email import emails, flows
+from django_verified_email import codes, emails, flows
 from django_verified_email.exceptions import InvalidCode
-from django_verified_email.flows import codes
 from django_verified_email.models import EmailChange, OneTimeCode, WrongCode
 from tests.helpers import (
     BASE_URL,
