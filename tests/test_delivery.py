@@ -550,6 +550,22 @@ def test_a_task_mode_without_its_framework_is_an_error(settings, monkeypatch, mo
     assert error.level == checks.ERROR
 
 
+@pytest.mark.parametrize("mode", ["tasks", "celery"])
+def test_a_task_mode_nobody_registered_refuses_the_message_clearly(
+    settings, monkeypatch, caplog, user, mode
+):
+    # What a host sees when E006 was silenced: the change is kept, the
+    # request is told the message did not go, and the log says why.
+    settings.VERIFIED_EMAIL = {"DELIVERY": mode, "BASE_URL": BASE_URL}
+    monkeypatch.delitem(delivery._BACKENDS, mode)
+
+    with pytest.raises(DeliveryFailed):
+        flows.request_change(user, "alice.new@example.com", PASSWORD)
+
+    assert EmailChange.objects.get(user=user).status == EmailChange.Status.AWAITING_OLD
+    assert f"VERIFIED_EMAIL['DELIVERY'] is {mode!r}, but its task framework" in caplog.text
+
+
 def test_password_is_never_in_a_task(dummy_tasks, logged_in):
     request_change(logged_in, "alice.new@example.com")
 

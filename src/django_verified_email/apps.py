@@ -9,6 +9,7 @@ class VerifiedEmailConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # Imported for their side effects: registering system checks and the
-        # receiver that re-reads settings under override_settings.
-        from . import checks, conf  # noqa: F401
+        # Imported for their side effects: registering system checks, the
+        # receiver that re-reads settings under override_settings, and the
+        # task deliveries whose framework is installed (``delivery``).
+        from . import checks, conf, tasks  # noqa: F401
