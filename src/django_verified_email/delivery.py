@@ -264,12 +264,19 @@ def _record_owed(outgoing: Outgoing) -> None:
 
 
 def _inside_callers_transaction() -> bool:
-    # The atomic blocks a TestCase wraps each test in are not the caller's:
-    # Django marks them, and treats them the same way for durable=True.
-    return any(
-        not getattr(block, "_from_testcase", False)
-        for block in transaction.get_connection().atomic_blocks
-    )
+    """Return whether the caller holds a transaction open (``ATOMIC_REQUESTS``, say).
+
+    Django refuses to open a durable block inside another one, and lets it
+    open inside the blocks a ``TestCase`` wraps each test in, which are not
+    the caller's: asked without a savepoint, the question sends no statement.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        return False
+    try:
+        with transaction.atomic(savepoint=False, durable=True):
+            return False
+    except RuntimeError:
+        return True
 
 
 def _flush_on_callers_commit(outbox: Outbox) -> None:
