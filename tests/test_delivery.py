@@ -497,6 +497,36 @@ def test_the_package_imports_without_celery(tmp_path):
     assert done.stdout.strip() == "ok"
 
 
+def test_a_sync_host_loads_no_task_framework_until_a_task_mode_is_set():
+    # A host's TASKS may have no "default" backend, which Django looks up as
+    # soon as a module defines a task: in "sync" mode, no such module loads.
+    script = (
+        "import sys\n"
+        "from django.conf import settings\n"
+        f"settings.TASKS = {{'other': {{'BACKEND': {IMMEDIATE!r}}}}}\n"
+        "import django\n"
+        "django.setup()\n"
+        "from django.test import override_settings\n"
+        "from django_verified_email import delivery\n"
+        "assert not {'django_verified_email.tasks', 'django_verified_email.celery_tasks'}"
+        " & set(sys.modules)\n"
+        "with override_settings(VERIFIED_EMAIL={'DELIVERY': 'celery'}):\n"
+        "    assert 'celery' in delivery._BACKENDS\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
 # System checks -----------------------------------------------------------
 
 

@@ -4,8 +4,8 @@
 backport. The framework has no retries of its own, so a failed send enqueues
 the task again, later, with the next attempt number.
 
-The app imports this module when it is ready: it registers the ``"tasks"``
-delivery with ``delivery`` when a tasks framework is installed. Celery's
+The app imports this module when ``DELIVERY`` is ``"tasks"`` (``apps``): it
+registers that delivery with ``delivery`` when a tasks framework is installed. Celery's
 ``autodiscover_tasks()`` imports every app's ``tasks`` module too: this one
 must import without either tasks framework, and it registers the Celery task
 (and delivery) when Celery is installed, so a Celery worker finds it without
