@@ -9,9 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from django_verified_email import emails, flows
+from django_verified_email import codes, emails, flows
 from django_verified_email.exceptions import InvalidCode
-from django_verified_email.flows import codes
 from django_verified_email.models import EmailChange, OneTimeCode, WrongCode
 from tests.helpers import (
     BASE_URL,
@@ -559,6 +558,19 @@ def test_a_code_is_made_only_for_a_message_still_due(settings_no_cooldown, user,
     stale.link_generation -= 1
     assert codes.issue(codes.CHANGE_OLD, user, change=stale) is None
     assert OneTimeCode.objects.get(purpose=codes.CHANGE_OLD).digest == current.digest
+
+
+def test_a_replaced_code_keeps_the_old_digest(settings_no_cooldown, user, mailoutbox):
+    # One UPDATE copies the old digest and writes the new one: MySQL and
+    # MariaDB assign left to right, so the copy must come first.
+    flows.request_change(user, NEW, PASSWORD, base_url=BASE_URL)
+    first = OneTimeCode.objects.get(user=user, purpose=codes.CHANGE_OLD)
+
+    flows.request_change(user, "alice.other@example.com", PASSWORD, base_url=BASE_URL)
+
+    again = OneTimeCode.objects.get(user=user, purpose=codes.CHANGE_OLD)
+    assert again.replaced_digest == first.digest != again.digest
+    assert again.change_pk != first.change_pk and again.failures == 0
 
 
 def test_a_verification_code_is_not_made_once_verified(unverified, mailoutbox):

@@ -497,6 +497,36 @@ def test_the_package_imports_without_celery(tmp_path):
     assert done.stdout.strip() == "ok"
 
 
+def test_a_sync_host_loads_no_task_framework_until_a_task_mode_is_set():
+    # A host's TASKS may have no "default" backend, which Django looks up as
+    # soon as a module defines a task: in "sync" mode, no such module loads.
+    script = (
+        "import sys\n"
+        "from django.conf import settings\n"
+        f"settings.TASKS = {{'other': {{'BACKEND': {IMMEDIATE!r}}}}}\n"
+        "import django\n"
+        "django.setup()\n"
+        "from django.test import override_settings\n"
+        "from django_verified_email import delivery\n"
+        "assert not {'django_verified_email.tasks', 'django_verified_email.celery_tasks'}"
+        " & set(sys.modules)\n"
+        "with override_settings(VERIFIED_EMAIL={'DELIVERY': 'celery'}):\n"
+        "    assert 'celery' in delivery._BACKENDS\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
 # System checks -----------------------------------------------------------
 
 
@@ -548,6 +578,22 @@ def test_a_task_mode_without_its_framework_is_an_error(settings, monkeypatch, mo
 
     assert error.id == "verified_email.E006"
     assert error.level == checks.ERROR
+
+
+@pytest.mark.parametrize("mode", ["tasks", "celery"])
+def test_a_task_mode_nobody_registered_refuses_the_message_clearly(
+    settings, monkeypatch, caplog, user, mode
+):
+    # What a host sees when E006 was silenced: the change is kept, the
+    # request is told the message did not go, and the log says why.
+    settings.VERIFIED_EMAIL = {"DELIVERY": mode, "BASE_URL": BASE_URL}
+    monkeypatch.delitem(delivery._BACKENDS, mode)
+
+    with pytest.raises(DeliveryFailed):
+        flows.request_change(user, "alice.new@example.com", PASSWORD)
+
+    assert EmailChange.objects.get(user=user).status == EmailChange.Status.AWAITING_OLD
+    assert f"VERIFIED_EMAIL['DELIVERY'] is {mode!r}, but its task framework" in caplog.text
 
 
 def test_password_is_never_in_a_task(dummy_tasks, logged_in):

@@ -13,10 +13,9 @@ from django.utils import timezone
 
 from django_verified_email import flows, prepared, throttle
 from django_verified_email.exceptions import LockedOut
-from django_verified_email.flows import _common, codes
+from django_verified_email.flows import _common
 from django_verified_email.models import (
     EmailChange,
-    OneTimeCode,
     ReauthAttempts,
     change_with_user,
     lock_user,
@@ -151,19 +150,6 @@ def test_a_setting_that_shapes_no_read_keeps_them(make_user):
 
     with override_settings(VERIFIED_EMAIL={"RESEND_COOLDOWN": 0}, LANGUAGE_CODE="fr"):
         assert compiled(_common._OTHER_HOLDERS)
-
-
-def test_a_replaced_code_keeps_the_old_digest_through_the_built_update(make_user, mailoutbox):
-    alice = make_user()
-    flows.request_change(alice, "alice@new.example.com", PASSWORD, base_url=BASE_URL)
-    first = OneTimeCode.objects.get(user=alice, purpose="change_old")
-
-    flows.request_change(alice, "alice@other.example.com", PASSWORD, base_url=BASE_URL)
-
-    again = OneTimeCode.objects.get(user=alice, purpose="change_old")
-    assert again.replaced_digest == first.digest != again.digest
-    assert again.change_pk != first.change_pk and again.failures == 0
-    assert prepared._NOT_REUSABLE not in compiled(codes._REPLACE_CODE)
 
 
 def test_attempts_are_forgotten_by_the_built_delete_unless_someone_listens(make_user):

@@ -10,9 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from time_machine import travel
 
-from django_verified_email import flows, tokens
+from django_verified_email import codes, flows, tokens
 from django_verified_email.exceptions import LockedOut
-from django_verified_email.flows import codes
 from django_verified_email.models import EmailChange, OneTimeCode, ReauthAttempts, WrongCode
 from tests.helpers import (
     BASE_URL,

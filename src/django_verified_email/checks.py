@@ -415,7 +415,7 @@ def code_guess_chance(values):
     sees at most that many tries per started day, each against a million
     codes, fewer by the wrong ones already tried on the same code.
     """
-    from .flows.codes import SPACE
+    from .codes import SPACE
 
     days = math.ceil(values["LINK_MAX_AGE"] / 86400)
     tries = values["CODE_MAX_ATTEMPTS_PER_DAY"] * days

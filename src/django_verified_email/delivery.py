@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.dispatch import Signal
 from django.views.decorators.debug import sensitive_variables
@@ -119,17 +120,29 @@ def deliver(
     return send_now(Outgoing(kind=kind, user_id=user_id, change_id=change_id, base_url=base_url))
 
 
+#: How each task mode queues a message, by ``DELIVERY`` mode: filled by the
+#: task modules (``tasks``, ``celery_tasks``), which the app imports when it
+#: is ready if their framework is installed. They sit above this module and
+#: import it; it never imports them.
+_BACKENDS: dict[str, Callable[..., None]] = {}
+
+
+def register_backend(mode: str, enqueue: Callable[..., None]) -> None:
+    """Make ``enqueue(**task_arguments)`` the way the ``mode`` delivery queues a message."""
+    _BACKENDS[mode] = enqueue
+
+
 def enqueue(outgoing: Outgoing) -> None:
     """Hand one message to the task queue of the ``DELIVERY`` mode."""
-    arguments = asdict(outgoing)
-    if app_settings.DELIVERY == "tasks":
-        from .tasks import deliver_email
-
-        deliver_email.enqueue(**arguments)
-    else:
-        from .celery_tasks import deliver_email
-
-        deliver_email.apply_async(kwargs=arguments)
+    mode = app_settings.DELIVERY
+    backend = _BACKENDS.get(mode)
+    if backend is None:
+        raise ImproperlyConfigured(
+            f"VERIFIED_EMAIL['DELIVERY'] is {mode!r}, but its task framework is not "
+            "installed, or django_verified_email is not in INSTALLED_APPS (system check "
+            "verified_email.E006)."
+        )
+    backend(**asdict(outgoing))
 
 
 class Outbox:
@@ -251,12 +264,19 @@ def _record_owed(outgoing: Outgoing) -> None:
 
 
 def _inside_callers_transaction() -> bool:
-    # The atomic blocks a TestCase wraps each test in are not the caller's:
-    # Django marks them, and treats them the same way for durable=True.
-    return any(
-        not getattr(block, "_from_testcase", False)
-        for block in transaction.get_connection().atomic_blocks
-    )
+    """Return whether the caller holds a transaction open (``ATOMIC_REQUESTS``, say).
+
+    Django refuses to open a durable block inside another one, and lets it
+    open inside the blocks a ``TestCase`` wraps each test in, which are not
+    the caller's: asked without a savepoint, the question sends no statement.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        return False
+    try:
+        with transaction.atomic(savepoint=False, durable=True):
+            return False
+    except RuntimeError:
+        return True
 
 
 def _flush_on_callers_commit(outbox: Outbox) -> None:

@@ -27,7 +27,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone
 
-from . import addresses, durations, languages, request_context, tokens
+from . import addresses, codes, durations, languages, request_context, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -160,7 +160,7 @@ class Kind:
     link_max_age: Callable[[], int] = _link_max_age
     #: Later statuses it is still due in (sent late by a worker).
     also_due_in: tuple[object, ...] = ()
-    #: The purpose of the one-time code it carries beside its link (``flows.codes``).
+    #: The purpose of the one-time code it carries beside its link (``codes``).
     code: str | None = None
 
 
@@ -328,8 +328,6 @@ def issue_code(kind: str, change: EmailChange) -> str | object | None:
         return NOT_ISSUED
     if not _still_due(row, change.user, change):
         return None
-    from .flows import codes
-
     return codes.issue(row.code, change.user, change=change, locked=True)
 
 
@@ -385,9 +383,6 @@ def _build(
     if code is NOT_ISSUED:
         code = None
         if row.code is not None:
-            # Imported here: the flows package imports this module.
-            from .flows import codes
-
             # Made now, as the link is signed now: the plaintext never waits in
             # a queue. None when the step moved on since the check above.
             code = codes.issue(row.code, user, change=change)

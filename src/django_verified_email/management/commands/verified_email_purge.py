@@ -24,9 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from django_verified_email import flows
+from django_verified_email import codes, flows
 from django_verified_email.conf import app_settings
-from django_verified_email.flows import codes
 from django_verified_email.flows.notices import owed_notices
 from django_verified_email.models import EmailChange, ReauthAttempts
 
