@@ -14,7 +14,6 @@ from .. import tokens
 from ..codes import CHANGE_NEW, CHANGE_OLD, RECOVERY_NEW, VERIFY, use
 from ..exceptions import ExpiredCode, InvalidToken, VerifiedEmailError
 from ..models import EmailChange, VerifiedUser, lock_user
-from . import _common
 from . import change as change_flow
 from . import links
 from . import verify as verify_flow
