@@ -48,7 +48,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from .. import prepared, tokens
+from .. import tokens
 from ..conf import app_settings
 from ..exceptions import ExpiredCode, InvalidCode, InvalidToken, VerifiedEmailError
 from ..models import EmailChange, OneTimeCode, VerifiedUser, WrongCode, lock_user
@@ -210,41 +210,12 @@ def _store(purpose: str, user: VerifiedUser, change: EmailChange | None, digest:
         "created_at": timezone.now(),
         "failures": 0,
     }
-    meta = OneTimeCode._meta
-    replaced = _REPLACE_CODE.execute(
-        user.pk,
-        purpose,
-        fields["change_pk"],
-        fields["link_generation"],
-        digest,
-        fields["created_at"],
-        fields=[
-            meta.get_field(name)
-            for name in ("user", "purpose", "change_pk", "link_generation", "digest", "created_at")
-        ],
-    )
-    if not replaced:
+    # ``replaced_digest`` first: MySQL and MariaDB assign left to right, and
+    # must copy the old digest before it is overwritten (SQL reads the old
+    # row on every other database whatever the order).
+    rows = OneTimeCode.objects.filter(user_id=user.pk, purpose=purpose)
+    if not rows.update(replaced_digest=F("digest"), **fields):
         OneTimeCode.objects.create(user_id=user.pk, purpose=purpose, replaced_digest="", **fields)
-
-
-#: The UPDATE of ``_store`` (built by the ORM once per database: ``prepared``).
-#: ``replaced_digest`` first: MySQL and MariaDB assign left to right, and must
-#: copy the old digest before it is overwritten (SQL reads the old row on
-#: every other database whatever the order).
-_REPLACE_CODE = prepared.Update(
-    lambda: OneTimeCode,
-    lambda user_id, purpose, change_pk, link_generation, digest, created_at: (
-        OneTimeCode.objects.filter(user_id=user_id, purpose=purpose),
-        {
-            "replaced_digest": F("digest"),
-            "change_pk": change_pk,
-            "link_generation": link_generation,
-            "digest": digest,
-            "created_at": created_at,
-            "failures": 0,
-        },
-    ),
-)
 
 
 def use(
