@@ -4,8 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
 
-from django_verified_email import prepared
-from tests.helpers import PASSWORD
+from tests.helpers import CURRENT_TENANT, PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -14,13 +13,6 @@ def _clear_cache():
     caches["default"].clear()
     yield
     caches["default"].clear()
-
-
-@pytest.fixture(autouse=True)
-def _clear_prepared_reads():
-    # A test may patch what a read is built from: the next must build it anew.
-    yield
-    prepared.clear()
 
 
 @pytest.fixture
@@ -47,3 +39,24 @@ def user(make_user):
 def logged_in(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def tenant_users(monkeypatch):
+    """The test app's users as a multi-tenant host keeps them: the served tenant's only.
+
+    The filter is in the queryset class, not in the manager's ``get_queryset``:
+    each queryset the default manager starts sees the tenant served when it
+    starts (``helpers.serving``); none served, every user.
+    """
+    from tests.testapp.models import UserQuerySet
+
+    plain_init = UserQuerySet.__init__
+
+    def init(self, model=None, query=None, using=None, hints=None):
+        plain_init(self, model, query, using, hints)
+        tenant = CURRENT_TENANT.get()
+        if query is None and tenant is not None:
+            self.query = self.filter(username__startswith=f"{tenant}-").query
+
+    monkeypatch.setattr(UserQuerySet, "__init__", init)

@@ -6,11 +6,13 @@ them, and every other reader (``link_in``, ``link_path``, ``token_in``,
 ``codes_in``, and ``code_in`` through it.
 """
 
+import contextvars
 import json
 import re
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +30,21 @@ from django_verified_email.models import EmailChange
 
 PASSWORD = "correct horse battery staple"
 BASE_URL = "http://testserver"
+
+#: The tenant a multi-tenant host serves the request for (``tenant_users``):
+#: its users' names start with it.
+CURRENT_TENANT = contextvars.ContextVar("current_tenant", default=None)
+
+
+@contextmanager
+def serving(tenant):
+    """Serve ``tenant`` in the block, as a multi-tenant host's middleware would."""
+    token = CURRENT_TENANT.set(tenant)
+    try:
+        yield
+    finally:
+        CURRENT_TENANT.reset(token)
+
 
 # The pages an emailed link opens, by the path segment before the token.
 CONFIRM_PAGES = ("verify", "change/confirm")

@@ -8,7 +8,7 @@ from django.test import Client
 from django_verified_email import flows
 from django_verified_email.exceptions import InvalidToken
 from django_verified_email.models import EmailChange
-from tests.helpers import BASE_URL, PASSWORD, email_of, reloaded, token_in
+from tests.helpers import BASE_URL, PASSWORD, email_of, reloaded, serving, token_in
 from tests.testapp.models import UserManager
 
 pytestmark = pytest.mark.hardening
@@ -73,3 +73,29 @@ def test_an_account_the_default_manager_hides_cannot_use_its_links(user, mailout
         flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
 
     assert email_of(reloaded(user)) == "alice@example.com"
+
+
+@pytest.mark.parametrize("step", ["old", "new"])
+def test_a_change_link_works_only_for_the_tenant_of_its_account(
+    step, make_user, tenant_users, mailoutbox, settings
+):
+    # A host's queryset that shows one tenant's users at a time: a link
+    # opened for another tenant finds no account, on every read of it.
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0}
+    alice = make_user("acme-alice", "alice@example.com")
+    with serving("acme"):
+        flows.request_change(alice, "new@example.com", PASSWORD, base_url=BASE_URL)
+        if step == "new":
+            flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
+    token = token_in(mailoutbox[-1])
+
+    with serving("globex"):
+        assert Client().get(f"/account/email/change/confirm/{token}/").status_code == 400
+        with pytest.raises(InvalidToken):
+            flows.confirm_change(token, base_url=BASE_URL)
+    with serving("acme"):
+        assert Client().get(f"/account/email/change/confirm/{token}/").status_code == 200
+        flows.confirm_change(token, base_url=BASE_URL)
+
+    expected = "new@example.com" if step == "new" else "alice@example.com"
+    assert email_of(reloaded(alice)) == expected

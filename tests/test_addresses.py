@@ -16,6 +16,7 @@ from tests.helpers import (
     no_cooldown,
     reloaded,
     request_change,
+    serving,
     token_in,
 )
 
@@ -110,6 +111,21 @@ def test_the_unicode_form_of_a_taken_ascii_idn_address_is_taken(make_user):
     alice = make_user()
     with pytest.raises(EmailTaken):
         flows.request_change(alice, "bob@b\u00fccher.de", PASSWORD)
+
+
+def test_an_address_is_taken_only_in_the_tenant_that_holds_it(make_user, tenant_users, settings):
+    no_cooldown(settings)
+    make_user("acme-bob", "bob@example.com")
+    alice = make_user("acme-alice", "alice@acme.example")
+    carol = make_user("globex-carol", "carol@globex.example")
+
+    # Each tenant in turn: no tenant's answer is kept for the next.
+    for _ in range(2):
+        with serving("acme"), pytest.raises(EmailTaken):
+            flows.request_change(alice, "bob@example.com", PASSWORD, base_url=BASE_URL)
+        with serving("globex"):
+            change = flows.request_change(carol, "bob@example.com", PASSWORD, base_url=BASE_URL)
+        assert change.new_email == "bob@example.com"
 
 
 def test_a_full_width_address_is_stored_in_its_plain_form(make_user, mailoutbox):
@@ -275,7 +291,7 @@ def test_plain_atom_addresses_are_what_the_mail_layer_accepts(local, labels):
     # it answers without building one.
     address = f"{'.'.join(local)}@{'.'.join(labels)}"
     assert addresses._mail_layer_shortcut(address)
-    assert addresses._AddressCheck(to=[address], from_email="a@example.com").message()["To"]
+    assert EmailMessage(to=[address], from_email="a@example.com").message()["To"]
 
 
 def mail_layer_accepts(address):

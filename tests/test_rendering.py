@@ -1,16 +1,11 @@
 """Emails from templates that {% extends %} a base, as host overrides do."""
 
-import email.policy
-import pickle
-from email.headerregistry import UnstructuredHeader
-
 import pytest
-from django.core import mail
 from django.test import Client
 from templated_mail.mail import BaseEmailMessage
 
-from django_verified_email import emails, mime
-from django_verified_email.rendering import TemplatedEmail, _unencoded
+from django_verified_email import emails
+from django_verified_email.rendering import TemplatedEmail
 from tests.helpers import link_path, request_change, send_verification
 
 
@@ -214,106 +209,3 @@ def test_a_rendered_message_keeps_no_context(make_user):
     assert message.context == {}
     assert message.user == user
     assert message.subject and message.body and html_of(message)
-
-
-def wire_lines(built):
-    # What varies from one build to the next: the date, the id, the boundaries.
-    varying = ("Date:", "Message-ID:", "--=", ' boundary="')
-    return [line for line in built.as_string().splitlines() if not line.startswith(varying)]
-
-
-@pytest.mark.skipif(not mime.TAKES_POLICY, reason="Django 5.2 builds without email.policy")
-@pytest.mark.parametrize("policy", [email.policy.default, email.policy.SMTP])
-def test_messages_make_each_header_class_once_and_the_same_bytes(make_user, policy):
-    # Python's header registry makes a new class for every header of every
-    # message: a third of building one. Ours makes each once, for the
-    # policy the backend asks for (SMTP's is not the default).
-    user = make_user(verified=False)
-    message = built_message(user)
-
-    first, second = message.message(policy=policy), message.message(policy=policy)
-    plain = _unencoded(mail.EmailMultiAlternatives.message(message, policy=policy))
-
-    assert type(first["Subject"]) is type(second["Subject"])
-    assert type(first["To"]) is type(second["To"])
-    assert type(plain["Subject"]) is not type(first["Subject"])
-    assert wire_lines(first) == wire_lines(plain)
-    assert first.policy.linesep == policy.linesep
-
-
-@pytest.mark.skipif(not mime.TAKES_POLICY, reason="Django 5.2 builds without email.policy")
-def test_a_built_message_pickles_like_djangos(make_user):
-    # A mail queue may pickle the built message, policy and all.
-    built = built_message(make_user(verified=False)).message()
-
-    again = pickle.loads(pickle.dumps(built))
-
-    assert wire_lines(again) == wire_lines(built)
-
-
-def test_only_the_standard_policies_are_made_faster():
-    # A policy made per message (or a host's own) is used as it is: keeping
-    # a faster copy of each would grow without end.
-    made_per_message = email.policy.default.clone(linesep="\r\n")
-
-    assert mime.faster(made_per_message) is made_per_message
-    assert mime.faster(email.policy.SMTP) is mime.faster(email.policy.SMTP)
-    assert mime.faster(email.policy.SMTP).linesep == "\r\n"
-
-
-@pytest.mark.skipif(not mime.TAKES_POLICY, reason="Django 5.2 builds without email.policy")
-def test_a_header_class_the_host_maps_later_is_used(make_user, monkeypatch):
-    class Marked(UnstructuredHeader):
-        @classmethod
-        def parse(cls, value, kwds):
-            super().parse(value, kwds)
-            kwds["decoded"] = "MARKED " + kwds["decoded"]
-
-    registry = email.policy.default.header_factory
-    monkeypatch.setitem(registry.registry, "x-marked", Marked)
-    message = built_message(make_user(verified=False))
-    message.extra_headers["X-Marked"] = "value"
-
-    assert message.message()["X-Marked"] == "MARKED value"
-
-
-@pytest.mark.skipif(not mime.TAKES_POLICY, reason="Django 5.2 builds without email.policy")
-def test_the_headers_every_message_repeats_are_parsed_once_and_fold_the_same(make_user):
-    # Parsing a header is most of building a message; the MIME structure
-    # and the sender are the same in every message. One parsed object
-    # serves them all, and writing a message out (folding) must not change
-    # it for the next.
-    user = make_user(verified=False)
-    first = built_message(user).message()
-    first_text = first.as_string()
-    built = built_message(user)
-    second = built.message()
-
-    assert second["From"] is first["From"]
-    assert second["MIME-Version"] is first["MIME-Version"]
-    plain_part = second.get_body(("plain",))
-    assert plain_part["Content-Type"] is first.get_body(("plain",))["Content-Type"]
-    assert second["To"] is not first["To"]
-    plain = _unencoded(mail.EmailMultiAlternatives.message(built))
-    assert wire_lines(second) == wire_lines(plain)
-    assert first.as_string() == first_text
-
-
-def test_the_parsed_headers_kept_are_bounded():
-    registry = mime.faster(email.policy.default).header_factory
-
-    for number in range(mime._PARSED_LIMIT * 2):
-        registry("From", f"sender{number}@example.com")
-
-    assert len(registry._parsed) <= mime._PARSED_LIMIT
-    assert registry("From", "a@example.com") is registry("From", "a@example.com")
-    assert registry("To", "a@example.com") is not registry("To", "a@example.com")
-
-
-def test_a_multipart_boundary_is_not_kept():
-    registry = mime.faster(email.policy.default).header_factory
-    registry._parsed.clear()
-
-    registry("Content-Type", 'multipart/alternative; boundary="===1=="')
-
-    assert registry._parsed == {}

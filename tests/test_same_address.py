@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
-from django_verified_email import addresses, flows, prepared
+from django_verified_email import addresses, flows
 from django_verified_email.exceptions import EmailTaken
 from django_verified_email.web import http_status
 from tests.helpers import (
@@ -165,10 +165,9 @@ def blind_lookup(monkeypatch):
 
 
 def blind(monkeypatch):
-    nobody = get_user_model()._default_manager.none
-    monkeypatch.setattr(addresses, "users_with_spelling_in", lambda spelled: nobody())
-    # The flows' lookups were built with the real one (``prepared``).
-    prepared.clear()
+    monkeypatch.setattr(
+        addresses, "users_with_address", lambda address: get_user_model()._default_manager.none()
+    )
 
 
 @needs_the_constraint

@@ -90,7 +90,7 @@ def test_the_key_before_a_completion_no_longer_works_and_the_data_moves(
 
 def test_a_database_session_whose_row_is_gone_still_gets_a_new_key(user, mailoutbox):
     # The row may vanish mid-request (a purge of expired sessions, a logout
-    # elsewhere): renaming it finds nothing, and a new row is made instead.
+    # elsewhere): a new row is made all the same.
     client = client_for(user)
     before = session_key(client)
     flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
@@ -108,11 +108,7 @@ def test_a_database_session_whose_row_is_gone_still_gets_a_new_key(user, mailout
 
 @pytest.fixture
 def session_device(transactional_db):
-    """A host model whose rows point at sessions, for one test only.
-
-    Declared here, not in the test app: with it, every completion in the
-    suite would take the slower ``cycle_key()`` the host needs.
-    """
+    """A host model whose rows point at sessions, for one test only."""
 
     class SessionDevice(models.Model):
         session = models.ForeignKey(Session, on_delete=models.CASCADE)
@@ -135,8 +131,8 @@ def session_device(transactional_db):
 
 
 def test_a_host_row_pointing_at_the_session_goes_with_the_old_key(session_device, user, mailoutbox):
-    # Renaming the row would leave the host's row pointing at a key that no
-    # longer exists: the completion's commit would fail (a 500).
+    # The host's row must not point at a key that no longer exists: the
+    # completion's commit would fail (a 500).
     client = client_for(user)
     before = session_key(client)
     session_device.objects.create(session=Session.objects.get(pk=before))

@@ -31,7 +31,6 @@ from django.db.models import Q, Value
 
 from .conf import app_settings
 from .indexes import email_index
-from .mime import FasterMessage
 
 # The alias of the folded address in a lookup's query.
 FOLDED = "verified_email_folded_address"
@@ -209,10 +208,6 @@ def is_valid(address):
     return _mail_layer_accepts(ascii_address)
 
 
-class _AddressCheck(FasterMessage, EmailMessage):
-    pass
-
-
 #: An address of plain ASCII atoms, ``local@host.name``: the mail layer's
 #: header parser reads every such address without a defect, so it need not
 #: build a message to say so (most addresses; building one takes 0.3 ms).
@@ -233,7 +228,7 @@ def _mail_layer_accepts(address):
     if _mail_layer_shortcut(address):
         return True
     try:
-        _AddressCheck(to=[address], from_email="check@example.com").message()
+        EmailMessage(to=[address], from_email="check@example.com").message()
     except (ValueError, UnicodeError, MessageError):
         return False
     return True
@@ -270,13 +265,8 @@ def spellings(address):
 
 def address_q(field, address):
     """A filter on ``field`` matching ``address`` in any letter case or domain form."""
-    return spellings_q(field, spellings(address))
-
-
-def spellings_q(field, spelled):
-    """A filter on ``field`` matching any of the ``spelled`` addresses, in any letter case."""
     query = Q()
-    for spelling in spelled:
+    for spelling in spellings(address):
         query |= Q(**{f"{field}__iexact": spelling})
     return query
 
@@ -292,18 +282,13 @@ def users_with_address(address):
     (``indexes.email_index``), so that index serves it; without one, with
     ``__iexact`` (a full scan on a large table: check ``verified_email.W006``).
     """
-    return users_with_spelling_in(spellings(address))
-
-
-def users_with_spelling_in(spelled):
-    """``users_with_address`` of an address's ``spellings``: users with any of them."""
     model = get_user_model()
     users = model._default_manager
     index = email_index(model)
     if index is None:
-        return users.filter(spellings_q(model.get_email_field_name(), spelled))
+        return users.filter(address_q(model.get_email_field_name(), address))
     users = users.alias(**{FOLDED: index.fold(index.field)}).filter(
-        **{f"{FOLDED}__in": [index.fold(Value(spelling)) for spelling in spelled]}
+        **{f"{FOLDED}__in": [index.fold(Value(spelling)) for spelling in spellings(address)]}
     )
     # A partial index serves only a query that repeats its condition. It is
     # on the address alone (email_index checks), and a blank address, the

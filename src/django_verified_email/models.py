@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, models
-from django.db.models import Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import prepared
 from .addresses import same_address
 
 #: An instance of the host's user model, which has ``VerifiedEmailMixin``.
@@ -268,29 +267,7 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     Every flow that writes a user row locks it first, before any change row,
     so two flows never wait on each other's rows in opposite order.
     """
-    user_model = get_user_model()
-    if hasattr(pk, "resolve_expression") or not prepared.plain_manager(user_model):
-        # A subquery, or a host's manager (its annotations, its
-        # select_related): the ORM's own instance.
-        return user_model._default_manager.select_for_update().filter(pk=pk).first()
-    db, rows = _LOCKED_USER.rows_from(pk, fields=[user_model._meta.pk], key=user_model)
-    if not rows:
-        return None
-    return user_model.from_db(db, _attnames(user_model), rows[0])
-
-
-#: A user row, locked (built by the ORM once per database: ``prepared``).
-_LOCKED_USER = prepared.Read(
-    get_user_model,
-    lambda pk: (
-        get_user_model()
-        ._default_manager.select_for_update()
-        .filter(pk=pk)
-        .order_by("pk")
-        .values_list(*_attnames(get_user_model()))[:1]
-    ),
-    for_write=True,
-)
+    return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
 
 
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
@@ -388,10 +365,11 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
     def _with_user(self, change_id: int) -> EmailChange | None:
         # Without row locks (SQLite, where a writing transaction holds the
         # whole database) the lock statements would only read: one read
-        # gives the change and its user. That read goes past the user
-        # model's default manager; one that hides users (soft deletion, a
-        # tenant) reads the user through it, as the locks do.
-        if prepared.plain_manager(get_user_model()):
+        # gives the change and its user (``change_with_user``). A host's
+        # manager with a ``get_queryset`` of its own (annotations,
+        # select_related) gives the user as the locks do, through it.
+        manager = get_user_model()._default_manager
+        if type(manager).get_queryset is models.Manager.get_queryset:
             return change_with_user(change_id)
         change = self.filter(pk=change_id).first()
         if change is None or change.user_id is None:
@@ -403,32 +381,15 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         return change
 
 
-def _attnames(model: type[models.Model]) -> list[str]:
-    """The columns ``Model.from_db`` takes, as a plain read selects them."""
-    return [field.attname for field in model._meta.concrete_fields]
-
-
-#: A change and its user in one row: every change link reads it (built by the
-#: ORM once per database, ``prepared``).
-_CHANGE_WITH_USER = prepared.Read(
-    lambda: EmailChange,
-    lambda pk: EmailChange.objects.filter(pk=pk).values_list(
-        *_attnames(EmailChange),
-        *(f"user__{name}" for name in _attnames(get_user_model())),
-    )[:1],
-)
-
-
 def change_with_user(change_id: Any) -> EmailChange | None:
-    """The change ``change_id`` with its user, as ``select_related("user")`` reads them."""
-    user_model = get_user_model()
-    db, rows = _CHANGE_WITH_USER.rows_from(change_id, fields=[EmailChange._meta.pk], key=user_model)
-    if not rows:
-        return None
-    change_fields, user_fields = _attnames(EmailChange), _attnames(user_model)
-    change = EmailChange.from_db(db, change_fields, rows[0][: len(change_fields)])
-    change.user = user_model.from_db(db, user_fields, rows[0][len(change_fields) :])
-    return change
+    """The change ``change_id`` with its user, in one read; None if either is not there.
+
+    The user must be one the user model's default manager returns: a host's
+    manager or queryset may hide users (soft deletion, the current tenant),
+    and a hidden user's changes are not there either.
+    """
+    shown = get_user_model()._default_manager.filter(pk=OuterRef("user_id"))
+    return EmailChange.objects.select_related("user").filter(Exists(shown), pk=change_id).first()
 
 
 class EmailChange(models.Model):

@@ -19,8 +19,6 @@ from django.template.loader import get_template
 from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode, ExtendsNode
 from templated_mail.mail import BaseEmailMessage
 
-from .mime import FasterMessage
-
 HTML_BLOCKS = {"html_body"}
 
 #: RFC 5322's limit on a line of a message, in bytes, without its CRLF.
@@ -106,7 +104,7 @@ def render_blocks(template_name, context, names):
     return rendered
 
 
-class TemplatedEmail(FasterMessage, BaseEmailMessage):
+class TemplatedEmail(BaseEmailMessage):
     """``templated_mail``'s message with rendering that honours ``{% extends %}``."""
 
     #: Whom the message was built for (``emails.build`` sets it).

@@ -7,16 +7,11 @@ request that reverted or denied one.
 
 from django.contrib.auth import HASH_SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import router, transaction
-from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
-from django.utils.crypto import get_random_string
 
 
 def _cycle_key(session):
-    if type(session) is DatabaseSessionStore and _rekey_row(session):
-        return
     if isinstance(session, DatabaseSessionStore):
         # The new row and the old row's deletion in one transaction (the
         # completing one, when the sessions share its database): no commit
@@ -25,39 +20,6 @@ def _cycle_key(session):
             session.cycle_key()
     else:
         session.cycle_key()
-
-
-def _rekey_row(session):
-    """Give Django's database session a new key by renaming its row; False if it has none.
-
-    What ``cycle_key()`` achieves (a new key, the old one dead, the data
-    kept) in one UPDATE instead of its six statements (look for a free key,
-    a savepoint, insert, read and delete the old row). Only for Django's own
-    class: a subclass (``cached_db``'s cache, a host's) keeps ``cycle_key()``,
-    and so does a host whose rows point at sessions, or that listens for
-    them being saved or deleted: renaming the row would skip the deletion's
-    cascade and signals. A new key that already exists (a 1 in 36**32 draw)
-    fails the update rather than sharing a session.
-    """
-    old = session.session_key
-    if not old or not _renaming_is_unseen(session.model):
-        return False
-    data = session._session  # loaded now: the row is about to be renamed
-    new = get_random_string(32, VALID_KEY_CHARS)
-    rows = session.model._default_manager.db_manager(router.db_for_write(session.model))
-    if not rows.filter(session_key=old).update(session_key=new):
-        return False
-    session._session_key = new
-    session._session_cache = data
-    session.modified = True
-    return True
-
-
-def _renaming_is_unseen(model):
-    if model._meta.related_objects:
-        return False
-    watched = (pre_save, post_save, pre_delete, post_delete)
-    return not any(signal.has_listeners(model) for signal in watched)
 
 
 def after_address_changed(request, user, *, session_user=None):

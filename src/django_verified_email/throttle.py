@@ -21,7 +21,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import prepared
 from .addresses import comparable
 from .conf import app_settings
 from .exceptions import LockedOut, Throttled
@@ -118,43 +117,27 @@ def send_cooldown(user, purpose=ANY_PURPOSE, address=None) -> Iterator[SendCoold
         raise
 
 
-def _attempts_model():
+def _lockouts():
     # Imported late: this module is loaded before the app registry is ready.
     from .models import ReauthAttempts
 
-    return ReauthAttempts
-
-
-def _lockouts():
-    return _attempts_model().objects
+    return ReauthAttempts.objects
 
 
 def _retry_after(locked_until, now):
     return max(1, math.ceil((locked_until - now).total_seconds()))
 
 
-#: The end of a user's lockout, if one is on (read on every change form).
-_LOCKED_UNTIL = prepared.Read(
-    _attempts_model,
-    lambda user_id, now: (
-        _lockouts()
-        .filter(user_id=user_id, locked_until__gt=now)
-        .order_by("pk")
-        .values_list("locked_until")[:1]
-    ),
-)
-
-
 def check_lockout(user):
     now = timezone.now()
-    model = _attempts_model()
-    rows = _LOCKED_UNTIL.rows(
-        user.pk,
-        now,
-        fields=[model._meta.get_field("user"), model._meta.get_field("locked_until")],
+    until = (
+        _lockouts()
+        .filter(user_id=user.pk, locked_until__gt=now)
+        .values_list("locked_until", flat=True)
+        .first()
     )
-    if rows:
-        raise LockedOut(retry_after=_retry_after(rows[0][0], now))
+    if until is not None:
+        raise LockedOut(retry_after=_retry_after(until, now))
 
 
 def _insert_first_attempt(user, now):
@@ -242,23 +225,13 @@ def lock(user):
 
 def reset_attempts(user):
     """Forget the count after a right password; a lockout set meanwhile stays."""
-    # Called in the flow's transaction: the one DELETE adds no commit (and
-    # a host's delete signals for the model still fire: ``prepared.Delete``).
-    model = _attempts_model()
-    _FORGET_ATTEMPTS.execute(
-        user.pk,
-        timezone.now(),
-        fields=[model._meta.get_field("user"), model._meta.get_field("locked_until")],
+    now = timezone.now()
+    rows = _lockouts().filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now), user_id=user.pk
     )
-
-
-#: The user's attempt count, unless a lockout is on (``prepared``).
-_FORGET_ATTEMPTS = prepared.Delete(
-    _attempts_model,
-    lambda user_id, now: _lockouts().filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now), user_id=user_id
-    ),
-)
+    # Called in the flow's transaction: the one DELETE adds no commit (and
+    # a host's delete signals for the model still fire).
+    rows.delete()
 
 
 def forget(user, addresses=()):

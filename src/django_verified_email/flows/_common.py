@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 
-from .. import addresses, prepared, signals, throttle
+from .. import addresses, signals, throttle
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox, signal_after_commit
 from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, LockedOut, WrongPassword
@@ -102,25 +102,12 @@ def can_release_addresses() -> bool:
     return name != model.USERNAME_FIELD and bool(getattr(field, "blank", False))
 
 
-#: Who else holds an address: (pk, proved?) of each. Built by the ORM once
-#: per database (``prepared``): the flows read it on every request that
-#: takes or may take an address.
-_OTHER_HOLDERS = prepared.Read(
-    get_user_model,
-    lambda pk, *spelled: (
-        addresses.users_with_spelling_in(spelled)
-        .exclude(pk=pk)
-        .values_list("pk", "is_email_verified")
-    ),
-)
-_SPELLING = models.CharField()
-
-
 def other_holders(user: VerifiedUser, address: str) -> list[tuple[Any, bool]]:
     """The other accounts that hold ``address``: ``(pk, is_email_verified)`` of each."""
-    spelled = addresses.spellings(address)
-    return _OTHER_HOLDERS.rows(
-        user.pk, *spelled, fields=[get_user_model()._meta.pk, *[_SPELLING] * len(spelled)]
+    return list(
+        addresses.users_with_address(address)
+        .exclude(pk=user.pk)
+        .values_list("pk", "is_email_verified")
     )
 
 

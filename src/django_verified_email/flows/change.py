@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import addresses, emails, prepared, signals, throttle, tokens
+from .. import addresses, emails, signals, throttle, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox
 from ..exceptions import (
@@ -201,8 +200,11 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         raise WrongPassword
     reverted_at = None
     user.verified_email_has_pending_change = False
-    changes = _OPEN_OR_LOCKING.rows(user_id, now - window, fields=_user_and_moment_fields())
-    for status, reverted in changes:
+    # The pending change (at most one) and the reverts still locking changes.
+    changes = EmailChange.objects.filter(user_id=user_id).filter(
+        Q(status__in=EmailChange.PENDING_STATUSES) | Q(reverted_at__gt=now - window)
+    )
+    for status, reverted in changes.values_list("status", "reverted_at"):
         if status in EmailChange.PENDING_STATUSES:
             user.verified_email_has_pending_change = True
         if reverted is not None and reverted > now - window:
@@ -211,34 +213,6 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         raise _revert_lock(reverted_at, window, now)
     user.verified_email_address_taken = _common.taken_by_other(user, new_email)
     return user
-
-
-# Reads of every change request and change form, built by the ORM once per
-# database (``prepared``).
-
-#: The user's pending change (at most one) and the reverts still locking changes.
-_OPEN_OR_LOCKING = prepared.Read(
-    lambda: EmailChange,
-    lambda user_id, since: (
-        EmailChange.objects.filter(user_id=user_id)
-        .filter(Q(status__in=EmailChange.PENDING_STATUSES) | Q(reverted_at__gt=since))
-        .values_list("status", "reverted_at")
-    ),
-)
-
-#: The latest revert still locking changes.
-_LAST_LOCKING_REVERT = prepared.Read(
-    lambda: EmailChange,
-    lambda user_id, since: (
-        EmailChange.objects.filter(user_id=user_id, reverted_at__gt=since)
-        .order_by("-reverted_at")
-        .values_list("reverted_at")[:1]
-    ),
-)
-
-
-def _user_and_moment_fields() -> list[Any]:
-    return [EmailChange._meta.get_field("user"), EmailChange._meta.get_field("reverted_at")]
 
 
 def _revert_lock(reverted_at: datetime, window: timedelta, now: datetime) -> LockedOut:
@@ -262,8 +236,13 @@ def change_lock(user: VerifiedUser) -> LockedOut | None:
         return lockout
     now = timezone.now()
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
-    rows = _LAST_LOCKING_REVERT.rows(user.pk, now - window, fields=_user_and_moment_fields())
-    return _revert_lock(rows[0][0], window, now) if rows else None
+    reverted_at = (
+        EmailChange.objects.filter(user_id=user.pk, reverted_at__gt=now - window)
+        .order_by("-reverted_at")
+        .values_list("reverted_at", flat=True)
+        .first()
+    )
+    return None if reverted_at is None else _revert_lock(reverted_at, window, now)
 
 
 def _queue_new_address_step(
