@@ -35,7 +35,7 @@ from ..exceptions import (
 )
 from ..models import EmailChange, VerifiedUser, change_with_user, lock_user
 from ..request_context import RequestContext
-from . import _common, recovery
+from . import _common, recovery, takeover
 
 Status = EmailChange.Status
 
@@ -407,6 +407,9 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now
     change.save(update_fields=["status", "closed_at"])
+    if app_settings.LOGOUT_OTHER_SESSIONS:
+        # The other ways in end with the other sessions (revokers.sparing).
+        takeover.revoke_access(change, completion=True)
     outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
     # An unverified old address hears of it too, with the way back: it may
     # be the owner's real mailbox (an account from before the app was

@@ -99,6 +99,7 @@ def confirm_revert(
             )
         EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
         takeover.retire_access(user)
+        takeover.revoke_access(change)
         # This change and every later one are undone: their own revert links
         # (the later ones went to addresses the taker may control) die too.
         EmailChange.objects.completed_since(change).update(reverted_at=now)
