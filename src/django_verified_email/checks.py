@@ -500,3 +500,37 @@ def check_jwt_blacklist(app_configs=None, **kwargs):
             id="verified_email.W010",
         )
     ]
+
+
+#: The DRF authentication classes a browser's session is read by.
+SESSION_ONLY = ("rest_framework.authentication.SessionAuthentication",)
+
+
+@checks.register(checks.Tags.security)
+def check_api_reads_the_hosts_tokens(app_configs=None, **kwargs):
+    """W011: the host's API authenticates by token or JWT, this app's by session only."""
+    if not _is_dict_setting() or "API_AUTHENTICATION_CLASSES" in app_settings.user_values:
+        return []
+    drf = getattr(settings, "REST_FRAMEWORK", None) or {}
+    host = drf.get("DEFAULT_AUTHENTICATION_CLASSES", ()) if isinstance(drf, dict) else ()
+    others = [
+        path
+        for path in host
+        if isinstance(path, str)
+        and path not in SESSION_ONLY
+        and path != "rest_framework.authentication.BasicAuthentication"
+    ]
+    if not others:
+        return []
+    return [
+        checks.Warning(
+            "REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] authenticates by "
+            f"{', '.join(others)}, but this app's API accepts sessions only.",
+            hint=(
+                "A token or JWT client gets 403 not_authenticated from it. Set "
+                "VERIFIED_EMAIL['API_AUTHENTICATION_CLASSES'] to the classes it should "
+                f"accept, e.g. {[*SESSION_ONLY, *others]!r} (not HTTP Basic: W005)."
+            ),
+            id="verified_email.W011",
+        )
+    ]
