@@ -93,9 +93,7 @@ def _saying_what_is_accepted(exc):
     detail = _("Authentication credentials were not provided. This API accepts: %(accepted)s.") % {
         "accepted": accepted
     }
-    said = exceptions.NotAuthenticated(detail)
-    # The status and challenge DRF's view chose (401 with a header, or 403).
-    said.status_code = exc.status_code
-    if hasattr(exc, "auth_header"):
-        said.auth_header = exc.auth_header
-    return said
+    # The same exception, so the status and challenge DRF's view chose for it
+    # (401 with a header, or 403) stay.
+    exc.detail = exceptions.ErrorDetail(str(detail), code=exc.default_code)
+    return exc
