@@ -68,7 +68,9 @@ def test_a_take_back_ends_the_takers_drf_token(flow, user, mailoutbox):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("flow", FLOWS)
-def test_a_failing_revoker_is_owed_and_the_others_still_run(flow, settings, user, mailoutbox):
+def test_a_failing_revoker_is_owed_and_the_others_still_run(
+    flow, settings, user, mailoutbox, caplog
+):
     # transaction=True: the take-back commits for real, as a failed statement
     # inside it would abort it on PostgreSQL without the revoker's savepoint.
     settings.VERIFIED_EMAIL = {
@@ -85,6 +87,8 @@ def test_a_failing_revoker_is_owed_and_the_others_still_run(flow, settings, user
     change = take_back(flow, user, mailoutbox, before=hand_out_token)
 
     assert answers(thief["key"]) == 401
+    [logged] = [r for r in caplog.records if r.name == "django_verified_email"]
+    assert logged.getMessage() == f"Access revoker {FAILING} failed for user {user.pk}; it is owed"
     change.refresh_from_db()
     assert change.access_owed == FAILING
     assert change.access_owed_at is not None
