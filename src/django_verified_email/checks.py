@@ -508,3 +508,108 @@ def check_address_writers(app_configs=None, **kwargs):
             id="verified_email.W009",
         )
     ]
+
+
+@checks.register()
+def check_access_revokers(app_configs=None, **kwargs):
+    """E010: an ``ACCESS_REVOKERS`` entry that does not import or is not callable."""
+    value = app_settings.user_values.get("ACCESS_REVOKERS") if _is_dict_setting() else None
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        return [
+            checks.Error(
+                "VERIFIED_EMAIL['ACCESS_REVOKERS'] must be None or a list of dotted paths.",
+                hint='e.g. ["django_verified_email.revokers.drf_tokens", "myapp.revoke"].',
+                id="verified_email.E010",
+            )
+        ]
+    errors = []
+    for path in value:
+        try:
+            revoker = import_string(path) if isinstance(path, str) else None
+        except ImportError:
+            revoker = None
+        if not callable(revoker):
+            errors.append(
+                checks.Error(
+                    f"VERIFIED_EMAIL['ACCESS_REVOKERS'] names {path!r}, which does not import "
+                    "as a callable (user, *, since).",
+                    hint=(
+                        "A take-back could not end that way into the account. Fix the path, "
+                        "or remove it."
+                    ),
+                    id="verified_email.E010",
+                )
+            )
+    return errors
+
+
+def _is_dict_setting():
+    return isinstance(app_settings.user_values, dict)
+
+
+def _drf_authentication_paths():
+    """The dotted paths of the host's and the app's DRF authentication classes."""
+    drf = getattr(settings, "REST_FRAMEWORK", None) or {}
+    paths = list(drf.get("DEFAULT_AUTHENTICATION_CLASSES", ()) if isinstance(drf, dict) else ())
+    return [*paths, *app_settings.API_AUTHENTICATION_CLASSES]
+
+
+@checks.register(checks.Tags.security)
+def check_jwt_blacklist(app_configs=None, **kwargs):
+    """W010: simplejwt in use without its blacklist: a take-back cannot end its tokens."""
+    if not _is_dict_setting():
+        return []
+    uses_jwt = apps.is_installed("rest_framework_simplejwt") or any(
+        isinstance(path, str) and path.startswith("rest_framework_simplejwt.")
+        for path in _drf_authentication_paths()
+    )
+    if not uses_jwt or apps.is_installed("rest_framework_simplejwt.token_blacklist"):
+        return []
+    return [
+        checks.Warning(
+            "Simple JWT is in use without its blacklist app: JWTs outlive a revert "
+            "or a deny until they expire.",
+            hint=(
+                'Add "rest_framework_simplejwt.token_blacklist" to INSTALLED_APPS and '
+                "migrate: a take-back then blacklists every outstanding refresh token "
+                "of the account."
+            ),
+            id="verified_email.W010",
+        )
+    ]
+
+
+#: The DRF authentication classes a browser's session is read by.
+SESSION_ONLY = ("rest_framework.authentication.SessionAuthentication",)
+
+
+@checks.register(checks.Tags.security)
+def check_api_reads_the_hosts_tokens(app_configs=None, **kwargs):
+    """W011: the host's API authenticates by token or JWT, this app's by session only."""
+    if not _is_dict_setting() or "API_AUTHENTICATION_CLASSES" in app_settings.user_values:
+        return []
+    drf = getattr(settings, "REST_FRAMEWORK", None) or {}
+    host = drf.get("DEFAULT_AUTHENTICATION_CLASSES", ()) if isinstance(drf, dict) else ()
+    others = [
+        path
+        for path in host
+        if isinstance(path, str)
+        and path not in SESSION_ONLY
+        and path != "rest_framework.authentication.BasicAuthentication"
+    ]
+    if not others:
+        return []
+    return [
+        checks.Warning(
+            "REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] authenticates by "
+            f"{', '.join(others)}, but this app's API accepts sessions only.",
+            hint=(
+                "A token or JWT client gets 403 not_authenticated from it. Set "
+                "VERIFIED_EMAIL['API_AUTHENTICATION_CLASSES'] to the classes it should "
+                f"accept, e.g. {[*SESSION_ONLY, *others]!r} (not HTTP Basic: W005)."
+            ),
+            id="verified_email.W011",
+        )
+    ]

@@ -52,6 +52,10 @@ DEFAULTS = {
     # request that asks for a recovery passed the host's second factor. When
     # it did, the recovery completes as soon as the new address is confirmed.
     "RECOVERY_SECOND_FACTOR": None,
+    # Dotted paths of ``callable(user, *, since)`` that end a way into the
+    # account on a take-back (revokers.py); None: the built-in ones for
+    # what is installed (DRF tokens, simplejwt, knox, django-otp, allauth.mfa).
+    "ACCESS_REVOKERS": None,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -27,7 +27,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone
 
-from . import addresses, codes, durations, languages, request_context, tokens
+from . import addresses, codes, durations, languages, request_context, revokers, tokens
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
@@ -407,6 +407,8 @@ def _build(
     }
     if change is not None:
         context["masked_new_email"] = addresses.masked(change.new_email)
+        # Second-factor device types a take-back had to keep (revokers.py).
+        context["devices_kept"] = revokers.kept_names(change.devices_kept.split())
         if change.reverted_at is not None:
             context["reverted_at_text"] = request_context.when_text(change.reverted_at, user)
         if change.completes_at is not None:

@@ -450,6 +450,16 @@ class EmailChange(models.Model):
     # Set when the old address's notice (its only way back) could not be
     # handed over; flows.send_owed_notices sends it again and clears it.
     notice_owed_at = models.DateTimeField(_("old address notice owed since"), null=True, blank=True)
+    # Access revokers (revokers.py) that failed on a take-back or a
+    # completion: their dotted paths, one a line, run again by
+    # flows.revoke_owed until they succeed; access_owed_at says since when
+    # (null: nothing owed). Text, not JSON: JSONField's system check needs a
+    # database connection, and `check` must not.
+    access_owed = models.TextField(_("access revokers owed"), blank=True, default="")
+    access_owed_at = models.DateTimeField(_("access revocation owed since"), null=True, blank=True)
+    # The second-factor device types a take-back had to keep (they record no
+    # creation time), by model label, one a line: the owner's notice names them.
+    devices_kept = models.TextField(_("device types kept"), blank=True, default="")
     # Recovery (flows/recovery.py): the user said they can no longer open the
     # old address. Only the new address confirms; the old one gets a "stop
     # this change" link, and the change waits RECOVERY_DELAY before it

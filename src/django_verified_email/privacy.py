@@ -50,13 +50,18 @@ EXPORTED_CHANGE_FIELDS = (
 #: ``account_fingerprint`` is a digest a recovery compares the account with
 #: (it says nothing readable, and is blanked by the purge with the addresses);
 #: ``completed_by`` is a staff account's key, not the person's data (the
-#: reason staff wrote is exported).
+#: reason staff wrote is exported); ``access_owed``, ``access_owed_at`` and
+#: ``devices_kept`` are take-back bookkeeping (the code paths of revokers
+#: still owed, the model labels of device types the owner was told of).
 NOT_EXPORTED = (
     "user",
     "link_generation",
     "notice_owed_at",
     "account_fingerprint",
     "completed_by",
+    "access_owed",
+    "access_owed_at",
+    "devices_kept",
 )
 
 

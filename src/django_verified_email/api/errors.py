@@ -14,6 +14,7 @@ from rest_framework.views import set_rollback
 
 from ..exceptions import VerifiedEmailError
 from ..web import http_status
+from .authentication import authentication_classes
 
 
 class InvalidRequest(VerifiedEmailError):
@@ -60,7 +61,9 @@ def handle_exception(exc, context):
     if isinstance(exc, BODY_ERRORS):
         set_rollback()
         return error_response(InvalidRequest(_first_message(exc.detail)))
-    if isinstance(exc, Http404):
+    if isinstance(exc, exceptions.NotAuthenticated):
+        exc = _saying_what_is_accepted(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -77,3 +80,20 @@ def handle_exception(exc, context):
         "detail": _first_message(exc.detail),
     }
     return response
+
+
+def _saying_what_is_accepted(exc):
+    """DRF's "not provided", with the authentication this API accepts.
+
+    A client that sends a token or a JWT to an API left at session
+    authentication is told "credentials were not provided", which it did
+    provide: name what is read instead (``API_AUTHENTICATION_CLASSES``).
+    """
+    accepted = ", ".join(cls.__name__ for cls in authentication_classes())
+    detail = _("Authentication credentials were not provided. This API accepts: %(accepted)s.") % {
+        "accepted": accepted
+    }
+    # The same exception, so the status and challenge DRF's view chose for it
+    # (401 with a header, or 403) stay.
+    exc.detail = exceptions.ErrorDetail(str(detail), code=exc.default_code)
+    return exc

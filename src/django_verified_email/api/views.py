@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import addresses, flows, web
+from .. import addresses, flows, revokers, web
 from ..web import link_base
 from . import schema
 from .authentication import authentication_classes
@@ -173,12 +173,13 @@ class ChangeConfirmView(TokenAPIView):
     def post(self, request):
         body = ConfirmSerializer.read(request.data)
         if "code" in body:
-            change = web.confirm_change_by_code(
-                request._request,
-                self.code_user(request),
-                body["code"],
-                read_session_user=_django_session_user,
-            )
+            user = self.code_user(request)
+            # The token that completes the change keeps working, as a
+            # session that does is renewed; the user's others end with it.
+            with revokers.sparing(request.auth):
+                change = web.confirm_change_by_code(
+                    request._request, user, body["code"], read_session_user=_django_session_user
+                )
         else:
             change = web.confirm_change(
                 request._request, body["token"], read_session_user=_django_session_user

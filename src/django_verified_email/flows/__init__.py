@@ -43,6 +43,8 @@ from .takeover import (
     check_set_password,
     confirm_set_password,
     retire_access,
+    revoke_access,
+    revoke_owed,
     set_password_token,
     validate_new_password,
 )
@@ -81,6 +83,8 @@ __all__ = [
     "resend_change_for_expired_link",
     "resend_verification_for_expired_link",
     "retire_access",
+    "revoke_access",
+    "revoke_owed",
     "send_owed_notices",
     "send_verification",
     "set_password_token",

@@ -34,7 +34,7 @@ from ..exceptions import (
 from ..models import EmailChange, VerifiedUser, lock_user
 from ..request_context import RequestContext
 from ..tokens import Step
-from . import _common, links, recovery
+from . import _common, links, recovery, takeover
 
 Status = EmailChange.Status
 
@@ -401,6 +401,9 @@ def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str 
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now
     change.save(update_fields=["status", "closed_at"])
+    if app_settings.LOGOUT_OTHER_SESSIONS:
+        # The other ways in end with the other sessions (revokers.sparing).
+        takeover.revoke_access(change, completion=True)
     _queue_completion_notices(outbox, change, base_url)
     outbox.signal(
         signals.email_changed,

@@ -51,6 +51,7 @@ def refuse(
         setattr(change, field, value)
     change.save(update_fields=["status", "closed_at", *refused])
     takeover.retire_access(change.user)
+    takeover.revoke_access(change)
     outbox.email(emails.CHANGE_DENIED_OLD, user=change.user, change=change, base_url=base_url)
     outbox.email(emails.CHANGE_DENIED_NEW, user=change.user, change=change, base_url=base_url)
     outbox.signal(signals.email_change_denied, user=change.user, change=change)

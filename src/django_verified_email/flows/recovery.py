@@ -44,7 +44,7 @@ from ..exceptions import (
 )
 from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext
-from . import _common, deny, links, notices
+from . import _common, deny, links, notices, takeover
 
 logger = logging.getLogger("django_verified_email")
 
@@ -158,6 +158,8 @@ class DueRun:
     skipped: int = 0
     #: "Stop this change" notices sent again after they failed.
     renoticed: int = 0
+    #: Changes whose owed access revokers all succeeded this time.
+    revoked: int = 0
 
 
 def due_changes(now: datetime):
@@ -186,6 +188,7 @@ def complete_due(*, batch_size: int = 100, base_url: str | None = None) -> DueRu
     """
     run = DueRun()
     run.renoticed = resend_owed_stop_notices(base_url=base_url)
+    run.revoked = takeover.revoke_owed()
     now = timezone.now()
     last = 0
     while True:
@@ -336,6 +339,8 @@ def _finish(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | 
     change.status = Status.COMPLETED  # type: ignore[assignment]
     change.closed_at = now
     change.save(update_fields=["status", "closed_at", "completed_by", "completion_reason"])
+    if app_settings.LOGOUT_OTHER_SESSIONS:
+        takeover.revoke_access(change, completion=True)
     outbox.email(emails.CHANGE_COMPLETED, user=user, change=change, base_url=base_url)
     notify_old_of_completion(outbox, change, base_url)
     outbox.signal(

@@ -84,6 +84,7 @@ def _take_account_back(change: EmailChange, now: datetime, context: RequestConte
     user = change.user
     EmailChange.objects.pending_for(user).update(status=Status.CANCELLED, closed_at=now)
     takeover.retire_access(user)
+    takeover.revoke_access(change)
     # This change and every later one are undone: their own revert links
     # (the later ones went to addresses the taker may control) die too.
     EmailChange.objects.completed_since(change).update(reverted_at=now)

@@ -11,13 +11,18 @@ verbs.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 
-from .. import tokens
+from .. import revokers, tokens
+from ..conf import DEFAULTS, app_settings
 from ..delivery import atomic_outbox
 from ..exceptions import InvalidPassword
-from ..models import VerifiedUser
+from ..models import EmailChange, VerifiedUser
 from . import links
 
 
@@ -34,6 +39,78 @@ def retire_access(user: VerifiedUser) -> None:
     user.set_unusable_password()
     user.move_email_security_counter(end_sessions=True)
     user.save(update_fields=["password", "email_security_counter"])
+
+
+def taken_since(change: EmailChange) -> datetime:
+    """From when a second factor of the account counts as the taker's.
+
+    ``RECOVERY_DELAY`` seconds before the change was requested: a taker may
+    enrol a device first and ask for the change later. With the recovery
+    path off (None) the window is its default all the same.
+    """
+    delay = app_settings.RECOVERY_DELAY
+    if delay is None:
+        delay = DEFAULTS["RECOVERY_DELAY"]
+    return change.created_at - timedelta(seconds=delay)
+
+
+def revoke_access(change: EmailChange, *, completion: bool = False) -> None:
+    """Run the access revokers (``ACCESS_REVOKERS``) on the change's locked user.
+
+    For a revert, a deny or a stop, after ``retire_access``, inside the
+    flow's transaction; ``completion``: only the revokers that also run on a
+    completed change (``LOGOUT_OTHER_SESSIONS``). A revoker that fails does
+    not stop the others nor the flow: it is recorded on the change as owed,
+    for ``revoke_owed``. Device types that had to be kept are recorded for
+    the owner's notice.
+    """
+    outcome = revokers.run(change.user, since=taken_since(change), completion=completion)
+    updates: dict[str, object] = {}
+    if outcome.failed:
+        owed = change.access_owed.split()
+        updates["access_owed"] = "\n".join([*owed, *(p for p in outcome.failed if p not in owed)])
+        updates["access_owed_at"] = change.access_owed_at or timezone.now()
+    if outcome.kept:
+        updates["devices_kept"] = "\n".join(outcome.kept)
+    if updates:
+        EmailChange.objects.filter(pk=change.pk).update(**updates)
+        for name, value in updates.items():
+            setattr(change, name, value)
+
+
+def owed_revocations():
+    """Changes with access revokers that failed and are still owed."""
+    return EmailChange.objects.filter(access_owed_at__isnull=False)
+
+
+def revoke_owed() -> int:
+    """Run again every owed access revoker; return on how many changes all of them succeeded.
+
+    Each change in its own transaction, its user and row locked: one whose
+    revokers fail again stays owed for the next run (``complete_due``, every
+    minute from cron or the periodic task), and the others still go. A
+    thief's token must not survive because a database or an API was down
+    for a moment.
+    """
+    done = 0
+    for change_id in owed_revocations().order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            change = EmailChange.objects.lock_with_user(change_id)
+            if change is None or change.access_owed_at is None:
+                continue  # done by another run meanwhile
+            outcome = revokers.run(
+                change.user, since=taken_since(change), only=change.access_owed.split()
+            )
+            kept = change.devices_kept.split()
+            kept += [name for name in outcome.kept if name not in kept]
+            EmailChange.objects.filter(pk=change.pk).update(
+                access_owed="\n".join(outcome.failed),
+                access_owed_at=change.access_owed_at if outcome.failed else None,
+                devices_kept="\n".join(kept),
+            )
+        if not outcome.failed:
+            done += 1
+    return done
 
 
 def set_password_token(user: VerifiedUser) -> str:
