@@ -424,8 +424,11 @@ def change_link_deny(request, token):
 def change_link_code(request, token):
     """The code box of the "one more step" page, posted back to the link's own URL."""
     if not web.session_user(request).is_authenticated:
-        # Not back to this URL: the token would travel on in ?next=.
-        return redirect_to_login(reverse("verified_email:status"))
+        # Not back to this URL (the token would travel on in ?next=): to the
+        # change's code page, where the code waits for the change's account.
+        return _to_login_keeping_code(
+            request, "change", change_id=flows.read_change_link(token).change_id
+        )
     try:
         pending = web.confirm_change_by_code(
             request, request.user, request.POST.get("code"), link=token
@@ -500,11 +503,14 @@ def _code_refused(request, error, template, context):
 
 # A code is as good as the link it stands for: like a password, it stays
 # out of error reports (the POST data and every frame's variables).
+@login_not_required  # A login it asks for itself, keeping the code (_to_login_keeping_code).
 @sensitive_post_parameters("code")
 @sensitive_variables()
-@login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def verify_code(request):
+    if not request.user.is_authenticated:
+        return _to_login_keeping_code(request, "verify")
+    kept = _take_kept_code(request)
     context = {
         "step": "verify",
         "email": addresses.of_user(request.user),
@@ -524,14 +530,19 @@ def verify_code(request):
             fail_silently=True,
         )
         return success_redirect()
-    return render(request, "verified_email/enter_code.html", context)
+    if request.user.is_email_verified:
+        kept = None  # Verified meanwhile: no code is waiting.
+    return _code_page(request, context, _kept_code_for(kept, "verify"))
 
 
+@login_not_required  # As verify_code.
 @sensitive_post_parameters("code")
 @sensitive_variables()
-@login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_code(request):
+    if not request.user.is_authenticated:
+        return _to_login_keeping_code(request, "change")
+    kept = _take_kept_code(request)
     action = reverse("verified_email:change-code")
     if request.method == "POST":
         try:
@@ -544,10 +555,9 @@ def change_code(request):
         except VerifiedEmailError as error:
             return error_page(request, error)
         return _after_change_step(request, pending, code_action=action)
-    return render(
-        request,
-        "verified_email/enter_code.html",
-        _code_context(flows.pending_change(request.user), action),
+    change = flows.pending_change(request.user)
+    return _code_page(
+        request, _code_context(change, action), _kept_code_for(kept, "change", change)
     )
 
 
@@ -556,6 +566,83 @@ def _code_context(change, action):
     if change is not None:
         step = Step.OLD if change.status == change.Status.AWAITING_OLD else Step.NEW
     return {"change": change, "step": step, "action": action, "form_id": "ve-change-code"}
+
+
+@sensitive_variables()
+def _code_page(request, context, kept):
+    """A code page's form, filled in with a code kept through the login (``kept``), if any."""
+    response = render(request, "verified_email/enter_code.html", {**context, "code_value": kept})
+    if kept:
+        # The page now holds the code: no cache, shared or the browser's, may keep it.
+        add_never_cache_headers(response)
+    return response
+
+
+# A code typed while logged out ----------------------------------------------
+# A login can run out while its owner fetches the code from their mailbox.
+# The code cannot be tried before the login: only the account it was sent for
+# can use it, and a try counts against that account. It cannot travel with
+# the login either: in ?next= it would reach server logs and other sites'
+# Referer. So it waits in the session, which Django's login() keeps (under a
+# new key) for whoever logs in in this browser; logout() ends it. The code
+# page after the login fills its box in with it and only the user's click
+# tries it: the code is for the account it was sent to, and for anyone else
+# it is one wrong code, counted as theirs. It waits CODE_MAX_AGE at most, the
+# life of any code, and is shown once.
+
+KEPT_CODE_KEY = "verified_email_kept_code"
+
+
+@sensitive_variables()
+def _to_login_keeping_code(request, page, *, change_id=None):
+    """The login page, then back to the ``page`` ("verify", "change") code page.
+
+    A code the request posted waits in the session for that page;
+    ``change_id`` (the change a link's page was for) binds it to that change.
+    """
+    if request.method == "POST":
+        code = flows.codes.normalize(request.POST.get("code"))
+        request.session.pop(KEPT_CODE_KEY, None)
+        if code is not None:
+            request.session[KEPT_CODE_KEY] = {
+                "page": page,
+                "code": code,
+                "at": int(timezone.now().timestamp()),
+                "change": None if change_id is None else str(change_id),
+            }
+    return redirect_to_login(reverse(f"verified_email:{page}-code"))
+
+
+def _take_kept_code(request):
+    """Take what ``_to_login_keeping_code`` kept out of the session.
+
+    Any visit to a code page after the login takes it, whether it shows it
+    (``_kept_code_for``) or not: it is shown once at most.
+    """
+    return request.session.pop(KEPT_CODE_KEY, None)
+
+
+@sensitive_variables()
+def _kept_code_for(kept, page, change=None):
+    """The code to fill in on ``page``, from what was kept; None if it lapsed or is not for it.
+
+    ``change``: the account's pending change, which a code kept for a
+    change's page must be waiting for.
+    """
+    if not isinstance(kept, dict) or kept.get("page") != page:
+        return None
+    age = timezone.now().timestamp() - kept.get("at", 0)
+    if not 0 <= age <= app_settings.CODE_MAX_AGE:
+        return None
+    if page == "change":
+        if change is None or change.status not in (
+            change.Status.AWAITING_OLD,
+            change.Status.AWAITING_NEW,
+        ):
+            return None
+        if kept.get("change") is not None and kept["change"] != str(change.pk):
+            return None
+    return flows.codes.display(kept["code"])
 
 
 @login_required
