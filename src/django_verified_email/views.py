@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import addresses, durations, emails, flows, web
+from . import addresses, codes, durations, emails, flows, web
 from .conf import app_settings
 from .exceptions import (
     DeliveryFailed,
@@ -601,7 +601,7 @@ def _to_login_keeping_code(request, page, *, change_id=None):
     ``change_id`` (the change a link's page was for) binds it to that change.
     """
     if request.method == "POST":
-        code = flows.codes.normalize(request.POST.get("code"))
+        code = codes.normalize(request.POST.get("code"))
         request.session.pop(KEPT_CODE_KEY, None)
         if code is not None:
             request.session[KEPT_CODE_KEY] = {
@@ -642,7 +642,7 @@ def _kept_code_for(kept, page, change=None):
             return None
         if kept.get("change") is not None and kept["change"] != str(change.pk):
             return None
-    return flows.codes.display(kept["code"])
+    return codes.display(kept["code"])
 
 
 @login_required
