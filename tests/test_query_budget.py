@@ -257,8 +257,8 @@ def recovery_query_counts(client, mailoutbox, new_email):
 # taken, the change scheduled; the session is left alone, the address has
 # not changed yet); the completion by ``complete_due`` (owed notices and due
 # changes looked up, the change's user and the change locked, the address's
-# holders, the user and the change updated, and the next batch and
-# reminders looked up).
+# holders, the user and the change updated, the next batch and reminders
+# looked up, and the run recorded).
 RECOVERY_BUDGETS = [10, 6, 10]
 
 

@@ -50,13 +50,15 @@ EXPORTED_CHANGE_FIELDS = (
 #: ``account_fingerprint`` is a digest a recovery compares the account with
 #: (it says nothing readable, and is blanked by the purge with the addresses);
 #: ``completed_by`` is a staff account's key, not the person's data (the
-#: reason staff wrote is exported).
+#: reason staff wrote is exported); ``link_base`` is the site's own address
+#: the change was asked on, where its emails' links lead.
 NOT_EXPORTED = (
     "user",
     "link_generation",
     "notice_owed_at",
     "account_fingerprint",
     "completed_by",
+    "link_base",
 )
 
 

@@ -121,6 +121,7 @@ def request_change(
                 created_at=now,
                 old_email_lost=lost,
                 second_factor=lost and bool(second_factor),
+                link_base=base_url or "",
                 **_context_fields(context),
             )
             if lost:
