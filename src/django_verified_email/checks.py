@@ -183,9 +183,9 @@ def check_delivery(app_configs=None, **kwargs):
                 f"VERIFIED_EMAIL['DELIVERY'] is {delivery!r} and BASE_URL is not set.",
                 hint=(
                     "A worker has no request to take the host from: links use the host "
-                    "captured when the request was made, and a message queued without "
-                    "one (from a shell or a command) cannot be built. Set BASE_URL, "
-                    'e.g. "https://example.com".'
+                    "captured when the request was made (a change keeps it for its later "
+                    "emails), and a message about no change queued without one (from a "
+                    'shell) cannot be built. Set BASE_URL, e.g. "https://example.com".'
                 ),
                 id="verified_email.W001",
             )

@@ -110,12 +110,15 @@ def warn_if_hostless(changes: QuerySet[EmailChange], base_url: str | None, kind:
     """Log a warning naming the changes of ``changes`` that ``with_link_host`` leaves out."""
     if app_settings.BASE_URL or base_url:
         return
-    hostless = list(changes.filter(link_base="").order_by("pk").values_list("pk", flat=True))
+    named = 20
+    hostless = list(
+        changes.filter(link_base="").order_by("pk").values_list("pk", flat=True)[: named + 1]
+    )
     if hostless:
         logger.warning(
             "Did not send the %s email of email change(s) %s: no host for its link "
             "(the change was started outside a request, or before its host was kept). "
             "Set VERIFIED_EMAIL['BASE_URL'] to send it.",
             kind,
-            ", ".join(str(pk) for pk in hostless),
+            ", ".join(str(pk) for pk in hostless[:named]) + (", ..." if hostless[named:] else ""),
         )
