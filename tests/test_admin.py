@@ -1,16 +1,20 @@
 """The admin: email changes read-only, and the user admin mixin's flag and action."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.messages import get_messages
+from django.core.management import call_command
 from django.test import override_settings
 from django.urls import include, path, reverse
+from django.utils import timezone
 
 from django_verified_email.admin import EmailChangeAdmin, VerifiedEmailUserAdminMixin
-from django_verified_email.models import EmailChange
-from tests.helpers import email_of, link_in, path_of
+from django_verified_email.models import CompleteDueRun, EmailChange
+from tests.helpers import email_of, later, link_in, path_of
 
 
 class FlaggedUserAdmin(VerifiedEmailUserAdminMixin, UserAdmin):
@@ -75,6 +79,67 @@ def test_email_change_list_shows_rows_and_filters_by_status(client, staff, make_
         "gone@example.com",
     }
     assert [c.new_email for c in awaiting.context["cl"].result_list] == ["open@example.com"]
+
+
+def due_recovery(user):
+    return EmailChange.objects.create(
+        user=user,
+        old_email=email_of(user),
+        new_email="due@example.com",
+        status=EmailChange.Status.SCHEDULED,
+        old_email_lost=True,
+        completes_at=timezone.now() - timedelta(minutes=1),
+    )
+
+
+SCHEDULER_WARNING = "verified_email_complete_due has not run in the last hour"
+
+
+def scheduler_warnings(response):
+    return [text for level, text in messages_of(response) if SCHEDULER_WARNING in text]
+
+
+def test_the_change_list_warns_while_due_recoveries_wait_for_a_run_that_never_came(
+    client, staff, make_user
+):
+    due_recovery(make_user())
+
+    response = client.get(reverse("admin:verified_email_emailchange_changelist"))
+
+    assert response.status_code == 200
+    [warning] = scheduler_warnings(response)
+    assert "every minute" in warning
+    assert SCHEDULER_WARNING in response.text
+
+
+def test_the_change_list_warns_when_the_last_run_is_over_an_hour_old(client, staff, make_user):
+    call_command("verified_email_complete_due")
+    due_recovery(make_user())
+    url = reverse("admin:verified_email_emailchange_changelist")
+
+    assert scheduler_warnings(client.get(url)) == []  # it ran a moment ago
+    with later(3601):
+        assert len(scheduler_warnings(client.get(url))) == 1
+    with later(3601):
+        call_command("verified_email_complete_due")
+        response = client.get(url)
+        ran_at = timezone.now()
+    # The run closed the change and was recorded: nothing to warn of.
+    assert scheduler_warnings(response) == []
+    assert CompleteDueRun.objects.get().finished_at == ran_at
+
+
+def test_the_change_list_is_silent_with_nothing_due(client, staff, make_user):
+    # Never ran, but only changes still waiting (or not recoveries) exist.
+    change = due_recovery(make_user())
+    EmailChange.objects.filter(pk=change.pk).update(
+        completes_at=timezone.now() + timedelta(hours=1)
+    )
+
+    response = client.get(reverse("admin:verified_email_emailchange_changelist"))
+
+    assert response.status_code == 200
+    assert scheduler_warnings(response) == []
 
 
 def test_email_change_search_finds_by_username_and_address(client, staff, make_user):

@@ -489,3 +489,83 @@ def test_a_second_factor_callable_passes(settings):
     settings.VERIFIED_EMAIL = {"RECOVERY_SECOND_FACTOR": "tests.test_recovery.second_factor_passed"}
 
     assert check_settings() == []
+
+
+# The scheduler (W012): a check with the database tag ------------------------
+
+
+def w012(databases=("default",)):
+    messages = checks.run_checks(tags=[checks.Tags.database], databases=list(databases))
+    return [message for message in messages if message.id == "verified_email.W012"]
+
+
+@pytest.fixture
+def due_recovery(db, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_verified_email.models import EmailChange
+
+    return EmailChange.objects.create(
+        user=make_user(),
+        old_email="alice@example.com",
+        new_email="due@example.com",
+        status=EmailChange.Status.SCHEDULED,
+        old_email_lost=True,
+        completes_at=timezone.now() - timedelta(minutes=1),
+    )
+
+
+def test_w012_when_due_recoveries_wait_and_the_command_never_ran(due_recovery):
+    [warning] = w012()
+
+    assert warning.level == checks.WARNING
+    assert "verified_email_complete_due" in warning.msg
+    assert "cron" in warning.hint and "django_verified_email.complete_due_changes" in warning.hint
+
+
+def test_w012_is_shown_by_check_with_database(due_recovery):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("check", databases=["default"], stderr=out, stdout=out)
+
+    assert "verified_email.W012" in out.getvalue()
+
+
+def test_w012_when_the_last_run_is_over_an_hour_old(due_recovery):
+    from tests.helpers import later
+
+    call_command("verified_email_complete_due")  # closes the due change
+    due_recovery.pk = None
+    due_recovery.status = "scheduled"
+    due_recovery.save()  # another one comes due
+
+    assert w012() == []
+    with later(3599):
+        assert w012() == []
+    with later(3601):
+        assert ids(w012()) == ["verified_email.W012"]
+
+
+def test_no_w012_with_nothing_due(db):
+    assert w012() == []
+
+
+def test_no_w012_for_a_database_the_check_was_not_asked_about(due_recovery):
+    from django_verified_email.checks import check_complete_due_runs
+
+    assert ids(check_complete_due_runs(databases=["default"])) == ["verified_email.W012"]
+    assert check_complete_due_runs(databases=["other"]) == []
+    assert check_complete_due_runs(databases=None) == []
+
+
+def test_plain_check_does_not_query_the_database(due_recovery, django_assert_num_queries):
+    from io import StringIO
+
+    out = StringIO()
+    with django_assert_num_queries(0):
+        call_command("check", stderr=out, stdout=out)
+
+    assert "verified_email.W012" not in out.getvalue()

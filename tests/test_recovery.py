@@ -17,13 +17,16 @@ from tests.failing_mail import UNREACHABLE, use_mail_backend
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
+    STOP_PAGE,
     can_log_in,
     client_for,
     code_in,
     email_of,
     is_logged_in,
     later,
+    link_in,
     links_in,
+    path_of,
     reloaded,
     revert_token_in,
     set_password_token_in,
@@ -371,11 +374,113 @@ def test_the_reminder_goes_to_the_old_address_a_day_before_once(scheduled, mailo
     assert stop_token_in(reminder)
 
 
-def test_the_command_needs_a_host_for_its_links(scheduled):
-    from django.core.management.base import CommandError
+# On the defaults: no BASE_URL, the host the change was asked on
 
-    with pytest.raises(CommandError):
+
+def test_a_recovery_completes_on_default_settings_by_the_scheduled_command(
+    logged_in, client, user, mailoutbox
+):
+    assert "BASE_URL" not in settings.VERIFIED_EMAIL
+    assert ask_recovery(logged_in).status_code == 302
+    change = EmailChange.objects.get(user=user)
+    assert change.link_base == "http://testserver/"
+    token = token_in(message_to(NEW, mailoutbox), to=NEW)
+    assert client.post(reverse("verified_email:change-confirm", args=[token])).status_code == 200
+    sent = len(mailoutbox)
+    with later(DELAY - 23 * 3600):
         call_command("verified_email_complete_due")
+        [reminder] = mailoutbox[sent:]
+        assert reminder.to == ["alice@example.com"]
+        [link] = links_in(reminder, STOP_PAGE)
+        assert link.startswith("http://testserver/")
+        # It works: the page offers to stop the change.
+        page = Client().get(link)
+        assert page.status_code == 200 and 'id="ve-stop"' in page.text
+    sent = len(mailoutbox)
+    with later(DELAY + 60):
+        call_command("verified_email_complete_due")
+    assert EmailChange.objects.get(pk=change.pk).status == EmailChange.Status.COMPLETED
+    assert email_of(reloaded(user)) == NEW
+    told = mailoutbox[sent:]
+    assert sorted(m.to[0] for m in told) == sorted(["alice@example.com", NEW])
+    for message in told:
+        assert "testserver" in message.body  # the site, named after the host asked on
+        assert links_in(message) == []
+
+
+def test_links_built_outside_a_request_lead_to_the_host_the_change_was_asked_on(
+    logged_in, user, mailoutbox, settings
+):
+    response = logged_in.post(
+        reverse("verified_email:change"),
+        {"new_email": NEW, "password": PASSWORD, "old_email_lost": "on"},
+        HTTP_HOST="example.com",
+    )
+    assert response.status_code == 302
+    change = EmailChange.objects.get(user=user)
+    assert change.link_base == "http://example.com/"
+    confirm = link_in(message_to(NEW, mailoutbox))
+    assert confirm.startswith("http://example.com/")
+    assert Client().post(path_of(confirm), HTTP_HOST="example.com").status_code == 200
+    sent = len(mailoutbox)
+    with later(DELAY - 3600):
+        call_command("verified_email_complete_due")
+        [reminder] = mailoutbox[sent:]
+        assert stop_link_in(reminder).startswith("http://example.com/")
+        # BASE_URL, when set, still wins.
+        EmailChange.objects.filter(pk=change.pk).update(reminder_sent_at=None)
+        settings.VERIFIED_EMAIL = {"BASE_URL": "https://accounts.example.net"}
+        call_command("verified_email_complete_due")
+        [again] = mailoutbox[sent + 1 :]
+        assert stop_link_in(again).startswith("https://accounts.example.net/")
+        # Followed, the link stops the change.
+        assert Client().post(path_of(stop_link_in(reminder))).status_code == 200
+    assert EmailChange.objects.get(pk=change.pk).status == EmailChange.Status.DENIED
+
+
+def stop_link_in(message):
+    [link] = links_in(message, STOP_PAGE)
+    return link
+
+
+def test_a_change_with_no_host_skips_its_linked_emails_and_still_completes(
+    scheduled, user, mailoutbox, caplog
+):
+    # Started before hosts were kept (or outside a request), and no BASE_URL.
+    EmailChange.objects.filter(pk=scheduled.pk).update(link_base="")
+    sent = len(mailoutbox)
+    with later(DELAY - 3600), caplog.at_level("WARNING", logger="django_verified_email"):
+        call_command("verified_email_complete_due")
+        call_command("verified_email_complete_due")
+    assert mailoutbox[sent:] == []  # no reminder: it would have no host
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert f"recovery_reminder email of email change(s) {scheduled.pk}:" in warnings[0]
+    with later(DELAY + 60):
+        call_command("verified_email_complete_due")
+    # What needs no link still goes: the change completes and both addresses hear.
+    assert EmailChange.objects.get(pk=scheduled.pk).status == EmailChange.Status.COMPLETED
+    assert email_of(reloaded(user)) == NEW
+    assert sorted(m.to[0] for m in mailoutbox[sent:]) == sorted(["alice@example.com", NEW])
+
+
+def test_an_owed_stop_notice_with_no_host_stays_owed_and_holds_the_change(
+    scheduled, user, mailoutbox, caplog
+):
+    EmailChange.objects.filter(pk=scheduled.pk).update(link_base="", notice_owed_at=timezone.now())
+    sent = len(mailoutbox)
+    with later(DELAY + 60), caplog.at_level("WARNING", logger="django_verified_email"):
+        call_command("verified_email_complete_due")
+    change = EmailChange.objects.get(pk=scheduled.pk)
+    # The owner never got the stop link: the change does not complete without it.
+    assert change.status == EmailChange.Status.SCHEDULED and change.notice_owed_at is not None
+    assert mailoutbox[sent:] == []
+    assert any("recovery_notice_old" in r.getMessage() for r in caplog.records)
+    with later(DELAY + 120):
+        call_command("verified_email_complete_due", base_url="https://example.com")
+    [notice] = mailoutbox[sent:]
+    assert stop_link_in(notice).startswith("https://example.com/")
+    assert EmailChange.objects.get(pk=scheduled.pk).notice_owed_at is None
 
 
 def test_completion_is_cancelled_when_the_address_was_taken_meanwhile(
@@ -519,10 +624,16 @@ def test_a_user_model_without_the_change_completes_nothing(db):
 # The periodic task of the task delivery modes
 
 
-def test_the_tasks_modes_periodic_task_completes_due_changes(scheduled, user, settings):
+def test_the_tasks_modes_periodic_task_completes_due_changes(scheduled, user, settings, mailoutbox):
     from django_verified_email import tasks
 
-    settings.VERIFIED_EMAIL = {"DELIVERY": "tasks", "BASE_URL": BASE_URL}
+    # No BASE_URL: the worker builds the reminder with the host the change was asked on.
+    settings.VERIFIED_EMAIL = {"DELIVERY": "tasks"}
+    sent = len(mailoutbox)
+    with later(DELAY - 3600):
+        assert tasks.complete_due_changes.call()["reminded"] == 1
+    [reminder] = mailoutbox[sent:]
+    assert stop_link_in(reminder).startswith("http://testserver/")
     with later(DELAY + 60):
         result = tasks.complete_due_changes.call()
     assert result == {"completed": 1, "cancelled": 0, "reminded": 0}
@@ -532,7 +643,7 @@ def test_the_tasks_modes_periodic_task_completes_due_changes(scheduled, user, se
 def test_the_celery_periodic_task_completes_due_changes(scheduled, user, settings):
     from django_verified_email import celery_tasks
 
-    settings.VERIFIED_EMAIL = {"BASE_URL": BASE_URL}
+    settings.VERIFIED_EMAIL = {}  # no BASE_URL
     assert celery_tasks.complete_due_changes.name == "django_verified_email.complete_due_changes"
     with later(DELAY + 60):
         celery_tasks.complete_due_changes.apply()

@@ -83,6 +83,20 @@ class EmailChangeAdmin(admin.ModelAdmin):
             },
         )
 
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET" and recovery.scheduler_idle():
+            self.message_user(
+                request,
+                _(
+                    "Recoveries are due, but verified_email_complete_due has not run in the "
+                    "last hour: they complete, and their reminders go out, only when it runs. "
+                    "Schedule it every minute (cron, Celery beat or the tasks mode's "
+                    "periodic task)."
+                ),
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
     def has_complete_permission(self, request):
         """Staff with the change permission on email changes (the admin edits none of them)."""
         opts = self.model._meta

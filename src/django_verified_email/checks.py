@@ -204,9 +204,9 @@ def check_delivery(app_configs=None, **kwargs):
                 f"VERIFIED_EMAIL['DELIVERY'] is {delivery!r} and BASE_URL is not set.",
                 hint=(
                     "A worker has no request to take the host from: links use the host "
-                    "captured when the request was made, and a message queued without "
-                    "one (from a shell or a command) cannot be built. Set BASE_URL, "
-                    'e.g. "https://example.com".'
+                    "captured when the request was made (a change keeps it for its later "
+                    "emails), and a message about no change queued without one (from a "
+                    'shell) cannot be built. Set BASE_URL, e.g. "https://example.com".'
                 ),
                 id="verified_email.W001",
             )
@@ -611,5 +611,45 @@ def check_api_reads_the_hosts_tokens(app_configs=None, **kwargs):
                 f"accept, e.g. {[*SESSION_ONLY, *others]!r} (not HTTP Basic: W005)."
             ),
             id="verified_email.W011",
+        )
+    ]
+
+
+# The scheduler -------------------------------------------------------------
+
+
+@checks.register(checks.Tags.database)
+def check_complete_due_runs(app_configs=None, databases=None, **kwargs):
+    """W012: due recoveries wait and ``verified_email_complete_due`` has not run for an hour.
+
+    Tagged ``database``: Django runs it only for ``check --database`` and
+    before ``migrate``, so a plain ``check`` never needs a database.
+    """
+    if not databases:
+        return []
+    from django.db import connections, router
+
+    from .flows import recovery
+    from .models import CompleteDueRun, EmailChange
+
+    database = router.db_for_read(CompleteDueRun)
+    if database not in databases:
+        return []
+    # migrate runs its checks before it migrates: the tables may not exist yet.
+    tables = set(connections[database].introspection.table_names())
+    if not {EmailChange._meta.db_table, CompleteDueRun._meta.db_table} <= tables:
+        return []
+    if not recovery.scheduler_idle(using=database):
+        return []
+    return [
+        checks.Warning(
+            "Recoveries are due, but verified_email_complete_due has not run in the last hour.",
+            hint=(
+                "A recovery (the lost-mailbox path) completes, and its old address is "
+                "reminded, only when the command runs. Schedule it every minute: cron, "
+                "Celery beat (the django_verified_email.complete_due_changes task) or the "
+                "tasks mode's periodic task; see the quickstart."
+            ),
+            id="verified_email.W012",
         )
     ]

@@ -390,7 +390,9 @@ def _build(
                 return None
     elif code is None:
         return None  # not due when the flow made the codes
-    base_url = app_settings.BASE_URL or base_url
+    # Outside a request (a command, a worker) the host the change was
+    # requested from stands in for the request's.
+    base_url = app_settings.BASE_URL or base_url or (change.link_base if change else None)
     context = {
         "user": user,
         "change": change,

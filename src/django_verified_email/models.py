@@ -484,6 +484,11 @@ class EmailChange(models.Model):
         verbose_name=_("completed by staff member"),
     )
     completion_reason = models.TextField(_("reason for completing by staff"), blank=True)
+    # The scheme and host the change was requested from (web.link_base, which
+    # ALLOWED_HOSTS vetted): the links of emails built outside a request
+    # (verified_email_complete_due, a worker) point there when BASE_URL is
+    # unset. Blank for a change started outside a request, or before 0011.
+    link_base = models.CharField(_("requested on site"), max_length=2048, blank=True)
 
     objects = EmailChangeQuerySet.as_manager()
 
@@ -630,3 +635,25 @@ class WrongCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.failed_at}"
+
+
+class CompleteDueRun(models.Model):
+    """When ``complete_due`` last ran to its end: one row, rewritten by every run.
+
+    Kept in the database rather than the cache, so that the admin and the
+    ``verified_email.W012`` check can tell a scheduler that never runs from
+    one that runs elsewhere (another machine, a worker), whatever the cache.
+    """
+
+    #: The primary key of the one row.
+    ONLY = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=ONLY)
+    finished_at = models.DateTimeField(_("last run finished at"))
+
+    class Meta:
+        verbose_name = _("scheduler run")
+        verbose_name_plural = _("scheduler runs")
+
+    def __str__(self) -> str:
+        return f"complete_due at {self.finished_at}"

@@ -52,7 +52,9 @@ EXPORTED_CHANGE_FIELDS = (
 #: ``completed_by`` is a staff account's key, not the person's data (the
 #: reason staff wrote is exported); ``access_owed``, ``access_owed_at`` and
 #: ``devices_kept`` are take-back bookkeeping (the code paths of revokers
-#: still owed, the model labels of device types the owner was told of).
+#: still owed, the model labels of device types the owner was told of);
+#: ``link_base`` is the site's own address the change was asked on, where its
+#: emails' links lead.
 NOT_EXPORTED = (
     "user",
     "link_generation",
@@ -62,6 +64,7 @@ NOT_EXPORTED = (
     "access_owed",
     "access_owed_at",
     "devices_kept",
+    "link_base",
 )
 
 

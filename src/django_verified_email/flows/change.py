@@ -81,7 +81,13 @@ def request_change(
             # Only now, so bad input is reported before "wait a bit".
             cooldown.claim()
             change = _replace_pending(
-                locked, new_email, now, context, lost=old_email_lost, second_factor=second_factor
+                locked,
+                new_email,
+                now,
+                context,
+                lost=old_email_lost,
+                second_factor=second_factor,
+                base_url=base_url,
             )
             _queue_first_step(outbox, change, base_url, taken=locked.verified_email_address_taken)
             outbox.signal(signals.email_change_requested, user=locked, change=change)
@@ -128,6 +134,7 @@ def _replace_pending(
     *,
     lost: bool,
     second_factor: bool,
+    base_url: str | None,
 ) -> EmailChange:
     """Supersede the (locked) user's pending change, if any, and create the new one."""
     if locked.verified_email_has_pending_change:
@@ -148,6 +155,8 @@ def _replace_pending(
         created_at=now,
         old_email_lost=lost,
         second_factor=lost and bool(second_factor),
+        # Where emails built outside a request (complete_due) point their links.
+        link_base=base_url or "",
         **_context_fields(context),
     )
 

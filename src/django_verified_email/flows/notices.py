@@ -9,6 +9,7 @@ marks the change ``notice_owed_at``; this sends it again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -20,6 +21,8 @@ from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox
 from ..exceptions import VerifiedEmailError
 from ..models import EmailChange
+
+logger = logging.getLogger("django_verified_email")
 
 #: Older owed notices are dropped, not sent: ``verified_email_purge`` blanks
 #: the addresses a revert reads once REVERT_MAX_AGE and this grace are over
@@ -74,7 +77,10 @@ def resend_owed(
 
 
 def send_owed_notices(*, base_url: str | None = None) -> int:
-    """Send every owed old-address notice again; return how many were handed over."""
+    """Send every owed old-address notice again; return how many were handed over.
+
+    A notice whose link has no host is left owed (``with_link_host``).
+    """
 
     def resend(outbox: Outbox, change: EmailChange) -> None:
         if app_settings.NOTIFY_OLD_EMAIL and change.old_email:
@@ -82,4 +88,37 @@ def send_owed_notices(*, base_url: str | None = None) -> int:
                 emails.CHANGE_NOTICE_OLD, user=change.user, change=change, base_url=base_url
             )
 
-    return resend_owed(owed_notices, resend)
+    warn_if_hostless(owed_notices(), base_url, emails.CHANGE_NOTICE_OLD)
+    return resend_owed(lambda: with_link_host(owed_notices(), base_url), resend)
+
+
+def with_link_host(changes: QuerySet[EmailChange], base_url: str | None) -> QuerySet[EmailChange]:
+    """Leave out of ``changes`` those whose emails could not say where their links lead.
+
+    Outside a request a link takes its host from ``BASE_URL``, else from
+    ``base_url``, else from the host its change was requested from
+    (``EmailChange.link_base``), which a change started outside a request, or
+    before that was kept, lacks. Its email is skipped, not sent half-built,
+    and the row stays as it was: a later run, once ``BASE_URL`` is set, sends it.
+    """
+    if app_settings.BASE_URL or base_url:
+        return changes
+    return changes.exclude(link_base="")
+
+
+def warn_if_hostless(changes: QuerySet[EmailChange], base_url: str | None, kind: str) -> None:
+    """Log a warning naming the changes of ``changes`` that ``with_link_host`` leaves out."""
+    if app_settings.BASE_URL or base_url:
+        return
+    named = 20
+    hostless = list(
+        changes.filter(link_base="").order_by("pk").values_list("pk", flat=True)[: named + 1]
+    )
+    if hostless:
+        logger.warning(
+            "Did not send the %s email of email change(s) %s: no host for its link "
+            "(the change was started outside a request, or before its host was kept). "
+            "Set VERIFIED_EMAIL['BASE_URL'] to send it.",
+            kind,
+            ", ".join(str(pk) for pk in hostless[:named]) + (", ..." if hostless[named:] else ""),
+        )

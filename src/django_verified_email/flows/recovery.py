@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ from ..exceptions import (
     ReasonRequired,
     RecoveryDisabled,
 )
-from ..models import EmailChange, VerifiedUser
+from ..models import CompleteDueRun, EmailChange, VerifiedUser
 from ..request_context import RequestContext
 from . import _common, deny, links, notices, takeover
 
@@ -56,6 +56,10 @@ REMINDER_BEFORE = timedelta(days=1)
 #: Why a scheduled change was cancelled when it came due (``closed_reason``).
 ADDRESS_TAKEN = "address_taken"
 ACCOUNT_CHANGED = "account_changed"
+
+#: How long due changes may wait with no ``complete_due`` run before the
+#: admin and the ``verified_email.W012`` check say the scheduler is missing.
+IDLE_AFTER = timedelta(hours=1)
 
 #: The statuses staff may complete from the admin.
 STAFF_COMPLETABLE = (Status.AWAITING_OLD, Status.AWAITING_NEW, Status.SCHEDULED)
@@ -210,7 +214,48 @@ def complete_due(*, batch_size: int = 100, base_url: str | None = None) -> DueRu
             elif outcome is None:
                 run.skipped += 1
     run.reminded = send_reminders(batch_size=batch_size, base_url=base_url)
+    _record_run(timezone.now())
     return run
+
+
+def _record_run(now: datetime) -> None:
+    """Note that a run finished (``scheduler_idle`` reads it), in one statement.
+
+    An upsert: the first run creates the row, and two first runs at once do
+    not collide on it.
+    """
+    features = connections[router.db_for_write(CompleteDueRun)].features
+    if not features.supports_update_conflicts:
+        CompleteDueRun.objects.update_or_create(
+            pk=CompleteDueRun.ONLY, defaults={"finished_at": now}
+        )
+        return
+    CompleteDueRun.objects.bulk_create(
+        [CompleteDueRun(pk=CompleteDueRun.ONLY, finished_at=now)],
+        update_conflicts=True,
+        update_fields=["finished_at"],
+        # MySQL and MariaDB take no conflict target (ON DUPLICATE KEY UPDATE).
+        unique_fields=["id"] if features.supports_update_conflicts_with_target else None,
+    )
+
+
+def scheduler_idle(*, using: str | None = None) -> bool:
+    """Return whether due changes wait and ``complete_due`` has not finished a run for an hour.
+
+    Then nothing completes the recoveries (nor reminds their old addresses):
+    ``verified_email_complete_due`` is not scheduled, or fails every time.
+    One query while runs are recent, two otherwise.
+    """
+    now = timezone.now()
+    last = (
+        CompleteDueRun.objects.using(using)
+        .filter(pk=CompleteDueRun.ONLY)
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if last is not None and last > now - IDLE_AFTER:
+        return False
+    return due_changes(now).using(using).exists()
 
 
 def _skip_locked() -> dict[str, bool]:
@@ -381,12 +426,16 @@ def resend_owed_stop_notices(*, base_url: str | None = None) -> int:
     again from the resend.
     """
 
-    def owed() -> QuerySet[EmailChange]:
+    def owed_anywhere() -> QuerySet[EmailChange]:
         return EmailChange.objects.filter(
             status__in=(Status.AWAITING_NEW, Status.SCHEDULED),
             old_email_lost=True,
             notice_owed_at__isnull=False,
         )
+
+    def owed() -> QuerySet[EmailChange]:
+        # One with no host for its link stays owed, and so does not complete.
+        return notices.with_link_host(owed_anywhere(), base_url)
 
     def resend(outbox: Outbox, change: EmailChange) -> None:
         if change.status == Status.SCHEDULED:
@@ -397,6 +446,7 @@ def resend_owed_stop_notices(*, base_url: str | None = None) -> int:
             change.save(update_fields=["completes_at", "reminder_sent_at"])
         outbox.email(emails.RECOVERY_NOTICE_OLD, user=change.user, change=change, base_url=base_url)
 
+    notices.warn_if_hostless(owed_anywhere(), base_url, emails.RECOVERY_NOTICE_OLD)
     return notices.resend_owed(owed, resend, skip_locked=bool(_skip_locked()))
 
 
@@ -407,11 +457,12 @@ def send_reminders(*, batch_size: int = 100, base_url: str | None = None) -> int
     transaction as its messages are queued, so two runs never remind twice.
     """
     sent = 0
+    notices.warn_if_hostless(reminders_due(timezone.now()), base_url, emails.RECOVERY_REMINDER)
     while True:
         with atomic_outbox() as outbox:
             batch = list(
-                reminders_due(timezone.now())
-                .select_for_update(**_skip_locked())
+                notices.with_link_host(reminders_due(timezone.now()), base_url)
+                .select_for_update(skip_locked=bool(_skip_locked()))
                 .select_related("user")
                 .order_by("pk")[:batch_size]
             )
