@@ -235,6 +235,10 @@ def test_the_quickstart_and_adopting_pages_run_as_written(tmp_path):
     assert "Would trust 2 address(es)" in trusted
     assert "Trusted 2 address(es) in 1 batch(es)." in trusted
 
+    # The scheduled command runs on the defaults (no BASE_URL).
+    project.shell(quickstart["complete-due"])
+    project.shell(adopting["check-database"])
+
     # The sign-up view sends the first link; the decorator gates on the flag.
     outcome = project.script(
         """\
