@@ -171,6 +171,32 @@ def test_a_deny_closes_the_change_ends_every_session_and_retires_the_password(
     assert event["change"].pk == change.pk
 
 
+def test_a_deny_posted_from_another_accounts_browser_leaves_that_session_alone(
+    attempt, make_user
+):
+    # A page of another site posts the intruder's own deny link from a
+    # victim's browser (cookies with SameSite=None go along).
+    victim = client_for(make_user("victim", "victim@example.com"))
+
+    response = deny(attempt[1], victim)
+
+    assert response.status_code == 200
+    assert EmailChange.objects.get().status == "denied"
+    assert "sessionid" not in response.cookies
+    assert is_logged_in(victim)
+
+
+def test_a_deny_from_a_browser_logged_in_as_the_account_empties_its_session(attempt, user):
+    owner_here = client_for(user)
+
+    response = deny(attempt[1], owner_here)
+
+    assert response.status_code == 200
+    # Flushed: the cookie is deleted at once, not only refused on the next request.
+    assert response.cookies["sessionid"].value == ""
+    assert not is_logged_in(owner_here)
+
+
 def test_a_deny_tells_both_addresses_without_leaking_the_account(attempt, mailoutbox):
     deny(attempt[1])
 
