@@ -171,9 +171,7 @@ def test_a_deny_closes_the_change_ends_every_session_and_retires_the_password(
     assert event["change"].pk == change.pk
 
 
-def test_a_deny_posted_from_another_accounts_browser_leaves_that_session_alone(
-    attempt, make_user
-):
+def test_a_deny_posted_from_another_accounts_browser_leaves_that_session_alone(attempt, make_user):
     # A page of another site posts the intruder's own deny link from a
     # victim's browser (cookies with SameSite=None go along).
     victim = client_for(make_user("victim", "victim@example.com"))
