@@ -8,13 +8,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.messages import get_messages
 from django.core.management import call_command
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from django.utils import timezone
 
+from django_verified_email import flows, tokens
 from django_verified_email.admin import EmailChangeAdmin, VerifiedEmailUserAdminMixin
 from django_verified_email.models import CompleteDueRun, EmailChange
-from tests.helpers import email_of, later, link_in, path_of
+from tests.helpers import PASSWORD, email_of, later, link_in, path_of
 
 
 class FlaggedUserAdmin(VerifiedEmailUserAdminMixin, UserAdmin):
@@ -47,9 +48,15 @@ def staff(make_user, client):
     return superuser
 
 
-def change_for(user, new_email, status):
+def change_for(user, new_email, status, **fields):
     return EmailChange.objects.create(
-        user=user, old_email=email_of(user), new_email=new_email, status=status
+        user=user,
+        old_email=email_of(user),
+        new_email=new_email,
+        status=status,
+        # The account as it was asked (what a request records).
+        account_fingerprint=tokens.fingerprint(user, with_verified_state=False),
+        **fields,
     )
 
 
@@ -304,16 +311,22 @@ def complete_action(client, change, reason=None):
     return client.post(reverse("admin:verified_email_emailchange_changelist"), data)
 
 
-def test_staff_complete_a_change_with_a_written_reason(staff, make_user, client, mailoutbox):
+def test_staff_complete_a_scheduled_change_with_a_written_reason(
+    staff, make_user, client, mailoutbox
+):
     alice = make_user()
-    change = change_for(alice, "alice.new@example.org", "awaiting_old")
+    change = change_for(alice, "alice.new@example.org", "scheduled", old_email_lost=True)
     page = complete_action(client, change)
     assert page.status_code == 200
     assert 'name="reason"' in page.content.decode()
-    assert EmailChange.objects.get(pk=change.pk).status == "awaiting_old"
+    assert "proved itself with its link" in page.content.decode()
+    assert EmailChange.objects.get(pk=change.pk).status == "scheduled"
 
     response = complete_action(client, change, reason="Called her; passport checked.")
     assert response.status_code == 302
+    assert ("success", "The address of alice is now alice.new@example.org.") in messages_of(
+        response
+    )
     change.refresh_from_db()
     assert change.status == "completed"
     assert (change.completed_by, change.completion_reason) == (
@@ -328,6 +341,148 @@ def test_staff_complete_a_change_with_a_written_reason(staff, make_user, client,
     )
     [old] = [m for m in mailoutbox if m.to == ["alice@example.com"]]
     assert "support team" in old.body
+
+
+@pytest.mark.parametrize(
+    ("status", "lost"), [("awaiting_old", False), ("awaiting_new", False), ("awaiting_new", True)]
+)
+def test_staff_completion_of_an_awaiting_change_waits_for_the_new_address_link(
+    staff, make_user, client, mailoutbox, status, lost
+):
+    # Staff's word stands for the old address and the wait, never for the
+    # new address: no address is verified that no link proved (N5).
+    alice = make_user()
+    change = change_for(alice, "alice.new@example.org", status, old_email_lost=lost)
+    page = complete_action(client, change).content.decode()
+    assert "only its link can do that" in page
+
+    response = complete_action(client, change, reason="Called her; passport checked.")
+
+    assert (
+        "success",
+        "We sent alice.new@example.org a new link: the address of alice changes when it is "
+        "used, with no other step and no wait.",
+    ) in messages_of(response)
+    change.refresh_from_db()
+    assert change.status == "awaiting_new"
+    assert change.completed_by == staff
+    alice.refresh_from_db()
+    assert (email_of(alice), alice.is_email_verified) == ("alice@example.com", True)
+    [sent] = mailoutbox
+    assert sent.to == ["alice.new@example.org"]
+    assert "For your safety" not in sent.body
+
+    # The link completes it, with no wait, even for a recovery.
+    mailoutbox.clear()
+    assert Client().post(path_of(link_in(sent))).status_code == 302
+    change.refresh_from_db()
+    assert change.status == "completed"
+    alice.refresh_from_db()
+    assert (email_of(alice), alice.is_email_verified) == ("alice.new@example.org", True)
+    [old] = [m for m in mailoutbox if m.to == ["alice@example.com"]]
+    assert "support team" in old.body
+
+
+def test_staff_cannot_complete_a_change_the_owner_reacted_to(staff, make_user, client, mailoutbox):
+    alice = make_user()
+    change = flows.request_change(
+        alice, "alice.new@example.org", PASSWORD, base_url="https://testserver"
+    )
+    mailoutbox.clear()
+    # The owner changed the password since the request (N6).
+    alice.set_password("the owner's new passphrase 1")
+    alice.save()
+
+    page = complete_action(client, change).content.decode()
+    response = complete_action(client, change, reason="Called her.")
+
+    assert "its owner may have reacted to it" in page
+    assert 'name="reason"' not in page
+    [(level, text)] = messages_of(response)
+    assert level == "error"
+    assert "its owner may have reacted to it" in text
+    assert EmailChange.objects.get(pk=change.pk).status == "awaiting_old"
+    assert email_of(reloaded_user(alice)) == "alice@example.com"
+    assert mailoutbox == []
+
+
+def test_staff_cannot_complete_a_change_of_an_inactive_account(staff, make_user, client):
+    alice = make_user(is_active=False)
+    change = change_for(alice, "alice.new@example.org", "scheduled")
+
+    page = complete_action(client, change).content.decode()
+    response = complete_action(client, change, reason="Called her.")
+
+    assert "The account is inactive" in page
+    assert messages_of(response)[0][0] == "error"
+    assert EmailChange.objects.get(pk=change.pk).status == "scheduled"
+    assert email_of(reloaded_user(alice)) == "alice@example.com"
+
+
+def _staff_with(make_user, *codenames, **flags):
+    from django.contrib.auth.models import Permission
+
+    agent = make_user("agent", "agent@example.com", is_staff=True, **flags)
+    agent.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return reloaded_user(agent)
+
+
+def test_completing_needs_the_permission_to_change_users_too(make_user, client):
+    agent = _staff_with(make_user, "view_emailchange", "change_emailchange")
+    client.force_login(agent)
+    alice = make_user()
+    change = change_for(alice, "alice.new@example.org", "scheduled")
+
+    page = client.get(reverse("admin:verified_email_emailchange_changelist")).content.decode()
+    complete_action(client, change, reason="trust me")
+
+    assert "complete_with_reason" not in page
+    assert EmailChange.objects.get(pk=change.pk).status == "scheduled"
+    assert email_of(reloaded_user(alice)) == "alice@example.com"
+
+
+@pytest.mark.parametrize(
+    ("target", "agent_flags", "allowed"),
+    [
+        ({"is_superuser": True, "is_staff": True}, {}, False),
+        ({"is_superuser": True, "is_staff": True}, {"is_superuser": True}, True),
+        ({"is_staff": True}, {}, True),
+        ({}, {}, True),
+    ],
+)
+def test_staff_cannot_move_the_address_of_a_more_privileged_account(
+    make_user, client, target, agent_flags, allowed
+):
+    agent = _staff_with(
+        make_user, "view_emailchange", "change_emailchange", "change_user", **agent_flags
+    )
+    client.force_login(agent)
+    root = make_user("root", "root@example.com", **target)
+    change = change_for(root, "root.new@example.org", "scheduled")
+
+    page = complete_action(client, change).content.decode()
+    response = complete_action(client, change, reason="Asked on the phone.")
+
+    assert ('name="reason"' in page) is allowed
+    assert (messages_of(response)[0][0] == "success") is allowed
+    expected = "root.new@example.org" if allowed else "root@example.com"
+    assert email_of(reloaded_user(root)) == expected
+    if not allowed:
+        assert "Only a superuser can change the address of a superuser." in page
+
+
+def test_staff_refusals_come_from_the_flow_too(make_user):
+    # Callers other than the admin meet the same ladder.
+    from django_verified_email.exceptions import StaffRefused
+    from django_verified_email.flows import recovery
+
+    agent = _staff_with(make_user, "change_emailchange", "change_user")
+    root = make_user("root", "root@example.com", is_superuser=True, is_staff=True)
+    change = change_for(root, "root.new@example.org", "scheduled")
+
+    with pytest.raises(StaffRefused):
+        recovery.complete_by_staff(change.pk, agent, "why not", base_url="https://t.example")
+    assert email_of(reloaded_user(root)) == "root@example.com"
 
 
 def test_staff_completion_needs_a_reason(staff, make_user, client, mailoutbox):
@@ -359,7 +514,9 @@ def test_completing_needs_the_change_permission(make_user, client):
     complete_action(client, change, reason="trust me")
     assert EmailChange.objects.get(pk=change.pk).status == "scheduled"
 
-    viewer.user_permissions.add(Permission.objects.get(codename="change_emailchange"))
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["change_emailchange", "change_user"])
+    )
     client.force_login(reloaded_user(viewer))
     complete_action(client, change, reason="Video call, ID checked.")
     assert EmailChange.objects.get(pk=change.pk).completed_by_id == viewer.pk

@@ -1,5 +1,7 @@
 """ "This wasn't me" at the old-address step (deny), and the new password after it."""
 
+from html.parser import HTMLParser
+
 import pytest
 from django.test import Client
 
@@ -75,6 +77,70 @@ def test_the_page_shows_this_wasnt_me_beside_confirm_and_a_get_changes_nothing(
     assert can_log_in(user)
 
 
+class _Forms(HTMLParser):
+    """The page's title and its forms, each with its submit buttons in DOM order."""
+
+    def __init__(self):
+        super().__init__()
+        self.title, self.forms, self._in_title, self._button = "", [], False, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "title":
+            self._in_title = True
+        elif tag == "form":
+            self.forms.append({"fields": {}, "buttons": []})
+        elif tag == "input" and attrs.get("type") == "hidden" and self.forms:
+            self.forms[-1]["fields"][attrs.get("name")] = attrs.get("value")
+        elif tag == "button" and attrs.get("type", "submit") == "submit":
+            self._button = {"text": "", **attrs}
+            self.forms[-1]["buttons"].append(self._button)
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+        elif tag == "button":
+            self._button = None
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title += data
+        if self._button is not None:
+            self._button["text"] += data
+
+
+def test_the_refuse_link_leads_with_refusing_for_keyboard_and_hurried_users(attempt, user):
+    path = attempt[1]
+    page = _Forms()
+    page.feed(Client().get(path + "?deny=1").text)
+
+    # A hurried clicker: the title says refuse, and the first, primary button refuses.
+    assert page.title.strip() == "Refuse the email change"
+    first_form, *others = page.forms
+    first_button = first_form["buttons"][0]
+    assert first_form["fields"].get("deny") == "1"
+    assert first_button["text"] == "This wasn't me"
+    assert "ve-secondary" not in first_button.get("class", "")
+    # A keyboard user: the focus starts on it, and Enter in that form posts
+    # its first submit button, which refuses.
+    assert "autofocus" in first_button
+    [confirm] = [button for form in others for button in form["buttons"]]
+    assert confirm["text"] == "Confirm"
+    assert "ve-secondary" in confirm["class"]
+    assert "autofocus" not in confirm
+    # What the first form posts refuses the change.
+    assert Client().post(path, first_form["fields"]).status_code == 200
+    assert EmailChange.objects.get().status == "denied"
+
+
+def test_the_plain_link_still_leads_with_confirming(attempt):
+    page = _Forms()
+    page.feed(Client().get(attempt[1]).text)
+
+    assert page.title.strip() == "Confirm the email change"
+    assert page.forms[0]["buttons"][0]["text"] == "Confirm"
+
+
 def test_a_deny_closes_the_change_ends_every_session_and_retires_the_password(
     attempt, user, mailoutbox, denied_events
 ):
@@ -103,6 +169,30 @@ def test_a_deny_closes_the_change_ends_every_session_and_retires_the_password(
     assert sender is type(stored)
     assert event["user"].pk == user.pk
     assert event["change"].pk == change.pk
+
+
+def test_a_deny_posted_from_another_accounts_browser_leaves_that_session_alone(attempt, make_user):
+    # A page of another site posts the intruder's own deny link from a
+    # victim's browser (cookies with SameSite=None go along).
+    victim = client_for(make_user("victim", "victim@example.com"))
+
+    response = deny(attempt[1], victim)
+
+    assert response.status_code == 200
+    assert EmailChange.objects.get().status == "denied"
+    assert "sessionid" not in response.cookies
+    assert is_logged_in(victim)
+
+
+def test_a_deny_from_a_browser_logged_in_as_the_account_empties_its_session(attempt, user):
+    owner_here = client_for(user)
+
+    response = deny(attempt[1], owner_here)
+
+    assert response.status_code == 200
+    # Flushed: the cookie is deleted at once, not only refused on the next request.
+    assert response.cookies["sessionid"].value == ""
+    assert not is_logged_in(owner_here)
 
 
 def test_a_deny_tells_both_addresses_without_leaking_the_account(attempt, mailoutbox):

@@ -114,3 +114,33 @@ def test_an_error_report_after_a_link_was_built_carries_no_link(
     surface, make_user, settings, mailoutbox, caplog
 ):
     assert_no_link_in_the_report(SURFACES, surface, make_user, settings, mailoutbox, caplog)
+
+
+def test_a_tracker_recording_frame_locals_sees_no_link_and_no_code(user, mailoutbox, monkeypatch):
+    # Sentry's default, like capture_locals, records every frame's variables
+    # with repr(): those of delivery and of building the message too.
+    import traceback
+
+    from django_verified_email.rendering import TemplatedEmail
+
+    seen = {}
+
+    def fail_rendering(message):
+        seen.update(message.context)
+        raise RuntimeError("the template broke")
+
+    monkeypatch.setattr(TemplatedEmail, "render", fail_rendering)
+    with pytest.raises(Exception) as raised:
+        flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
+
+    # Recorded first: this test's own frame is in the traceback too.
+    report = "".join(
+        traceback.TracebackException.from_exception(raised.value, capture_locals=True).format()
+    )
+    link, code = str(seen["link"]), str(seen["code"])
+    assert link.startswith(BASE_URL) and len(code) >= 6
+    token = link.rstrip("/").rsplit("/", 1)[-1]
+    assert "the template broke" in report
+    assert "_build" in report  # the frame that held them is in the report
+    assert token not in report
+    assert code not in report

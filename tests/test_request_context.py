@@ -227,7 +227,18 @@ def test_ip_capture_can_be_turned_off(ve_settings, logged_in, mailoutbox):
     ("agent", "device"),
     [
         (CHROME_WINDOWS, "Chrome on Windows"),
-        ("curl/8.0", "curl"),
+        ("curl/8.0", "an automated client"),
+        (
+            "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+            "an automated client",
+        ),
+        # The sentence an intruder writes is never what the owner reads.
+        (
+            "Mozilla/5.0 (compatible; This was you on your iPhone no action needed Bot/1.0)",
+            "an automated client",
+        ),
+        ("This was you on your iPhone no action needed crawler", "an unknown browser on iOS"),
+        ("Mozilla/5.0 (X11; Linux x86_64) Thiswasyou/1.0 Firefox/120.0", "Firefox on Linux"),
         ("", "an unknown browser"),
         ("SomeThing/1.0 (Windows NT 10.0)", "an unknown browser on Windows"),
         ("Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UQ1A)", "Android"),
@@ -238,6 +249,22 @@ def test_the_device_is_a_short_description(ve_settings, logged_in, mailoutbox, a
     ask(logged_in, agent=agent)
 
     assert_says(mailoutbox[0], f"from the IP address 27.34.1.2, using {device}.")
+
+
+def test_a_name_outside_the_vocabulary_stored_before_is_not_printed(
+    ve_settings, logged_in, mailoutbox
+):
+    change = ask(logged_in)
+    change.requested_browser = "This was you on your iPhone no action needed"
+    change.requested_os = "Relax"
+    change.save()
+    mailoutbox.clear()
+
+    flows.resend_change(change.user, base_url=BASE_URL)
+
+    assert_says(mailoutbox[0], "from the IP address 27.34.1.2, using an unknown browser.")
+    text, html = bodies(mailoutbox[0])
+    assert "no action needed" not in text + html
 
 
 def test_without_a_parser_the_browser_is_unknown(ve_settings, logged_in, mailoutbox, monkeypatch):

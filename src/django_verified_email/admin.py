@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_permission_codename, get_user_model
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -53,7 +53,7 @@ class EmailChangeAdmin(admin.ModelAdmin):
         form = StaffCompletionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             try:
-                recovery.complete_by_staff(
+                done = recovery.complete_by_staff(
                     change.pk,
                     request.user,
                     form.cleaned_data["reason"],
@@ -62,12 +62,7 @@ class EmailChangeAdmin(admin.ModelAdmin):
             except VerifiedEmailError as error:
                 self.message_user(request, error.message, messages.ERROR)
                 return None
-            self.message_user(
-                request,
-                _("The address of %(user)s is now %(email)s.")
-                % {"user": change.user, "email": change.new_email},
-                messages.SUCCESS,
-            )
+            self.message_user(request, _completed_text(done), messages.SUCCESS)
             return None
         return TemplateResponse(
             request,
@@ -80,6 +75,8 @@ class EmailChangeAdmin(admin.ModelAdmin):
                 "form": form,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 "completable": recovery.is_staff_completable(change),
+                # Said before a reason is written (N6, N7, N8 of issue 25).
+                "refusal": recovery.staff_refusal(request.user, change),
             },
         )
 
@@ -98,9 +95,16 @@ class EmailChangeAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def has_complete_permission(self, request):
-        """Staff with the change permission on email changes (the admin edits none of them)."""
-        opts = self.model._meta
-        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+        """Staff with the change permissions on email changes and on users.
+
+        The admin edits no email change; completing one changes a user's
+        address, so it needs the right to change users as well
+        (``recovery.staff_refusal`` checks the account itself).
+        """
+        return all(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+            for opts in (self.model._meta, get_user_model()._meta)
+        )
 
     def get_search_fields(self, request):
         user_model = get_user_model()
@@ -119,6 +123,19 @@ class EmailChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _completed_text(change):
+    """What staff are told once they completed, or approved, a change."""
+    if change.status == EmailChange.Status.COMPLETED:
+        return _("The address of %(user)s is now %(email)s.") % {
+            "user": change.user,
+            "email": change.new_email,
+        }
+    return _(
+        "We sent %(email)s a new link: the address of %(user)s changes when it is used, "
+        "with no other step and no wait."
+    ) % {"user": change.user, "email": change.new_email}
 
 
 class StaffCompletionForm(forms.Form):

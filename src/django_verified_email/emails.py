@@ -285,7 +285,7 @@ def template_name(kind: str) -> str:
     return f"verified_email/email/{kind}.html"
 
 
-def _absolute(base_url: str | None, path: str) -> str:
+def _absolute(base_url: str | None, path: tokens.Secret) -> tokens.Secret:
     if not base_url:
         # A link in an email must be absolute, and outside a request (a
         # signup hook, a shell, a worker) there is no host to take it from.
@@ -328,7 +328,7 @@ def issue_code(kind: str, change: EmailChange) -> str | object | None:
         return NOT_ISSUED
     if not _still_due(row, change.user, change):
         return None
-    return codes.issue(row.code, change.user, change=change, locked=True)
+    return tokens.Secret.of(codes.issue(row.code, change.user, change=change, locked=True))
 
 
 def build(
@@ -385,7 +385,7 @@ def _build(
         if row.code is not None:
             # Made now, as the link is signed now: the plaintext never waits in
             # a queue. None when the step moved on since the check above.
-            code = codes.issue(row.code, user, change=change)
+            code = tokens.Secret.of(codes.issue(row.code, user, change=change))
             if code is None:
                 return None
     elif code is None:
@@ -417,7 +417,10 @@ def _build(
             # A scheduled recovery: how long until it completes, in words.
             left = (change.completes_at - timezone.now()).total_seconds()
             context["completes_in"] = durations.in_words(max(1, left))
-    path = row.link(user, change) if row.link is not None else None
+    # Links and codes stay ``Secret`` in every variable from here on, the
+    # rendering's included: an error tracker records them all (tokens.Secret).
+    path = tokens.Secret.of(row.link(user, change)) if row.link is not None else None
+    code = tokens.Secret.of(code)
     if path is not None:
         context["link"] = _absolute(base_url, path)
         context["link_expires_in"] = durations.in_words(row.link_max_age())

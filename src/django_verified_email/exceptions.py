@@ -144,6 +144,13 @@ class ReasonRequired(VerifiedEmailError):
     detail = _("Write down why you complete this change.")
 
 
+class StaffRefused(VerifiedEmailError):
+    """Staff may not complete this change from the admin (admin only); ``detail`` says why."""
+
+    code = "staff_refused"
+    detail = _("You cannot complete this change.")
+
+
 class InvalidPassword(VerifiedEmailError):
     """The new password was refused by the password validators (``detail`` says why)."""
 

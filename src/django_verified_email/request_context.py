@@ -9,7 +9,8 @@ carry it.
 
 What is kept is already reduced: the client's IP address, and the browser and
 operating system families the User-Agent names ("Firefox", "Android"), never
-the User-Agent itself. The time is the row's own (``created_at``), so no
+the User-Agent itself, and only names of a fixed vocabulary (``BROWSERS``,
+``SYSTEMS``): the header is the client's to write. The time is the row's own (``created_at``), so no
 second clock is stored; that of a refusal is ``closed_at`` (a deny) or
 ``reverted_at`` (a revert).
 """
@@ -102,11 +103,133 @@ def _valid_ip(value: object) -> str | None:
         return None
 
 
+#: What is kept, as the browser, of a client ua-parser knows as a bot: the
+#: emails say "an automated client".
+AUTOMATED = "automated"
+
+# The User-Agent is written by whoever sends the request, and ua-parser's
+# rules copy parts of it into the names they return (a bot's rule takes the
+# words before "Bot", "crawler"...). An intruder would then write the
+# sentence the owner reads in the "was this me?" email ("...using This was
+# you on your iPhone no action needed"). So the emails name only the
+# families below, taken from ua-parser's own vocabulary (the names its rules
+# give); any other name is "an unknown browser".
+BROWSERS = frozenset(
+    {
+        "Amazon Silk",
+        "Android",
+        "Apple Mail",
+        "Avast Secure Browser",
+        "Baidu Browser",
+        "Brave",
+        "Chrome",
+        "Chrome Mobile",
+        "Chrome Mobile WebView",
+        "Chrome Mobile iOS",
+        "Chromium",
+        "Coc Coc",
+        "DuckDuckGo",
+        "DuckDuckGo Mobile",
+        "Edge",
+        "Edge Mobile",
+        "Electron",
+        "Facebook",
+        "Firefox",
+        "Firefox Beta",
+        "Firefox Focus",
+        "Firefox Mobile",
+        "Firefox iOS",
+        "Huawei Browser",
+        "IE",
+        "IE Mobile",
+        "Instagram",
+        "KakaoTalk",
+        "Konqueror",
+        "LINE",
+        "Maxthon",
+        "MiuiBrowser",
+        "Mobile Safari",
+        "Mobile Safari UI/WKWebView",
+        "Oculus Browser",
+        "Opera",
+        "Opera GX",
+        "Opera Mini",
+        "Opera Mobile",
+        "Opera Touch",
+        "Outlook",
+        "Pale Moon",
+        "QQ Browser",
+        "Safari",
+        "Sailfish Browser",
+        "Samsung Internet",
+        "SeaMonkey",
+        "Telegram",
+        "Thunderbird",
+        "Tizen Browser",
+        "UC Browser",
+        "Vivaldi",
+        "Waterfox",
+        "WeChat Browser",
+        "Whale",
+        "Yandex Browser",
+    }
+)
+SYSTEMS = frozenset(
+    {
+        "Android",
+        "BlackBerry OS",
+        "Chrome OS",
+        "Debian",
+        "Fedora",
+        "Firefox OS",
+        "FreeBSD",
+        "HarmonyOS",
+        "KaiOS",
+        "Linux",
+        "Mac OS",
+        "Mac OS X",
+        "OpenBSD",
+        "Red Hat",
+        "Symbian OS",
+        "Tizen",
+        "Ubuntu",
+        "WatchOS",
+        "Windows",
+        "Windows Mobile",
+        "Windows Phone",
+        "iOS",
+        "iPadOS",
+        "tvOS",
+        "webOS",
+    }
+)
+# Clients that are programs, not a person's browser, which ua-parser does
+# not put in its "Spider" device family.
+PROGRAMS = frozenset(
+    {
+        "Apache-HttpClient",
+        "Go-http-client",
+        "HTTPClient",
+        "HeadlessChrome",
+        "Java",
+        "PhantomJS",
+        "Python Requests",
+        "Python aiohttp",
+        "Python-urllib",
+        "Wget",
+        "curl",
+        "okhttp",
+    }
+)
+
+
 def describe_user_agent(user_agent: str) -> tuple[str, str]:
     """Return the browser and operating system a User-Agent names, "" for unknown.
 
     Parsed by ``ua-parser`` (the ``[devices]`` extra), whose rules are kept up
-    to date by its maintainers; without it, both are unknown.
+    to date by its maintainers; without it, both are unknown. Only names of
+    ``BROWSERS`` and ``SYSTEMS`` are returned; a bot or a program gives
+    ``AUTOMATED`` as its browser.
     """
     try:
         from ua_parser import parse
@@ -115,13 +238,20 @@ def describe_user_agent(user_agent: str) -> tuple[str, str]:
     if not user_agent:
         return "", ""
     result = parse(user_agent[:MAX_USER_AGENT])
-    return _family(result.user_agent), _family(result.os)
+    browser = _family(result.user_agent)
+    if _family(result.device) == "Spider" or browser in PROGRAMS:
+        return AUTOMATED, ""
+    return _known(browser, BROWSERS), _known(_family(result.os), SYSTEMS)
 
 
 def _family(part: Any) -> str:
     # ua-parser says "Other" for what its rules do not know.
     family = getattr(part, "family", None) or ""
     return "" if family == "Other" else family[:MAX_NAME]
+
+
+def _known(name: str, vocabulary: frozenset[str]) -> str:
+    return name if name in vocabulary else ""
 
 
 @dataclass(frozen=True)
@@ -143,13 +273,18 @@ class EmailRequestContext:
     @property
     def device(self) -> str:
         """The browser and system in words: "Firefox on Android", "an unknown browser"."""
+        if self.browser == AUTOMATED:
+            return gettext("an automated client")
+        # Filtered again here: a row may hold a name captured before the
+        # vocabulary applied.
+        browser, os = _known(self.browser, BROWSERS), _known(self.os, SYSTEMS)
         # ua-parser names Android's own browser after the system: "Android".
-        if self.browser and self.os and self.browser != self.os:
-            return gettext("%(browser)s on %(os)s") % {"browser": self.browser, "os": self.os}
-        if self.browser:
-            return self.browser
-        if self.os:
-            return gettext("an unknown browser on %(os)s") % {"os": self.os}
+        if browser and os and browser != os:
+            return gettext("%(browser)s on %(os)s") % {"browser": browser, "os": os}
+        if browser:
+            return browser
+        if os:
+            return gettext("an unknown browser on %(os)s") % {"os": os}
         return gettext("an unknown browser")
 
 

@@ -2,10 +2,10 @@
 
 The flows know nothing of HTTP; both front ends call ``after_address_changed``
 with the request that completed a change, and ``end_this_session`` with the
-request that reverted or denied one.
+request that reverted or denied one (it logs out only the refused account).
 """
 
-from django.contrib.auth import HASH_SESSION_KEY
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import router, transaction
@@ -46,17 +46,29 @@ def after_address_changed(request, user, *, session_user=None):
         _cycle_key(session)
 
 
-def end_this_session(request):
-    """Log the request out after a revert or a deny, whoever it was logged in as.
+def end_this_session(request, user):
+    """Log the request out after a revert or a deny, if it is logged in as ``user``.
 
-    The flow already ended every stored session (``takeover.retire_access``
-    moved the session epoch and retired the password): this empties the one
-    the request carries too, with a new key, so the browser that clicked is
-    logged out at once rather than on its next request. A deny or a revert
-    means someone else had this account; the clicking browser may be theirs.
+    The flow already ended every stored session of ``user``
+    (``takeover.retire_access`` moved the session epoch and retired the
+    password): this empties the one the request carries too, with a new key,
+    so the browser that clicked is logged out at once rather than on its next
+    request. A deny or a revert means someone else had this account; the
+    clicking browser may be theirs.
+
+    A session logged in as anyone else is left alone: the links work without
+    a session, so a page of another site can post one (an intruder's own
+    deny link) from the victim's browser, and with ``SameSite=None`` cookies
+    that request carries the victim's session. Read from the session's stored
+    user id, not ``request.user``: the moved epoch already made that
+    anonymous for the refused account.
     """
     session = getattr(request, "session", None)
-    if session is not None:
-        session.flush()
+    if session is None:
+        return
+    logged_in_as = session.get(SESSION_KEY)
+    if logged_in_as is None or str(logged_in_as) != user._meta.pk.value_to_string(user):
+        return
+    session.flush()
     if hasattr(request, "user"):
         request.user = AnonymousUser()

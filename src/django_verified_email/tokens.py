@@ -72,6 +72,60 @@ class Step(str, enum.Enum):
         return self.value
 
 
+class Secret:
+    """A link or a code held in a variable: ``str()`` gives it, ``repr()`` hides it.
+
+    Error trackers (Sentry's default) record the local variables of every
+    frame an error passed through, with ``repr()``, and so does
+    ``traceback.TracebackException(capture_locals=True)``: a live link or
+    code in a plain string there is a working link in the report. Held as a
+    ``Secret`` (and inside dicts, whose ``repr`` is their values'), it shows
+    as ``Secret('[hidden]')``. Templates render it with ``str()``, so it
+    prints as the value. Not a ``str`` subclass on purpose: trackers copy the
+    text of strings, whatever their class.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = str(value)
+
+    @classmethod
+    def of(cls, value: object) -> Secret | None:
+        """Return ``value`` as a ``Secret``; None stays None."""
+        if value is None or isinstance(value, Secret):
+            return value
+        return cls(value)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('[hidden]')"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return self._value == other._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    # A base URL joined to a link's path, or a query added in a template
+    # (the ``add`` filter), stays hidden.
+    def __add__(self, other: object) -> Secret:
+        return Secret(self._value + str(other))
+
+    def __radd__(self, other: object) -> Secret:
+        return Secret(str(other) + self._value)
+
+
 class BadToken(Exception):
     """The token is malformed, tampered with, or signed with an unknown key."""
 

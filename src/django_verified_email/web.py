@@ -186,25 +186,26 @@ def confirm_revert(request: HttpRequest, token: object) -> tuple[EmailChange, st
     """Use a "this wasn't me" link for a front end; return the change and a password token.
 
     Every session of the account ends (the flow moved the session epoch),
-    and the request's own session too, whoever it is logged in as. The token
+    and the request's own session too when it is logged in as the account
+    (``sessions.end_this_session``). The token
     sets a new password (``flows.confirm_set_password``).
     """
     change = _done_even_if_unsent(flows.confirm_revert, token, request)
-    sessions.end_this_session(request)
+    sessions.end_this_session(request, change.user)
     return change, flows.set_password_token(change.user)
 
 
 def confirm_deny(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
     """Use an old-address link to refuse its change, for a front end (as ``confirm_revert``)."""
     change = _done_even_if_unsent(flows.confirm_deny, token, request)
-    sessions.end_this_session(request)
+    sessions.end_this_session(request, change.user)
     return change, flows.set_password_token(change.user)
 
 
 def confirm_stop(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
     """Use a recovery's "stop this change" link for a front end: a deny, answered as one."""
     change = _done_even_if_unsent(flows.confirm_stop, token, request)
-    sessions.end_this_session(request)
+    sessions.end_this_session(request, change.user)
     return change, flows.set_password_token(change.user)
 
 

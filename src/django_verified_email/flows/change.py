@@ -146,6 +146,9 @@ def _replace_pending(
     lost = lost and verified_old
     dual = verified_old and not lost
     return EmailChange.objects.create(
+        # The account as it was asked: staff completion refuses a change its
+        # owner may have reacted to since (``recovery.staff_refusal``).
+        account_fingerprint=tokens.fingerprint(locked, with_verified_state=False),
         user=locked,
         old_email=current,
         new_email=new_email,
@@ -272,7 +275,9 @@ def _queue_new_address_step(
         # Looks accepted to the requester; the address's owner learns of it.
         outbox.email(emails.EMAIL_TAKEN_NOTICE, user=change.user, change=change, base_url=base_url)
     else:
-        kind = emails.RECOVERY_CONFIRM_NEW if change.old_email_lost else emails.CHANGE_CONFIRM_NEW
+        # A recovery staff approved has no wait to tell of.
+        lost = change.old_email_lost and not recovery.approved_by_staff(change)
+        kind = emails.RECOVERY_CONFIRM_NEW if lost else emails.CHANGE_CONFIRM_NEW
         outbox.email(kind, user=change.user, change=change, base_url=base_url)
 
 
@@ -400,7 +405,11 @@ def _completed_but_unsent(change: EmailChange) -> DeliveryFailed:
 
 
 def _complete(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | None) -> None:
-    if change.old_email_lost and not change.second_factor:
+    if (
+        change.old_email_lost
+        and not change.second_factor
+        and not recovery.approved_by_staff(change)
+    ):
         # A recovery: the new address proved itself, now the owner's wait.
         recovery.schedule(outbox, change, now)
         return
@@ -446,10 +455,11 @@ def _queue_completion_notices(outbox: Outbox, change: EmailChange, base_url: str
     # An unverified old address hears of it too, with the way back: it may
     # be the owner's real mailbox (an account from before the app was
     # adopted), and a typo'd one simply never reads it.
-    if change.old_email_lost:
+    if change.old_email_lost or recovery.approved_by_staff(change):
         # A recovery that passed a second factor: no wait, but the old
         # address still hears of it (OWASP: notify the old, confirm the new),
         # without the way back a lost mailbox must not hold (recovery.py).
+        # Staff's approval too: the old mailbox may be why the user asked them.
         recovery.notify_old_of_completion(outbox, change, base_url)
     elif app_settings.NOTIFY_OLD_EMAIL and change.old_email:
         outbox.email(emails.CHANGE_NOTICE_OLD, user=change.user, change=change, base_url=base_url)

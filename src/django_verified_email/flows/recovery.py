@@ -27,10 +27,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_permission_codename, get_user_model
 from django.db import connection, connections, router, transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import emails, signals, tokens
 from ..conf import app_settings
@@ -41,6 +42,7 @@ from ..exceptions import (
     NoPendingChange,
     ReasonRequired,
     RecoveryDisabled,
+    StaffRefused,
 )
 from ..models import CompleteDueRun, EmailChange, VerifiedUser
 from ..request_context import RequestContext
@@ -490,10 +492,18 @@ def complete_by_staff(
     """Complete a pending change for support, with ``staff``'s written ``reason``.
 
     For a user who can prove who they are to support but cannot finish a
-    flow. Who, when (``closed_at``) and why stay on the row. The new
-    address is checked free as on any completion; both addresses are told.
+    flow. Staff's word stands for the old address's approval and for a
+    recovery's wait, never for the new address: only its link proves that
+    the account's owner reads it. So a ``scheduled`` change (its new address
+    already proved) completes at once, and an awaiting one is approved
+    instead: the new address is sent a fresh link, and the change completes,
+    with no other step and no wait, when that link is used. Who, when
+    (``closed_at``) and why stay on the row. The new address is checked free
+    as on any completion; both addresses are told.
+
     Raises ``ReasonRequired``, ``NoPendingChange`` (the change is no longer
-    pending) or ``EmailTakenMeanwhile``.
+    pending), ``StaffRefused`` (``staff_refusal`` says why) or
+    ``EmailTakenMeanwhile``.
     """
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
@@ -502,13 +512,92 @@ def complete_by_staff(
         change = EmailChange.objects.lock_for_taking(change_id, "new_email")
         if change is None or change.status not in STAFF_COMPLETABLE:
             raise NoPendingChange
+        refusal = staff_refusal(staff, change)
+        if refusal is not None:
+            raise refusal
         now = timezone.now()
-        if not _take_new_address(outbox, change, now):
-            raise EmailTakenMeanwhile(_taken_message())
         change.completed_by = staff
         change.completion_reason = reason
+        if change.status != Status.SCHEDULED:
+            _approve(outbox, change, now, base_url)
+            return change
+        if not _take_new_address(outbox, change, now):
+            raise EmailTakenMeanwhile(_taken_message())
         _finish(outbox, change, now, base_url)
     return change
+
+
+def _approve(outbox: Outbox, change: EmailChange, now: datetime, base_url: str | None) -> None:
+    """Skip an awaiting change's old step and wait, and send the new address a fresh link."""
+    if _common.taken_by_other(change.user, change.new_email):
+        # Staff hear it now, not the new address later.
+        raise EmailTakenMeanwhile(_taken_message())
+    change.status = Status.AWAITING_NEW  # type: ignore[assignment]
+    change.link_generation += 1
+    change.link_sent_at = now
+    change.save(
+        update_fields=[
+            "status",
+            "link_generation",
+            "link_sent_at",
+            "completed_by",
+            "completion_reason",
+        ]
+    )
+    outbox.email(emails.CHANGE_CONFIRM_NEW, user=change.user, change=change, base_url=base_url)
+
+
+def approved_by_staff(change: EmailChange) -> bool:
+    """Return whether staff approved ``change`` (``complete_by_staff``): no old step, no wait."""
+    return bool(change.completion_reason)
+
+
+def staff_refusal(staff: VerifiedUser, change: EmailChange) -> StaffRefused | None:
+    """Return why ``staff`` may not complete ``change``, or None when they may.
+
+    A ladder, first refusal wins:
+
+    * the account is inactive: a disabled account is not handed a new address;
+    * ``staff`` lacks the permission to change email changes, or to change
+      users: moving an account's address is changing the account;
+    * the account is more privileged than ``staff``: a superuser's address
+      needs a superuser, a staff account's needs staff (superusers included);
+    * the account changed since the request (its password, address or
+      ``email_security_counter``; ``account_fingerprint``): its owner may have
+      reacted to the request, for example by changing the password.
+    """
+    user = change.user
+    if not user.is_active:
+        return StaffRefused(
+            _("The account is inactive: its email address cannot be changed from here.")
+        )
+    if not all(staff.has_perm(permission) for permission in _staff_permissions(user)):
+        return StaffRefused(
+            _("Completing a change needs the permissions to change email changes and users.")
+        )
+    if getattr(user, "is_superuser", False) and not getattr(staff, "is_superuser", False):
+        return StaffRefused(_("Only a superuser can change the address of a superuser."))
+    if getattr(user, "is_staff", False) and not (
+        getattr(staff, "is_staff", False) or getattr(staff, "is_superuser", False)
+    ):
+        return StaffRefused(_("Only staff can change the address of a staff account."))
+    if change.account_fingerprint != tokens.fingerprint(user, with_verified_state=False):
+        return StaffRefused(
+            _(
+                "The account changed since this change was requested (its password, its "
+                "address or its security state): its owner may have reacted to it. Ask the "
+                "user to request the change again."
+            )
+        )
+    return None
+
+
+def _staff_permissions(user: VerifiedUser) -> list[str]:
+    permissions = []
+    for model in (EmailChange, type(user)):
+        opts = model._meta
+        permissions.append(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+    return permissions
 
 
 def is_staff_completable(change: EmailChange) -> bool:
