@@ -1,24 +1,28 @@
-"""A templated email that renders ``{% extends %}`` templates correctly.
+"""Emails from one template each, its blocks rendered as Django renders a page.
 
-django-templated-mail 1.1.1 only reads the ``subject``, ``text_body`` and
-``html_body`` blocks that sit at the top level of the template it loads, so a
-template that extends a base (the normal way to override a design) renders an
-empty subject and body. Here each block is resolved through the whole
-``{% extends %}`` chain, as Django itself does, so overrides and
-``{{ block.super }}`` work.
+An email is a template with the blocks ``subject``, ``text_body`` and
+``html_body``, which a host overrides by path, often with a template that
+extends ours. Each block has to come out as Django would render it in a page:
+through the whole ``{% extends %}`` chain, with nested blocks and
+``{{ block.super }}``. Django's public API renders whole templates, not
+blocks, so a small template extends the email's and wraps each block's
+``{{ block.super }}`` in markers nobody can guess; it is rendered once, and
+each block is the text between its markers.
 """
 
 import email.contentmanager
 import email.message
+import secrets
 from typing import Any
 
 from django.core import mail
-from django.template.base import TextNode
-from django.template.context import make_context
-from django.template.loader import get_template
-from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode, ExtendsNode
-from templated_mail.mail import BaseEmailMessage
+from django.template import Context, Engine
 
+#: The blocks of an email's template.
+BLOCKS = ("subject", "text_body", "html_body")
+
+#: Only the HTML body is HTML: escaping an address with an apostrophe in a
+#: subject or plain-text body would garble it.
 HTML_BLOCKS = {"html_body"}
 
 #: RFC 5322's limit on a line of a message, in bytes, without its CRLF.
@@ -66,66 +70,75 @@ def _unencoded(msg: Any) -> Any:
     return msg
 
 
-def _extends_node(template):
-    for node in template.nodelist:
-        if isinstance(node, ExtendsNode):
-            return node
-        if not isinstance(node, TextNode):
-            return None
-    return None
+def _wrapped(name, start, end):
+    """An override of block ``name`` that renders it as it is, between two markers."""
+    escape = "on" if name in HTML_BLOCKS else "off"
+    return (
+        f"{{% block {name} %}}{start}{{% autoescape {escape} %}}{{{{ block.super }}}}"
+        f"{{% endautoescape %}}{end}{{% endblock %}}"
+    )
 
 
 def render_blocks(template_name, context, names):
-    """Render the named blocks of a template, following its ``{% extends %}`` chain."""
-    template = get_template(template_name).template
-    context = make_context(context)
+    """Render the named blocks of a template, following its ``{% extends %}`` chain.
+
+    Returns each name's text, stripped; ``""`` for a block the template does
+    not have (nor render).
+    """
+    engine = Engine.get_default()
+    token = secrets.token_hex(16)
+    # In the context under a name nobody uses: {% extends %} takes a template
+    # object, so the name is looked up once, here, as get_template() does.
+    parent = f"verified_email_template_{token}"
+    markers = {name: (f"[{token}:{name}[", f"]{token}:{name}]") for name in names}
+    source = f"{{% extends {parent} %}}" + "".join(
+        _wrapped(name, start, end) for name, (start, end) in markers.items()
+    )
+    output = engine.from_string(source).render(
+        Context({**context, parent: engine.get_template(template_name)})
+    )
     rendered = {}
-    with context.bind_template(template), context.render_context.push_state(template):
-        block_context = BlockContext()
-        current = template
-        while True:
-            # Child blocks first: add_blocks() puts each parent beneath them.
-            block_context.add_blocks(
-                {node.name: node for node in current.nodelist.get_nodes_by_type(BlockNode)}
-            )
-            extends = _extends_node(current)
-            if extends is None:
-                break
-            current = extends.get_parent(context)
-        context.render_context[BLOCK_CONTEXT_KEY] = block_context
-        for name in names:
-            # Only the HTML body is HTML: escaping an address with an
-            # apostrophe in a subject or plain-text body would garble it.
-            context.autoescape = name in HTML_BLOCKS
-            # The root-most node of a name; rendering it renders the most
-            # specific override, with block.super reaching up the chain.
-            node = block_context.blocks.get(name, [None])[0]
-            rendered[name] = node.render(context).strip() if node is not None else ""
+    for name, (start, end) in markers.items():
+        _, found, rest = output.partition(start)
+        text, found_end, _ = rest.partition(end)
+        if not (found and found_end):
+            rendered[name] = ""
+            continue
+        # A block the template nests in another one of these.
+        for other in markers.values():
+            for marker in other:
+                text = text.replace(marker, "")
+        rendered[name] = text.strip()
     return rendered
 
 
-class TemplatedEmail(BaseEmailMessage):
-    """``templated_mail``'s message with rendering that honours ``{% extends %}``."""
+class TemplatedEmail(mail.EmailMultiAlternatives):
+    """A message whose subject, text and HTML come from the blocks of one template."""
 
     #: Whom the message was built for (``emails.build`` sets it).
     user: Any = None
 
+    def __init__(self, *, template_name=None, context=None, **kwargs):
+        super().__init__(**kwargs)
+        self.template_name = template_name
+        self.context = {} if context is None else context
+
     def render(self):
-        blocks = render_blocks(self.template_name, self.get_context_data(), self._node_map)
-        for block_name, attribute in self._node_map.items():
-            setattr(self, attribute, blocks[block_name])
+        blocks = render_blocks(self.template_name, self.context, BLOCKS)
         # A subject is a single header line: never let a template break it.
-        self.subject = " ".join(self.subject.split())
-        self._attach_body()
-        # Rendered once and never again (``send``): the context (user and
-        # change rows, the code) need not live on with the message, nor be
-        # deep-copied with it by the test outbox.
+        self.subject = " ".join(blocks["subject"].split())
+        self.body = blocks["text_body"]
+        html = blocks["html_body"]
+        if self.body and html:
+            self.attach_alternative(html, "text/html")
+        elif html:
+            # No text: the HTML is the message.
+            self.body = html
+            self.content_subtype = "html"
+        # Rendered once and never again: the context (user and change rows,
+        # the code) need not live on with the message, nor be deep-copied
+        # with it by the test outbox.
         self.context = {}
 
     def message(self, *args, **kwargs):
         return _unencoded(super().message(*args, **kwargs))
-
-    def send(self, fail_silently=False):
-        # templated_mail's send() re-renders and takes recipients as arguments;
-        # messages here are rendered once, with their recipients set.
-        return mail.EmailMultiAlternatives.send(self, fail_silently)

@@ -39,6 +39,12 @@ class VerifiedEmailAPIView(APIView):
     # OPTIONS answers 405 like any other method not listed in the contract.
     metadata_class = None
 
+    def initialize_request(self, request, *args, **kwargs):
+        # Django's own request, for the web layer and django.contrib.auth,
+        # which take one: DRF's wrapper keeps it under a private name only.
+        self.django_request = request
+        return super().initialize_request(request, *args, **kwargs)
+
     def get_authenticators(self):
         # The classes named for this app (API_AUTHENTICATION_CLASSES), read at
         # request time; never the host's DRF default, which includes HTTP
@@ -90,9 +96,9 @@ class TokenAPIView(VerifiedEmailAPIView):
         """
         # DRF set the Django request's user to anonymous when this view
         # authenticated nobody; session authentication reads it from there.
-        session_user = _django_session_user(request._request)
+        session_user = _django_session_user(self.django_request)
         if session_user is not None:
-            request._request.user = session_user
+            self.django_request.user = session_user
         for authenticator in VerifiedEmailAPIView.get_authenticators(self):
             result = authenticator.authenticate(request)
             if result is not None:
@@ -113,7 +119,7 @@ class StatusView(VerifiedEmailAPIView):
         user = request.user
         pending = flows.pending_change(user)
         # A scheduled change whose wait is over completes now, as on the page.
-        closed = web.complete_if_due(request._request, pending)
+        closed = web.complete_if_due(self.django_request, pending)
         if closed is not None:
             user, pending = closed.user, None
         data = StatusSerializer(
@@ -161,9 +167,9 @@ class ChangeView(VerifiedEmailAPIView):
             body["new_email"],
             body["password"],
             base_url=link_base(request),
-            context=web.request_context(request._request),
+            context=web.request_context(self.django_request),
             old_email_lost=lost,
-            second_factor=lost and web.passed_second_factor(request._request, request.user),
+            second_factor=lost and web.passed_second_factor(self.django_request, request.user),
         )
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 
@@ -178,11 +184,11 @@ class ChangeConfirmView(TokenAPIView):
             # session that does is renewed; the user's others end with it.
             with revokers.sparing(request.auth):
                 change = web.confirm_change_by_code(
-                    request._request, user, body["code"], read_session_user=_django_session_user
+                    self.django_request, user, body["code"], read_session_user=_django_session_user
                 )
         else:
             change = web.confirm_change(
-                request._request, body["token"], read_session_user=_django_session_user
+                self.django_request, body["token"], read_session_user=_django_session_user
             )
         return Response({"status": change.status})
 
@@ -202,7 +208,7 @@ class ChangeDenyView(TokenAPIView):
 
     def post(self, request):
         body = TokenSerializer.read(request.data)
-        change, password_token = web.confirm_deny(request._request, body["token"])
+        change, password_token = web.confirm_deny(self.django_request, body["token"])
         return Response({"status": change.status, "password_token": password_token})
 
 
@@ -212,7 +218,7 @@ class ChangeStopView(TokenAPIView):
 
     def post(self, request):
         body = TokenSerializer.read(request.data)
-        change, password_token = web.confirm_stop(request._request, body["token"])
+        change, password_token = web.confirm_stop(self.django_request, body["token"])
         return Response({"status": change.status, "password_token": password_token})
 
 
@@ -222,7 +228,7 @@ class ChangeRevertView(TokenAPIView):
 
     def post(self, request):
         body = TokenSerializer.read(request.data)
-        change, password_token = web.confirm_revert(request._request, body["token"])
+        change, password_token = web.confirm_revert(self.django_request, body["token"])
         return Response(
             {"status": "reverted", "email": change.old_email, "password_token": password_token}
         )
