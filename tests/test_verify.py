@@ -350,3 +350,17 @@ def test_flows_without_any_host_say_so_and_keep_nothing(unverified, mailoutbox):
     # The send was handed back: the next one, with a host, goes out at once.
     flows.send_verification(unverified, base_url="https://example.com")
     assert len(mailoutbox) == 1
+
+
+def test_a_suspicious_request_to_a_link_answers_400_privately(link, unverified, settings, caplog):
+    # Django's own 400 (here a body over DATA_UPLOAD_MAX_MEMORY_SIZE), made
+    # by the page itself, so it keeps the token page's headers.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+
+    response = Client().post(link, {"padding": "x" * 100})
+
+    assert response.status_code == 400
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response["Cache-Control"]
+    assert not reloaded(unverified).is_email_verified
+    assert any(record.name == "django.security.RequestDataTooBig" for record in caplog.records)

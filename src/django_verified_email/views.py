@@ -1,5 +1,6 @@
 """The HTML front end: thin views over ``flows``."""
 
+import logging
 from datetime import timedelta
 from functools import wraps
 
@@ -9,7 +10,6 @@ from django.contrib.auth.decorators import login_not_required, login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
-from django.core.handlers.exception import response_for_exception
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.defaults import bad_request
 
 from . import addresses, codes, durations, emails, flows, web
 from .conf import app_settings
@@ -87,7 +88,11 @@ def token_page(view):
             # Django's own 400 page (a forged Host, an oversized body) answers
             # this URL too: made here, it gets the headers below. Raised before
             # any write, so nothing a request transaction holds is kept by it.
-            response = response_for_exception(request, exc)
+            # Logged as Django logs it, to django.security.<the error's class>.
+            logging.getLogger(f"django.security.{type(exc).__name__}").error(
+                exc, extra={"status_code": 400, "request": request}
+            )
+            response = bad_request(request, exc)
         # The token must not leak to another site through Referer, nor stay in
         # a shared cache.
         response["Referrer-Policy"] = "no-referrer"
