@@ -10,11 +10,11 @@ blocks, so a small template extends the email's and wraps each block's
 each block is the text between its markers.
 """
 
-import email.contentmanager
-import email.message
+import email.policy
 import secrets
 from typing import Any
 
+import django
 from django.core import mail
 from django.template import Context, Engine
 
@@ -29,45 +29,18 @@ HTML_BLOCKS = {"html_body"}
 MAX_LINE_BYTES = 998
 
 
-def _unencoded(msg: Any) -> Any:
-    """Send the message's text parts as they are (7bit or 8bit) when their lines allow it.
+def _long_lines_allowed(policy: Any) -> Any:
+    """``policy``, with text bodies sent as they are (7bit or 8bit) up to RFC 5322's limit.
 
     Django 6.0 builds messages with ``email.policy``, which quoted-printable
-    encodes any text with a line longer than 78 characters: every link of
-    ours is one, so a printed message (the console backend, a mail log) shows
-    each link cut by ``=`` soft breaks, and the ``=`` in a token as ``=3D``.
-    Django 5.2 sent such a body as it is, up to the 998-byte line limit; so
-    does this. ``msg`` is left as it is when it is no ``email.message.EmailMessage``
-    (Django 5.2's own classes already do this).
+    encodes any text with a line longer than ``max_line_length`` (78): every
+    link of ours is one, so a printed message (the console backend, a mail
+    log) shows each link cut by ``=`` soft breaks, and the ``=`` in a token
+    as ``=3D``. Django 5.2 sent such a body as it is, up to the 998-byte line
+    limit; so does this. Only the bodies are built with it: the message keeps
+    ``policy`` for its headers.
     """
-    if not isinstance(msg, email.message.EmailMessage):
-        return msg
-    for part in msg.walk():
-        if part.get_content_maintype() != "text" or part.is_attachment():
-            continue
-        if part["Content-Transfer-Encoding"] not in ("quoted-printable", "base64"):
-            continue
-        text = part.get_content()
-        try:
-            text.encode("ascii")
-        except UnicodeEncodeError:
-            if msg.policy.cte_type != "8bit":
-                continue  # the policy asks for 7bit data: leave the encoding
-            cte = "8bit"
-        else:
-            cte = "7bit"
-        if any(len(line.encode()) > MAX_LINE_BYTES for line in text.splitlines()):
-            continue
-        # The content manager, not part.set_content(): that would add a
-        # MIME-Version header to the part.
-        email.contentmanager.raw_data_manager.set_content(
-            part,
-            text,
-            subtype=part.get_content_subtype(),
-            charset=part.get_content_charset() or "utf-8",
-            cte=cte,
-        )
-    return msg
+    return policy.clone(max_line_length=MAX_LINE_BYTES)
 
 
 def _wrapped(name, start, end):
@@ -141,4 +114,9 @@ class TemplatedEmail(mail.EmailMultiAlternatives):
         self.context = {}
 
     def message(self, *args, **kwargs):
-        return _unencoded(super().message(*args, **kwargs))
+        if django.VERSION < (6, 0):
+            return super().message(*args, **kwargs)  # sends text as it is already
+        policy = kwargs.pop("policy", email.policy.default)
+        msg = super().message(*args, policy=_long_lines_allowed(policy), **kwargs)
+        msg.policy = policy
+        return msg
