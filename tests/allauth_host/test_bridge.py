@@ -93,6 +93,13 @@ def test_the_bridge_without_its_middleware_is_an_error(settings):
     assert GUARD in error.hint
 
 
+def test_the_guard_before_authentication_is_an_error(settings):
+    others = [entry for entry in settings.MIDDLEWARE if entry != GUARD]
+    settings.MIDDLEWARE = [GUARD, *others]
+    [error] = bridge_checks.check_guard_middleware()
+    assert error.id == "verified_email_allauth.E003"
+
+
 def test_the_bridge_before_allauth_account_is_a_warning(settings):
     apps_list = [app for app in settings.INSTALLED_APPS if app != BRIDGE]
     at = apps_list.index("allauth.account")

@@ -6,6 +6,7 @@ from django.core import checks
 
 BRIDGE = "django_verified_email.contrib.allauth"
 GUARD = f"{BRIDGE}.middleware.AllauthGuardMiddleware"
+AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
 @checks.register()
@@ -33,8 +34,23 @@ def check_allauth_installed(app_configs=None, **kwargs):
 
 @checks.register(checks.Tags.security)
 def check_guard_middleware(app_configs=None, **kwargs):
-    """E002: without the guard, allauth's email page and API go around the dual-link flow."""
-    if GUARD in (getattr(settings, "MIDDLEWARE", None) or []):
+    """E002: without the guard, allauth's email page and API go around the dual-link flow.
+
+    E003: the guard comes before ``AuthenticationMiddleware``, so it cannot
+    tell who asks.
+    """
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if GUARD in middleware:
+        if AUTHENTICATION in middleware and middleware.index(AUTHENTICATION) > middleware.index(
+            GUARD
+        ):
+            return [
+                checks.Error(
+                    "The allauth bridge's middleware comes before AuthenticationMiddleware.",
+                    hint=f'Move "{GUARD}" after AuthenticationMiddleware and MessageMiddleware.',
+                    id="verified_email_allauth.E003",
+                )
+            ]
         return []
     return [
         checks.Error(

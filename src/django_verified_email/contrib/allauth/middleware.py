@@ -69,6 +69,8 @@ class AllauthGuardMiddleware:
                     "To use another email address, change it here: your current "
                     "address confirms the change first."
                 ),
+                # Without MessageMiddleware the redirect alone still guards.
+                fail_silently=True,
             )
             return HttpResponseRedirect(reverse("verified_email:change"))
         if (
