@@ -228,6 +228,19 @@ def test_headless_browser_list_and_remove_still_work(client, alice, with_seconda
     assert rows(alice) == [("alice@example.com", True, True)]
 
 
+def test_headless_add_without_a_signed_in_user_is_left_to_allauth(db):
+    # allauth's sign-up stage may correct an unverified address here; with no
+    # such stage it answers the request itself.
+    response = Client().post(
+        HEADLESS_EMAIL.format(client="browser"),
+        {"email": "someone@example.com"},
+        content_type="application/json",
+    )
+
+    assert CHANGE_REQUIRED not in response.content.decode()
+    assert not EmailAddress.objects.filter(email="someone@example.com").exists()
+
+
 def app_session_token(alice):
     response = Client().post(
         "/_allauth/app/v1/auth/login",
