@@ -569,3 +569,10 @@ def test_plain_check_does_not_query_the_database(due_recovery, django_assert_num
         call_command("check", stderr=out, stdout=out)
 
     assert "verified_email.W012" not in out.getvalue()
+
+
+def test_w008_is_silent_without_allauth():
+    # tests/allauth_host proves it fires with allauth installed without the bridge.
+    from django_verified_email.checks import check_allauth_bridge
+
+    assert check_allauth_bridge() == []

@@ -478,6 +478,27 @@ def _djoser_writers(user_model):
 
 
 @checks.register(checks.Tags.security)
+def check_allauth_bridge(app_configs=None, **kwargs):
+    """W008: allauth is installed without the bridge, so its two records of an address drift."""
+    if not apps.is_installed("allauth.account") or apps.is_installed(
+        "django_verified_email.contrib.allauth"
+    ):
+        return []
+    return [
+        checks.Warning(
+            "django-allauth (allauth.account) is installed without the bridge: allauth's "
+            "email page and API can change the address around the dual-link flow, and "
+            "an address allauth verified does not count as verified here.",
+            hint=(
+                'Add "django_verified_email.contrib.allauth" to INSTALLED_APPS after '
+                '"allauth.account", and its middleware (docs/allauth.md).'
+            ),
+            id="verified_email.W008",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security)
 def check_address_writers(app_configs=None, **kwargs):
     """W009: djoser's user endpoints write the address directly, bypassing the flow."""
     if not apps.is_installed("djoser"):

@@ -61,13 +61,36 @@ DEFAULTS = {
 DELIVERY_MODES = ("sync", "tasks", "celery")
 
 
+#: The allauth bridge's app, as INSTALLED_APPS names it (or its AppConfig).
+ALLAUTH_BRIDGE = "django_verified_email.contrib.allauth"
+
+
+def host_defaults() -> dict[str, Any]:
+    """Return the defaults that follow the host's other packages, over ``DEFAULTS``.
+
+    With the allauth bridge installed and allauth's enumeration prevention on
+    (``ACCOUNT_PREVENT_ENUMERATION``, True by default, or ``"strict"``), a
+    taken address is not revealed either: ``REVEAL_TAKEN_EMAIL`` defaults to
+    False. What the host sets in ``VERIFIED_EMAIL`` wins. Read from the
+    settings, not the app registry, so it answers before the registry is ready.
+    """
+    installed = getattr(settings, "INSTALLED_APPS", None) or []
+    bridge = any(
+        isinstance(name, str) and (name == ALLAUTH_BRIDGE or name.startswith(f"{ALLAUTH_BRIDGE}."))
+        for name in installed
+    )
+    if bridge and getattr(settings, "ACCOUNT_PREVENT_ENUMERATION", True):
+        return {"REVEAL_TAKEN_EMAIL": False}
+    return {}
+
+
 class AppSettings:
     def __init__(self):
         self._values = None
 
     def _load(self):
         user_values = getattr(settings, "VERIFIED_EMAIL", None) or {}
-        return {**DEFAULTS, **user_values}
+        return {**DEFAULTS, **host_defaults(), **user_values}
 
     @property
     def user_values(self):
@@ -90,5 +113,6 @@ app_settings = AppSettings()
 
 @receiver(setting_changed)
 def _reload_app_settings(*, setting, **kwargs):
-    if setting == "VERIFIED_EMAIL":
+    # The host defaults follow these two (host_defaults).
+    if setting in ("VERIFIED_EMAIL", "INSTALLED_APPS", "ACCOUNT_PREVENT_ENUMERATION"):
         app_settings.reload()

@@ -33,7 +33,8 @@ SCRIPT = textwrap.dedent(
     for module in pkgutil.walk_packages(
         django_verified_email.__path__, "django_verified_email."
     ):
-        if module.name.startswith("django_verified_email.api"):
+        # contrib apps load their package's models: they need it in INSTALLED_APPS.
+        if module.name.startswith(("django_verified_email.api", "django_verified_email.contrib.")):
             continue
         try:
             __import__(module.name)
