@@ -34,9 +34,10 @@ BUDGETS = {
     # read, the pending change and the reverts that lock changes (one
     # read), whether the address is taken (after the lock, so they see what
     # a racing request committed), the right password's count forgotten
-    # (delete), the new change, and the code of its email (the code it
-    # replaces read, the new hash written).
-    "request change": (11, 2),
+    # (delete), the account's daily budget (one read), the new change, and
+    # the code of its email (the code it replaces read, the new hash
+    # written).
+    "request change": (12, 2),
     # The step and the code of the new address's email, in one transaction:
     # the user's row locked before the change's (storing the code takes it;
     # one read where the database has no row locks), the change updated,
@@ -52,8 +53,8 @@ BUDGETS = {
     # before the form: a password lockout (its row), a revert's lock.
     "status page": (5, 0),
     # The resend, and the code of its email, in one transaction; the user's
-    # row locked first (see "confirm old").
-    "resend": (9, 1),
+    # row locked first (see "confirm old"), then the account's daily budget.
+    "resend": (10, 1),
     "cancel": (4, 1),
 }
 # The whole dual-link flow (request, confirm old, confirm new), session
@@ -261,7 +262,7 @@ def recovery_query_counts(client, mailoutbox, new_email):
 # changes looked up, the change's user and the change locked, the address's
 # holders, the user and the change updated, and the next batch and
 # reminders looked up).
-RECOVERY_BUDGETS = [11, 6, 10]
+RECOVERY_BUDGETS = [12, 6, 10]
 
 
 def test_a_recovery_stays_in_budget_whatever_the_tables_hold(rows, session_client, mailoutbox):
