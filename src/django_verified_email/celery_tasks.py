@@ -5,7 +5,7 @@ Only this module imports Celery: the rest of the package works without it.
 
 from celery import shared_task
 
-from .delivery import MAIL_ERRORS, deliver
+from .delivery import MAIL_ERRORS, deliver, record_owed
 
 
 @shared_task(
@@ -23,9 +23,17 @@ from .delivery import MAIL_ERRORS, deliver
     # second copy of a message, never a lost one.
     acks_late=True,
     ignore_result=True,
+    bind=True,
 )
-def deliver_email(kind, user_id, change_id=None, base_url=None):
-    return deliver(kind, user_id, change_id, base_url)
+def deliver_email(self, kind, user_id, change_id=None, base_url=None):
+    try:
+        return deliver(kind, user_id, change_id, base_url)
+    except MAIL_ERRORS:
+        if self.request.retries >= self.max_retries:
+            # The last try: Celery gives up after this one. A notice nobody
+            # can ask for again is sent by a later run instead.
+            record_owed(kind, change_id)
+        raise
 
 
 @shared_task(name="django_verified_email.complete_due_changes", ignore_result=True)

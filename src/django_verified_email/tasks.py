@@ -15,7 +15,7 @@ from importlib.util import find_spec
 
 from django.utils import timezone
 
-from .delivery import MAIL_ERRORS, deliver
+from .delivery import MAIL_ERRORS, deliver, record_owed
 
 logger = logging.getLogger("django_verified_email")
 
@@ -59,6 +59,8 @@ def _deliver_email(kind, user_id, change_id=None, base_url=None, attempt=1):
                 user_id,
                 attempt,
             )
+            # A notice nobody can ask for again is sent by a later run instead.
+            record_owed(kind, change_id)
             raise
         delay = retry_delay(attempt)
         logger.warning(
