@@ -417,6 +417,10 @@ def test_w004_when_links_would_take_any_host(settings):
         ("CODE_MAX_ATTEMPTS", True),
         ("CODE_MAX_ATTEMPTS_PER_DAY", -1),
         ("CODE_MAX_ATTEMPTS_PER_DAY", 2.5),
+        ("CHANGE_REQUESTS_PER_DAY", 0),
+        ("CHANGE_REQUESTS_PER_DAY", "10"),
+        ("CHANGE_EMAILS_PER_DAY", 0),
+        ("CHANGE_EMAILS_PER_DAY", None),
     ],
 )
 def test_e003_for_bad_code_numbers(settings, key, value):

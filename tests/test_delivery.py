@@ -785,3 +785,63 @@ def test_celery_gets_no_code(eager_celery, published, logged_in, user, mailoutbo
     assert set(options["kwargs"]) == ID_ARGUMENTS
     assert code not in repr(options)
     assert code.replace("-", "") not in repr(options)
+
+
+# A notice the worker gave up on is owed (N4) ------------------------------
+
+
+@pytest.fixture
+def completed(user, mailoutbox, settings):
+    """A completed change, its old-address notice sent; the mailbox emptied."""
+    settings.VERIFIED_EMAIL = {"BASE_URL": BASE_URL, "RESEND_COOLDOWN": 0}
+    complete_dual_change(user, "alice.new@example.com", mailoutbox)
+    mailoutbox.clear()
+    change = EmailChange.objects.get(user=user)
+    return {
+        "kind": emails.CHANGE_NOTICE_OLD,
+        "user_id": user.pk,
+        "change_id": change.pk,
+        "base_url": BASE_URL,
+    }
+
+
+def _owed_notice_goes_out_on_the_next_run(settings, completed, mailoutbox):
+    assert EmailChange.objects.get(pk=completed["change_id"]).notice_owed_at is not None
+    settings.VERIFIED_EMAIL = {"BASE_URL": BASE_URL}
+    use_mail_backend(settings, LOCMEM)
+    assert flows.send_owed_notices(base_url=BASE_URL) == 1
+    [notice] = mailoutbox
+    assert notice.to == ["alice@example.com"]
+    assert EmailChange.objects.get(pk=completed["change_id"]).notice_owed_at is None
+
+
+def test_a_notice_the_tasks_worker_gave_up_on_is_owed(completed, settings, mailoutbox):
+    use_tasks(settings, DUMMY)
+    use_mail_backend(settings, UNREACHABLE)
+
+    with pytest.raises(ConnectionRefusedError):
+        tasks.deliver_email.call(**completed, attempt=tasks.MAX_ATTEMPTS)
+
+    _owed_notice_goes_out_on_the_next_run(settings, completed, mailoutbox)
+
+
+def test_a_notice_the_tasks_worker_will_retry_is_not_owed_yet(completed, settings):
+    use_tasks(settings, DUMMY)
+    use_mail_backend(settings, UNREACHABLE)
+
+    assert tasks.deliver_email.call(**completed, attempt=1) is False
+
+    assert EmailChange.objects.get(pk=completed["change_id"]).notice_owed_at is None
+    tasks.deliver_email.get_backend().clear()
+
+
+def test_a_notice_celery_gave_up_on_is_owed(completed, eager_celery, flaky, settings, mailoutbox):
+    from django_verified_email import celery_tasks
+
+    flaky.failures = 100
+
+    result = celery_tasks.deliver_email.apply(kwargs=completed)
+
+    assert result.failed()
+    assert flaky.attempts == celery_tasks.deliver_email.max_retries + 1
+    _owed_notice_goes_out_on_the_next_run(settings, completed, mailoutbox)

@@ -342,3 +342,76 @@ def test_a_deny_whose_notices_fail_is_still_done_and_offers_the_new_password(
     assert EmailChange.objects.get().status == "denied"
     assert not can_log_in(user)
     assert not is_logged_in(intruder)
+
+
+# Deny from any of the owner's old-step links (N16): a taker who resends, or
+# asks again, cannot keep the owner's "This wasn't me" links dead.
+
+
+def test_a_link_a_resend_replaced_still_denies_but_no_longer_confirms(attempt, user, mailoutbox):
+    intruder, first = attempt
+    assert intruder.post("/account/email/change/resend/").status_code == 302
+    assert len(mailoutbox) == 2
+
+    page = Client().get(first + "?deny=1")
+    assert page.status_code == 200
+    assert 'name="deny"' in page.text
+    assert ">Confirm<" not in page.text
+    assert Client().post(first).status_code == 400
+    assert EmailChange.objects.get().status == "awaiting_old"
+
+    assert deny(first).status_code == 200
+    assert EmailChange.objects.get().status == "denied"
+    assert not can_log_in(user)
+
+
+def test_a_link_of_a_superseded_request_denies_the_accounts_open_change(
+    attempt, user, mailoutbox, denied_events
+):
+    intruder, first = attempt
+    assert request_change(intruder, "eve@example.com").status_code == 302
+    superseded, current = EmailChange.objects.order_by("pk")
+    assert (superseded.status, current.status) == ("superseded", "awaiting_old")
+
+    page = Client().get(first)
+    assert page.status_code == 200
+    assert "eve@example.com" in page.text
+    assert deny(first).status_code == 200
+
+    current.refresh_from_db()
+    superseded.refresh_from_db()
+    assert (superseded.status, current.status) == ("superseded", "denied")
+    assert not can_log_in(user)
+    assert [event["change"].pk for _, event in denied_events] == [current.pk]
+    assert "eve@example.com" in mailoutbox[-1].to
+    # The newest link is spent with its change: nothing is left to confirm.
+    assert Client().post(link_path(mailoutbox[1])).status_code == 400
+
+
+def test_a_superseded_link_denies_nothing_once_no_change_is_open(attempt, user):
+    intruder, first = attempt
+    assert request_change(intruder, "eve@example.com").status_code == 302
+    assert intruder.post("/account/email/change/cancel/").status_code == 302
+
+    assert deny(first).status_code == 400
+    assert can_log_in(user)
+
+
+def test_an_old_link_of_a_confirmed_step_cannot_deny(attempt, user, mailoutbox):
+    intruder, first = attempt
+    assert intruder.post("/account/email/change/resend/").status_code == 302
+    newest = link_path(mailoutbox[-1])
+    assert Client().post(newest).status_code == 200  # the old address confirms
+
+    assert deny(first).status_code == 400
+    assert deny(newest).status_code == 400
+    assert EmailChange.objects.get().status == "awaiting_new"
+    assert can_log_in(user)
+
+
+def test_a_replaced_link_that_expired_is_refused_as_expired(attempt, user):
+    intruder, first = attempt
+    assert intruder.post("/account/email/change/resend/").status_code == 302
+    with later(86400 + 1):
+        assert deny(first).status_code == 410
+    assert can_log_in(user)

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_verified_email import emails, flows, signals
+from django_verified_email.flows import recovery
 from django_verified_email.models import EmailChange
-from tests.failing_mail import UNREACHABLE, use_mail_backend
+from tests.failing_mail import LOCMEM, UNREACHABLE, use_mail_backend
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -79,12 +80,22 @@ def requested(logged_in, user, mailoutbox):
 
 
 @pytest.fixture
-def scheduled(requested, client, mailoutbox):
-    """The new address confirmed: the change waits RECOVERY_DELAY."""
+def unreminded(requested, client, mailoutbox):
+    """The new address confirmed: the change waits RECOVERY_DELAY; no run sent its reminder yet."""
     token = token_in(message_to(NEW, mailoutbox), to=NEW)
     response = client.post(reverse("verified_email:change-confirm", args=[token]))
     assert response.status_code == 200
     return EmailChange.objects.get(pk=requested.pk)
+
+
+@pytest.fixture
+def scheduled(unreminded, mailoutbox):
+    """As ``unreminded``, and a run sent the reminder on time (the message is not kept)."""
+    sent = len(mailoutbox)
+    with later(DELAY - 20 * 3600):
+        assert recovery.send_reminders(base_url=BASE_URL) == 1
+    del mailoutbox[sent:]
+    return EmailChange.objects.get(pk=unreminded.pk)
 
 
 def complete_due(**options):
@@ -289,7 +300,8 @@ def test_the_stop_pages_are_never_framed(requested, mailoutbox):
     assert Client().post(path)["X-Frame-Options"] == "DENY"
 
 
-def test_the_reminders_stop_link_works_too(scheduled, user, mailoutbox):
+def test_the_reminders_stop_link_works_too(unreminded, user, mailoutbox):
+    scheduled = unreminded
     sent = len(mailoutbox)
     with later(DELAY - 3600):
         complete_due()
@@ -335,10 +347,11 @@ def test_completion_is_cancelled_when_the_security_counter_moved(scheduled, user
 # Completion
 
 
-def test_the_command_completes_the_change_once_the_wait_is_over(scheduled, user, mailoutbox):
+def test_the_command_completes_the_change_once_the_wait_is_over(unreminded, user, mailoutbox):
+    scheduled = unreminded
     sent = len(mailoutbox)
     complete_due()
-    with later(DELAY - 60):
+    with later(DELAY - 23 * 3600):
         # Past the reminder's time: only the reminder.
         complete_due()
     assert EmailChange.objects.get(pk=scheduled.pk).status == EmailChange.Status.SCHEDULED
@@ -360,7 +373,7 @@ def test_the_command_completes_the_change_once_the_wait_is_over(scheduled, user,
         revert_token_in(notice)
 
 
-def test_the_reminder_goes_to_the_old_address_a_day_before_once(scheduled, mailoutbox):
+def test_the_reminder_goes_to_the_old_address_a_day_before_once(unreminded, mailoutbox):
     sent = len(mailoutbox)
     with later(DELAY - 25 * 3600):
         complete_due()
@@ -690,3 +703,45 @@ def test_a_stop_whose_notices_fail_is_still_done_and_offers_the_new_password(
     assert response.status_code == 200
     assert 'name="new_password1"' in response.text
     assert EmailChange.objects.get(pk=requested.pk).status == "denied"
+
+
+# The reminder is owed like the stop notice (N2, N3)
+
+
+def test_a_due_change_waits_for_its_reminder_and_then_a_day(unreminded, user, client, mailoutbox):
+    sent = len(mailoutbox)
+    with later(DELAY + 60):
+        # The status page (complete_if_due) does not complete it first.
+        client.force_login(user)
+        assert client.get(reverse("verified_email:status")).status_code == 200
+        assert EmailChange.objects.get(pk=unreminded.pk).status == "scheduled"
+        complete_due()
+    [reminder] = mailoutbox[sent:]
+    assert reminder.to == ["alice@example.com"] and stop_token_in(reminder)
+    assert EmailChange.objects.get(pk=unreminded.pk).status == "scheduled"
+    with later(DELAY + 86400 + 120):
+        complete_due()
+    assert EmailChange.objects.get(pk=unreminded.pk).status == "completed"
+
+
+def test_a_refused_reminder_is_owed_sent_again_and_completion_waits_for_it(
+    unreminded, user, settings, mailoutbox
+):
+    use_mail_backend(settings, UNREACHABLE)
+    with later(DELAY - 20 * 3600):
+        complete_due()
+    assert EmailChange.objects.get(pk=unreminded.pk).reminder_sent_at is None
+    with later(DELAY + 60):
+        complete_due()
+    assert EmailChange.objects.get(pk=unreminded.pk).status == "scheduled"
+
+    use_mail_backend(settings, LOCMEM)
+    sent = len(mailoutbox)
+    with later(DELAY + 120):
+        complete_due()
+    [reminder] = mailoutbox[sent:]
+    assert reminder.to == ["alice@example.com"] and stop_token_in(reminder)
+    assert EmailChange.objects.get(pk=unreminded.pk).status == "scheduled"
+    with later(DELAY + 120 + 86400 + 60):
+        complete_due()
+    assert EmailChange.objects.get(pk=unreminded.pk).status == "completed"

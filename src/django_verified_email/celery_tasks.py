@@ -6,7 +6,7 @@ Only this module imports Celery: the rest of the package works without it.
 from celery import shared_task
 
 from .conf import app_settings
-from .delivery import MAIL_ERRORS, deliver, register_backend
+from .delivery import MAIL_ERRORS, deliver, record_owed, register_backend
 from .flows import complete_due
 
 
@@ -25,9 +25,17 @@ from .flows import complete_due
     # second copy of a message, never a lost one.
     acks_late=True,
     ignore_result=True,
+    bind=True,
 )
-def deliver_email(kind, user_id, change_id=None, base_url=None):
-    return deliver(kind, user_id, change_id, base_url)
+def deliver_email(self, kind, user_id, change_id=None, base_url=None):
+    try:
+        return deliver(kind, user_id, change_id, base_url)
+    except MAIL_ERRORS:
+        if self.request.retries >= self.max_retries:
+            # The last try: Celery gives up after this one. A notice nobody
+            # can ask for again is sent by a later run instead.
+            record_owed(kind, change_id)
+        raise
 
 
 def _enqueue(**arguments):

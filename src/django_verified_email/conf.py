@@ -44,6 +44,10 @@ DEFAULTS = {
     "CODE_MAX_AGE": 900,  # seconds: 15 minutes
     "CODE_MAX_ATTEMPTS": 5,  # wrong codes per code, then it is used up
     "CODE_MAX_ATTEMPTS_PER_DAY": 20,  # wrong codes per account per 24 hours
+    # Each change request mails an address the account may not own: a
+    # budget per account, so nobody mails anyone without end through it.
+    "CHANGE_REQUESTS_PER_DAY": 10,  # change requests per account per 24 hours
+    "CHANGE_EMAILS_PER_DAY": 30,  # change link emails per account per 24 hours
     # Lost old mailbox (flows/recovery.py): seconds a recovery waits, after
     # the new address proved itself, before it completes; None turns the
     # path off (``recovery_disabled``).

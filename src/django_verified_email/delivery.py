@@ -46,6 +46,10 @@ SENT_SIGNALS = {emails.VERIFY: signals.verification_sent}
 # for it. When one is not handed over, the change row says it is owed, and
 # ``flows.send_owed_notices`` sends it later.
 OWED_KINDS = frozenset({emails.CHANGE_NOTICE_OLD, emails.RECOVERY_NOTICE_OLD})
+# A recovery's reminder is owed on its own field: it is unsent again
+# (``reminder_sent_at`` cleared), so the next run of ``complete_due`` sends
+# it, and the recovery does not complete before it went out.
+REMINDER_KINDS = frozenset({emails.RECOVERY_REMINDER})
 
 
 @dataclass(frozen=True)
@@ -250,17 +254,33 @@ class Outbox:
 
 
 def _record_owed(outgoing: Outgoing) -> None:
-    if outgoing.kind not in OWED_KINDS or outgoing.change_id is None:
+    record_owed(outgoing.kind, outgoing.change_id)
+
+
+def record_owed(kind: str, change_id: int | None) -> None:
+    """Record that the ``kind`` message of change ``change_id`` did not go out, if it is owed.
+
+    For the flush (not handed over) and for the task modes' workers, once
+    they gave up retrying: a notice nobody can ask for again is sent by the
+    next run of ``flows.send_owed_notices`` / ``complete_due`` instead of
+    being lost. Any other kind is left alone: its owner can ask again.
+    """
+    if change_id is None or kind not in OWED_KINDS | REMINDER_KINDS:
         return
     from django.utils import timezone
 
     from .models import EmailChange
 
     try:
-        EmailChange.objects.filter(pk=outgoing.change_id).update(notice_owed_at=timezone.now())
+        if kind in REMINDER_KINDS:
+            EmailChange.objects.filter(pk=change_id, status=EmailChange.Status.SCHEDULED).update(
+                reminder_sent_at=None
+            )
+        else:
+            EmailChange.objects.filter(pk=change_id).update(notice_owed_at=timezone.now())
     except Exception:
         # Reporting the first failure matters more than this second one.
-        logger.exception("Could not record the owed %s email", outgoing.kind)
+        logger.exception("Could not record the owed %s email", kind)
 
 
 def _inside_callers_transaction() -> bool:

@@ -19,7 +19,7 @@ from importlib.util import find_spec
 from django.utils import timezone
 
 from .conf import app_settings
-from .delivery import MAIL_ERRORS, deliver, register_backend
+from .delivery import MAIL_ERRORS, deliver, record_owed, register_backend
 from .flows import complete_due
 
 logger = logging.getLogger("django_verified_email")
@@ -64,6 +64,8 @@ def _deliver_email(kind, user_id, change_id=None, base_url=None, attempt=1):
                 user_id,
                 attempt,
             )
+            # A notice nobody can ask for again is sent by a later run instead.
+            record_owed(kind, change_id)
             raise
         delay = retry_delay(attempt)
         logger.warning(

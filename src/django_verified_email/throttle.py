@@ -143,13 +143,23 @@ def check_lockout(user):
 def _insert_first_attempt(user, now):
     """Count attempt 1 by creating the user's row; False if a row exists.
 
-    Only in autocommit, where the insert is its own transaction: a failed
-    insert holds no lock afterwards. Inside a transaction, MySQL/MariaDB keep
-    the shared lock a duplicate key takes, and parallel attempts that then
-    ask for the row lock deadlock each other.
+    Only in autocommit, where the insert and the user's lock are a
+    transaction of their own: a failed insert holds no lock afterwards.
+    Inside a caller's transaction, MySQL/MariaDB keep the shared lock a
+    duplicate key takes, and parallel attempts that then ask for the row
+    lock deadlock each other.
+
+    The user's row is locked before the insert, as every other writer of
+    attempts locks it: the insert's foreign key check waits for that row
+    (PostgreSQL ``FOR KEY SHARE``, InnoDB a shared lock), so an insert that
+    came first and then waited for a request holding the user's row, while
+    that request inserted the same attempt row, deadlocked (a 500 on a
+    double click).
     """
     try:
-        _lockouts().create(user_id=user.pk, count=1, window_started_at=now)
+        with transaction.atomic():
+            _lock_user_row(user)
+            _lockouts().create(user_id=user.pk, count=1, window_started_at=timezone.now())
     except IntegrityError:
         return False
     return True

@@ -399,13 +399,25 @@ def _requested_text(pending):
 
 @_answers_errors("change")
 def change_link_page(request, token):
-    pending, step = flows.check_change(token)
+    deny_only = False
+    try:
+        pending, step = flows.check_change(token)
+    except InvalidToken:
+        # An old-address link a resend replaced, or of a change a later
+        # request superseded, can no longer confirm but still refuses the
+        # account's open change (flows.deny): its page offers only that.
+        pending, step, deny_only = flows.check_deny(token), Step.OLD, True
     return render(
         request,
         "verified_email/change_confirm.html",
         # ?deny=1: the email's "This wasn't me" link; the page leads with
         # that button. Only its POST acts.
-        {"change": pending, "step": step, "deny_first": "deny" in request.GET},
+        {
+            "change": pending,
+            "step": step,
+            "deny_first": deny_only or "deny" in request.GET,
+            "deny_only": deny_only,
+        },
     )
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from django_verified_email import flows
 from django_verified_email.models import EmailChange
 from tests.helpers import (
     PASSWORD,
@@ -60,9 +61,32 @@ def test_confirming_schedules_and_status_shows_when_it_completes(
 def test_status_completes_a_due_change(logged_in, user, anonymous, mailoutbox):
     ask_recovery(logged_in)
     api_confirm_change(anonymous, token_in(message_to(NEW, mailoutbox)))
+    with later(DELAY - 20 * 3600):
+        assert flows.complete_due(base_url="http://testserver").reminded == 1
     with later(DELAY + 60):
         body = call(logged_in, "status", method="get").json()
     assert body["email"] == NEW and body["is_email_verified"] is True
+    assert body["pending_change"] is None
+    assert email_of(reloaded(user)) == NEW
+
+
+def test_status_does_not_complete_a_change_before_its_reminder_went_out(
+    logged_in, user, anonymous, mailoutbox
+):
+    ask_recovery(logged_in)
+    api_confirm_change(anonymous, token_in(message_to(NEW, mailoutbox)))
+    with later(DELAY + 60):
+        body = call(logged_in, "status", method="get").json()
+    assert body["pending_change"]["status"] == "scheduled"
+    assert email_of(reloaded(user)) == "alice@example.com"
+    # The next run reminds the old address first, and leaves it a day to act.
+    with later(DELAY + 120):
+        run = flows.complete_due(base_url="http://testserver")
+    assert (run.completed, run.reminded) == (0, 1)
+    assert [m.to for m in mailoutbox[-1:]] == [["alice@example.com"]]
+    assert stop_token_in(mailoutbox[-1])
+    with later(DELAY + 120 + 86400 + 60):
+        body = call(logged_in, "status", method="get").json()
     assert body["pending_change"] is None
     assert email_of(reloaded(user)) == NEW
 

@@ -161,3 +161,27 @@ def test_set_password_token_expires(user, old_token):
             Client(), "change-set-password", {"token": token, "new_password": NEW_PASSWORD}
         )
     assert_error(response, 410, "expired_token")
+
+
+def test_deny_accepts_a_token_a_resend_replaced(user, old_token, mailoutbox):
+    flows.resend_change(user, base_url=BASE_URL)
+
+    assert_error(call(Client(), "change-confirm", {"token": old_token}), 400, "invalid_token")
+    response = call(Client(), "change-deny", {"token": old_token})
+
+    assert response.status_code == 200, response.content
+    assert EmailChange.objects.get().status == "denied"
+    assert not can_log_in(user)
+
+
+def test_deny_with_a_superseded_token_closes_the_open_change(user, old_token, mailoutbox):
+    flows.request_change(reloaded(user), "eve@example.com", PASSWORD, base_url=BASE_URL)
+
+    response = call(Client(), "change-deny", {"token": old_token})
+
+    assert response.status_code == 200, response.content
+    assert list(EmailChange.objects.order_by("pk").values_list("status", flat=True)) == [
+        "superseded",
+        "denied",
+    ]
+    assert not can_log_in(user)

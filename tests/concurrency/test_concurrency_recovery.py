@@ -48,6 +48,9 @@ def due(make_user, mailoutbox):
         for i, user in enumerate(users)
     ]
     assert {change.status for change in changes} == {"scheduled"}
+    with later(DELAY - 20 * 3600):
+        # A run sent the reminders on time: none completes before its reminder.
+        assert flows.complete_due(base_url=BASE).reminded == len(changes)
     mailoutbox.clear()
     return users, changes
 

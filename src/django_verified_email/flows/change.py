@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +28,7 @@ from ..exceptions import (
     LockedOut,
     NoPendingChange,
     SameEmail,
+    Throttled,
     VerifiedEmailError,
     WrongPassword,
 )
@@ -78,6 +79,7 @@ def request_change(
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _lock_for_request(user, new_email, now)
+            _check_daily_budget(locked, now, requests=True)
             # Only now, so bad input is reported before "wait a bit".
             cooldown.claim()
             change = _replace_pending(
@@ -92,6 +94,44 @@ def request_change(
             _queue_first_step(outbox, change, base_url, taken=locked.verified_email_address_taken)
             outbox.signal(signals.email_change_requested, user=locked, change=change)
     return change
+
+
+def _check_daily_budget(locked: VerifiedUser, now: datetime, *, requests: bool) -> None:
+    """Refuse one more change request (``requests``) or link email over the account's budget.
+
+    Each request mails an address the account may not own (its new address,
+    or that address's owner), so without a budget one account could mail
+    anyone without end by asking again, or by resending, with new
+    addresses. ``CHANGE_REQUESTS_PER_DAY`` counts the account's requests over
+    the last 24 hours, ``CHANGE_EMAILS_PER_DAY`` the link emails their
+    changes sent (every ``link_generation``, resends included) while their
+    links were live in that time. Read under the user's lock, so parallel
+    requests cannot overspend it. Raises ``Throttled``, with the seconds
+    until the oldest counted one leaves the window.
+    """
+    since = now - _BUDGET_WINDOW
+    rows = EmailChange.objects.filter(user_id=locked.pk, link_sent_at__gt=since)
+    spent = rows.aggregate(
+        requests=Count("pk", filter=Q(created_at__gt=since)),
+        emails=Sum("link_generation"),
+        oldest_request=Min("created_at", filter=Q(created_at__gt=since)),
+        oldest_email=Min("link_sent_at"),
+    )
+    if requests and spent["requests"] >= app_settings.CHANGE_REQUESTS_PER_DAY:
+        raise _over_budget(spent["oldest_request"], now)
+    if (spent["emails"] or 0) >= app_settings.CHANGE_EMAILS_PER_DAY:
+        raise _over_budget(spent["oldest_email"], now)
+
+
+_BUDGET_WINDOW = timedelta(days=1)
+
+
+def _over_budget(oldest: datetime, now: datetime) -> Throttled:
+    seconds = (oldest + _BUDGET_WINDOW - now).total_seconds()
+    return Throttled(
+        _("You have asked for too many email changes today."),
+        retry_after=max(1, math.ceil(seconds)),
+    )
 
 
 def _valid_address(user: VerifiedUser, typed: object) -> str:
@@ -488,6 +528,7 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
                 raise NoPendingChange
             if change.status == Status.SCHEDULED:
                 raise _nothing_to_resend()
+            _check_daily_budget(user, timezone.now(), requests=False)
             change.link_generation += 1
             change.link_sent_at = timezone.now()
             change.save(update_fields=["link_generation", "link_sent_at"])

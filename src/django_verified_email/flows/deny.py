@@ -5,25 +5,54 @@ with ``deny=1``). The change closes as ``denied``, and the account is taken
 back as after a revert (``takeover.retire_access``): every session ends and
 the password in use stops working, since whoever asked for the change knew
 it. Both addresses are told; the old one gets a "set a new password" link.
+
+Any old-address link of the account's that its step never confirmed
+refuses, also one a resend replaced or of a change a later request
+superseded: the account's open change is what closes (``links.DENY``).
 """
 
 from __future__ import annotations
+
+import logging
 
 from django.utils import timezone
 
 from .. import emails, signals
 from ..delivery import Outbox
+from ..exceptions import InvalidToken
 from ..models import EmailChange
 from ..request_context import RequestContext, refused_fields
 from . import _common, links, takeover
 
 Status = EmailChange.Status
 
+logger = logging.getLogger("django_verified_email")
+
 
 def _open(token: object, *, lock: bool) -> EmailChange:
-    change = links.open_link(links.DENY, token, lock=lock).change
+    """Return the account's open change that an old-address link refuses (locked with ``lock``).
+
+    The link's own change while it waits for the old address; for the link
+    of a change a later request superseded, the account's open change now
+    (``links.DENY`` says which links may refuse). Raises ``InvalidToken``
+    when the account has none left to refuse.
+    """
+    opened = links.open_link(links.DENY, token, lock=lock)
+    change = opened.change
     assert change is not None
-    return change
+    if change.is_pending:
+        return change
+    # Change rows after the user's, in primary-key order: the open change
+    # is the later one.
+    pending = EmailChange.objects.pending_for(opened.user).order_by("pk")
+    if lock:
+        pending = pending.select_for_update()
+    current = pending.first()
+    if current is None:
+        logger.debug("Refused a deny link: the account has no open change")
+        raise InvalidToken
+    current.user = opened.user
+    return current
 
 
 def check_deny(token: object) -> EmailChange:

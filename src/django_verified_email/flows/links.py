@@ -211,6 +211,24 @@ def _step_waiting(link: tokens.ChangeLink, opened: Opened) -> bool:
     )
 
 
+def _old_step_unused(link: tokens.ChangeLink, opened: Opened) -> bool:
+    """Return whether an old-address link may still refuse: its step was never confirmed.
+
+    Any generation works, and so does the link of a change a later request
+    of the account superseded: refusing only takes power away, so a taker
+    who resends, or asks again, cannot keep the owner's "this wasn't me"
+    links dead. A step confirmed (by this link or a newer one) ends them:
+    the revert link covers that case.
+    """
+    change = opened.change
+    assert change is not None
+    return (
+        change.status in (Status.AWAITING_OLD, Status.SUPERSEDED)
+        and change.old_confirmed_at is None
+        and 0 < link.generation <= change.link_generation
+    )
+
+
 def _not_undone(link: tokens.RevertLink, opened: Opened) -> bool:
     change = opened.change
     assert change is not None
@@ -287,7 +305,9 @@ CHANGE = LinkKind(
     fits=(MOVED_ON, _fingerprint_fits(with_verified_state=False)),
 )
 
-#: The old address's link, used to refuse its change ("this wasn't me").
+#: An old address's link, used to refuse the account's open change ("this
+#: wasn't me"): also one a resend replaced or a later request superseded
+#: (``_old_step_unused``; the deny flow finds the open change).
 DENY = LinkKind(
     name="deny",
     read=tokens.read_change_token,
@@ -295,7 +315,7 @@ DENY = LinkKind(
     load=_load_step,
     missing="no such change",
     meant_for=("not the old address's link", lambda link: link.step == Step.OLD),
-    waiting=("the step is done, or a newer link was sent", _step_waiting),
+    waiting=("the old address confirmed, or the change closed", _old_step_unused),
     fits=(MOVED_ON, _fingerprint_fits(with_verified_state=False)),
 )
 

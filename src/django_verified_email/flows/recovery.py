@@ -8,7 +8,10 @@ this change" link. Confirming the new address makes the change
 ``scheduled``: it completes by itself ``RECOVERY_DELAY`` seconds later
 (``complete_due``), unless the old address stops it (``confirm_stop``, a
 deny with all of a deny's effects) or the user cancels it. A reminder goes
-to the old address a day before.
+to the old address a day before, and the change never completes before it
+went out: a reminder whose mail failed is owed and sent again
+(``delivery.record_owed``), and one that goes out late moves the
+completion to a day after it.
 
 The wait is the price of not asking the old address: someone who knows the
 password but not the mailbox can start a recovery, and the owner has the
@@ -174,12 +177,15 @@ def due_changes(now: datetime):
 
 
 def reminders_due(now: datetime):
-    """Scheduled changes a day or less from completion whose old address was not reminded."""
+    """Scheduled changes a day or less from completion whose old address was not reminded.
+
+    Also the due ones: a change never completes before its reminder went
+    out, and a reminder whose mail failed is due again (``delivery.record_owed``).
+    """
     return EmailChange.objects.filter(
         status=Status.SCHEDULED,
         reminder_sent_at__isnull=True,
         completes_at__lte=now + REMINDER_BEFORE,
-        completes_at__gt=now,
     )
 
 
@@ -312,6 +318,12 @@ def _complete_scheduled(change_id: int, base_url: str | None, skip_locked: bool)
             # The old address never got its "stop this change" link: it has
             # not had its wait yet (resend_owed_stop_notices restarts it).
             logger.debug("Recovery %s not completed: the old address was not told yet", change_id)
+            return None
+        if change.reminder_sent_at is None:
+            # The reminder is the owner's last warning: not gone out yet (no
+            # run sent it, or its mail failed and it is owed again), so the
+            # change waits for it (send_reminders, after the completions).
+            logger.debug("Recovery %s not completed: the reminder has not gone out", change_id)
             return None
         reason = _why_not(change)
         if reason is None and not _take_new_address(outbox, change, now):
@@ -461,26 +473,45 @@ def send_reminders(*, batch_size: int = 100, base_url: str | None = None) -> int
     sent = 0
     notices.warn_if_hostless(reminders_due(timezone.now()), base_url, emails.RECOVERY_REMINDER)
     while True:
-        with atomic_outbox() as outbox:
-            batch = list(
-                notices.with_link_host(reminders_due(timezone.now()), base_url)
-                .select_for_update(skip_locked=bool(_skip_locked()))
-                .select_related("user")
-                .order_by("pk")[:batch_size]
-            )
-            if not batch:
-                break
-            now = timezone.now()
-            EmailChange.objects.filter(pk__in=[change.pk for change in batch]).update(
-                reminder_sent_at=now
-            )
-            for change in batch:
-                change.reminder_sent_at = now
-                outbox.email(
-                    emails.RECOVERY_REMINDER, user=change.user, change=change, base_url=base_url
+        try:
+            with atomic_outbox() as outbox:
+                batch = list(
+                    notices.with_link_host(reminders_due(timezone.now()), base_url)
+                    .select_for_update(**_skip_locked())
+                    .select_related("user")
+                    .order_by("pk")[:batch_size]
                 )
+                if not batch:
+                    break
+                now = timezone.now()
+                EmailChange.objects.filter(pk__in=[change.pk for change in batch]).update(
+                    reminder_sent_at=now
+                )
+                for change in batch:
+                    change.reminder_sent_at = now
+                    _leave_time_after_a_late_reminder(change, now)
+                    outbox.email(
+                        emails.RECOVERY_REMINDER, user=change.user, change=change, base_url=base_url
+                    )
+        except DeliveryFailed:
+            # The failed ones are due again (delivery.record_owed), for the
+            # next run: the mail server is down for this one.
+            break
         sent += len(batch)
     return sent
+
+
+def _leave_time_after_a_late_reminder(change: EmailChange, now: datetime) -> None:
+    """Move a recovery whose reminder goes out late to a day after it.
+
+    A reminder sent with less than half its lead left (no run sent it in
+    time, or its first mail failed) would warn of a change that completes
+    before the owner can act: the owner gets ``REMINDER_BEFORE`` from now.
+    """
+    assert change.completes_at is not None
+    if change.completes_at < now + REMINDER_BEFORE / 2:
+        change.completes_at = now + REMINDER_BEFORE
+        change.save(update_fields=["completes_at"])
 
 
 # Staff

@@ -3,8 +3,11 @@
 A recovery (the "I can no longer open my current address" choice) waits
 RECOVERY_DELAY, a week, before it completes: too long to watch in a demo.
 This moves the time of every scheduled change (or one account's) to now and
-runs what cron runs in production, ``verified_email_complete_due``.
+runs what cron runs in production, ``verified_email_complete_due``: the
+reminder a day before, then the completion.
 """
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -33,6 +36,10 @@ class Command(BaseCommand):
         scheduled = EmailChange.objects.filter(status=EmailChange.Status.SCHEDULED)
         if username:
             scheduled = scheduled.filter(user__username=username)
+        # The week passes as it would: first the reminder a day before (a
+        # change never completes before its reminder went out), then the end.
+        scheduled.update(completes_at=timezone.now() + timedelta(hours=23))
+        flows.complete_due(base_url=base_url)
         moved = scheduled.update(completes_at=timezone.now())
         run = flows.complete_due(base_url=base_url)
         self.stdout.write(
