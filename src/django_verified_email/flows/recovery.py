@@ -477,7 +477,7 @@ def send_reminders(*, batch_size: int = 100, base_url: str | None = None) -> int
             with atomic_outbox() as outbox:
                 batch = list(
                     notices.with_link_host(reminders_due(timezone.now()), base_url)
-                    .select_for_update(**_skip_locked())
+                    .select_for_update(skip_locked=bool(_skip_locked()))
                     .select_related("user")
                     .order_by("pk")[:batch_size]
                 )
