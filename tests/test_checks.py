@@ -518,6 +518,8 @@ def due_recovery(db, make_user):
         status=EmailChange.Status.SCHEDULED,
         old_email_lost=True,
         completes_at=timezone.now() - timedelta(minutes=1),
+        # Reminded in time: the run completes it (no completion before the reminder).
+        reminder_sent_at=timezone.now() - timedelta(days=1),
     )
 
 
