@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.db import router
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -43,6 +44,7 @@ def resend_owed(
     resend: Callable[[Outbox, EmailChange], None],
     *,
     skip_locked: bool = False,
+    database: str | None = None,
 ) -> int:
     """Send each owed notice of ``owed()`` again with ``resend``; return how many went.
 
@@ -50,13 +52,16 @@ def resend_owed(
     ``resend`` (which queues its message) in its own transaction: one that
     fails again is marked owed again by delivery, for the next run, and the
     others still go. ``skip_locked``: leave rows another run holds to it.
+    ``database``: where to work (default: where the router writes changes).
     """
+    database = database or router.db_for_write(EmailChange)
     sent = 0
-    for change_id in owed().order_by("pk").values_list("pk", flat=True):
+    for change_id in owed().using(database).order_by("pk").values_list("pk", flat=True):
         try:
-            with atomic_outbox() as outbox:
+            with atomic_outbox(using=database) as outbox:
                 change = (
                     owed()
+                    .using(database)
                     .select_for_update(skip_locked=skip_locked)
                     .select_related("user")
                     .filter(pk=change_id)
@@ -73,7 +78,7 @@ def resend_owed(
     return sent
 
 
-def send_owed_notices(*, base_url: str | None = None) -> int:
+def send_owed_notices(*, base_url: str | None = None, database: str | None = None) -> int:
     """Send every owed old-address notice again; return how many were handed over."""
 
     def resend(outbox: Outbox, change: EmailChange) -> None:
@@ -82,4 +87,4 @@ def send_owed_notices(*, base_url: str | None = None) -> int:
                 emails.CHANGE_NOTICE_OLD, user=change.user, change=change, base_url=base_url
             )
 
-    return resend_owed(owed_notices, resend)
+    return resend_owed(owed_notices, resend, database=database)

@@ -4,12 +4,22 @@ Run it from cron every minute (or let the ``tasks``/``celery`` delivery
 mode's periodic task do it: docs/settings.md). Idempotent, and safe from
 several machines at once: each change is completed once, under a row lock
 that other runs skip rather than wait for (``flows.recovery.complete_due``).
+Each change commits on its own, so a run stopped half-way loses nothing: the
+next one completes the rest. Its pace does not depend on the change history
+(``docs/benchmarks.md``).
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
 from django_verified_email import flows
 from django_verified_email.conf import app_settings
+from django_verified_email.management.database import (
+    add_database_argument,
+    database_alias,
+)
+from django_verified_email.management.database import (
+    batch_size as checked_batch_size,
+)
 
 
 class Command(BaseCommand):
@@ -31,15 +41,34 @@ class Command(BaseCommand):
             default=None,
             help="Scheme and host for the links in reminders, when BASE_URL is not set.",
         )
+        parser.add_argument(
+            "--progress-every",
+            type=int,
+            default=1000,
+            help="Print a progress line every this many due changes (default 1000).",
+        )
+        add_database_argument(parser)
 
-    def handle(self, *args, batch_size, base_url, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
+    def handle(self, *args, batch_size, base_url, progress_every, database, **options):
+        batch_size = checked_batch_size(batch_size)
+        progress_every = checked_batch_size(progress_every, "--progress-every")
+        database = database_alias(database)
         base_url = app_settings.BASE_URL or base_url
         if not base_url:
             # A reminder carries a link, and a command has no request to take a host from.
             raise CommandError("Set VERIFIED_EMAIL['BASE_URL'] or pass --base-url.")
-        run = flows.complete_due(batch_size=batch_size, base_url=base_url)
+
+        def progress(run):
+            done = run.completed + run.cancelled + run.skipped
+            if done % progress_every == 0:
+                self.stdout.write(
+                    f"... {done} due change(s) so far: completed {run.completed}, "
+                    f"cancelled {run.cancelled}, left {run.skipped}."
+                )
+
+        run = flows.complete_due(
+            batch_size=batch_size, base_url=base_url, database=database, progress=progress
+        )
         self.stdout.write(
             f"Completed {run.completed}, cancelled {run.cancelled}, left {run.skipped} for "
             f"the next run; sent {run.reminded} reminder(s) and {run.renoticed} owed notice(s)."
