@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, models
-from django.db.models import Exists, OuterRef, Q, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -319,13 +319,9 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         user = changes._lock_owner(change_id)
         if user is None:
             return None
-        # The address read first, under the user's lock: a change's addresses
-        # never change once it exists (the purge blanks only closed rows no
-        # revert can use), so the value is the one the locks below are for,
-        # and as a literal it lets each arm of the lock use its index.
-        address = changes.filter(pk=change_id).values_list(address_field, flat=True).first()
-        if address is None:
-            return None
+        # The address as a subquery in the lock itself: one statement, whose
+        # arms each use an index (``_with_takers``).
+        address = Subquery(changes.filter(pk=change_id).values(address_field)[:1])
         rows = changes._with_takers(change_id, address).select_for_update().order_by("pk")
         change = next((row for row in rows if row.pk == change_id), None)
         if change is None or change.user_id != user.pk:
@@ -342,8 +338,8 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         """
         return self.using(self.select_for_update().db)
 
-    def _with_takers(self, change_id: int, address: str) -> EmailChangeQuerySet:
-        """The change and the others that could hand out ``address``.
+    def _with_takers(self, change_id: int, address: Subquery) -> EmailChangeQuerySet:
+        """The change and the others that could hand out ``address`` (the change's own).
 
         The others are those pending to it and the completed ones a revert
         could still undo from it. Each arm is served by an index: a partial
@@ -354,24 +350,22 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         from no address, or one the purge blanked) is no address at all: it
         would otherwise lock every blanked row.
         """
-        if not address:
-            return self.filter(pk=change_id)
-        from .addresses import spellings
-
-        forms = spellings(address)
         pending = Q(status__in=EmailChange.PENDING_STATUSES)
         undoable = Q(status=EmailChange.Status.COMPLETED, reverted_at__isnull=True)
         if not connections[self.db].features.supports_partial_indexes:
             return self.filter(
-                Q(pk=change_id) | Q(pending, new_email__in=forms) | Q(undoable, old_email__in=forms)
+                Q(pk=change_id)
+                | Q(pending, ~Q(new_email=""), new_email=address)
+                | Q(undoable, ~Q(old_email=""), old_email=address)
             )
-        folded = [Lower(Value(form)) for form in forms]
+        # Lower() on both sides, not __iexact: Django 5.2 crashes on SQLite
+        # when the right-hand side of __iexact is a subquery.
         return self.alias(
             new_email_folded=Lower("new_email"), old_email_folded=Lower("old_email")
         ).filter(
             Q(pk=change_id)
-            | Q(pending, new_email_folded__in=folded)
-            | Q(undoable, old_email_folded__in=folded)
+            | Q(pending, ~Q(new_email=""), new_email_folded=Lower(address))
+            | Q(undoable, ~Q(old_email=""), old_email_folded=Lower(address))
         )
 
     def lock_with_user(self, change_id: int) -> EmailChange | None:
