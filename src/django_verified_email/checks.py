@@ -676,3 +676,59 @@ def check_complete_due_runs(app_configs=None, databases=None, **kwargs):
             id="verified_email.W012",
         )
     ]
+
+
+#: Models a flow may write in its transaction besides the user's and the
+#: app's own, each only where its app is installed: (app label, model name).
+TAKE_BACK_MODELS = [
+    ("authtoken", "Token"),  # DRF's tokens, which a take-back deletes
+    ("token_blacklist", "OutstandingToken"),  # simplejwt's blacklist
+    ("token_blacklist", "BlacklistedToken"),
+    ("account", "EmailAddress"),  # allauth's address rows
+]
+
+
+def _flow_models():
+    from django.contrib.auth import get_user_model
+
+    from .models import EmailChange, OneTimeCode, ReauthAttempts, WrongCode
+
+    found = [get_user_model(), EmailChange, OneTimeCode, ReauthAttempts, WrongCode]
+    if apps.is_installed("django.contrib.sessions") and settings.SESSION_ENGINE in (
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    ):
+        found.append(apps.get_model("sessions", "Session"))
+    for label, name in TAKE_BACK_MODELS:
+        try:
+            found.append(apps.get_model(label, name))
+        except LookupError:
+            continue
+    if find_spec("django_otp") is not None and apps.is_installed("django_otp"):
+        from django_otp.models import Device
+
+        found += [model for model in apps.get_models() if issubclass(model, Device)]
+    return found
+
+
+@checks.register(checks.Tags.models)
+def check_one_database_per_flow(app_configs=None, **kwargs):
+    """E011: the models a flow writes in one transaction go to different databases."""
+    from django.db import router
+
+    databases = {model._meta.label: router.db_for_write(model) for model in _flow_models()}
+    if len(set(databases.values())) <= 1:
+        return []
+    routes = ", ".join(f"{label} -> {alias!r}" for label, alias in sorted(databases.items()))
+    return [
+        checks.Error(
+            "The database router writes the models of one email flow to different databases: "
+            f"{routes}.",
+            hint=(
+                "A flow locks and writes the user, its email change and what a take-back ends "
+                "(sessions, tokens, devices) in one transaction, which cannot span databases. "
+                "Route them all to one database for writing."
+            ),
+            id="verified_email.E011",
+        )
+    ]

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import router, transaction
 from django.dispatch import Signal
 from django.views.decorators.debug import sensitive_variables
 
@@ -283,24 +283,24 @@ def record_owed(kind: str, change_id: int | None) -> None:
         logger.exception("Could not record the owed %s email", kind)
 
 
-def _inside_callers_transaction() -> bool:
+def _inside_callers_transaction(using: str | None = None) -> bool:
     """Return whether the caller holds a transaction open (``ATOMIC_REQUESTS``, say).
 
     Django refuses to open a durable block inside another one, and lets it
     open inside the blocks a ``TestCase`` wraps each test in, which are not
     the caller's: asked without a savepoint, the question sends no statement.
     """
-    if not transaction.get_connection().in_atomic_block:
+    if not transaction.get_connection(using).in_atomic_block:
         return False
     try:
-        with transaction.atomic(savepoint=False, durable=True):
+        with transaction.atomic(using=using, savepoint=False, durable=True):
             return False
     except RuntimeError:
         return True
 
 
-def _flush_on_callers_commit(outbox: Outbox) -> None:
-    transaction.on_commit(partial(outbox.flush, late=True), robust=True)
+def _flush_on_callers_commit(outbox: Outbox, using: str | None = None) -> None:
+    transaction.on_commit(partial(outbox.flush, late=True), using=using, robust=True)
 
 
 def signal_after_commit(signal: Signal, *, user: Any, **kwargs: Any) -> None:
@@ -318,9 +318,21 @@ def signal_after_commit(signal: Signal, *, user: Any, **kwargs: Any) -> None:
         outbox.flush()
 
 
+def flow_database() -> str:
+    """The database a flow's transaction runs on: where the router writes users.
+
+    Every flow locks and writes its user's row first, and this app's rows
+    with it in the same transaction (``verified_email.E011`` checks they go
+    to one database).
+    """
+    return router.db_for_write(get_user_model())
+
+
 @contextmanager
-def atomic_outbox() -> Iterator[Outbox]:
+def atomic_outbox(using: str | None = None) -> Iterator[Outbox]:
     """A transaction whose outbox is flushed after it commits.
+
+    On ``using``, or else the database of ``flow_database``.
 
     Run on its own, the flush happens as the block exits, so a mail failure
     (or, in a task mode, a queue that refused the task) reaches the caller as
@@ -329,12 +341,13 @@ def atomic_outbox() -> Iterator[Outbox]:
     and can no longer report to the request: failures are logged, and the
     user can ask for the link again.
     """
-    deferred = _inside_callers_transaction()
+    using = using or flow_database()
+    deferred = _inside_callers_transaction(using)
     outbox = Outbox()
-    with transaction.atomic():
+    with transaction.atomic(using=using):
         yield outbox
         if deferred:
-            _flush_on_callers_commit(outbox)
+            _flush_on_callers_commit(outbox, using)
         else:
             outbox.prepare()
     if not deferred:

@@ -261,13 +261,17 @@ def _email_field_of(model: Any) -> str | None:
     return getattr(model, "EMAIL_FIELD", "email")
 
 
-def lock_user(pk: Any) -> VerifiedUser | None:
+def lock_user(pk: Any, *, using: str | None = None) -> VerifiedUser | None:
     """Lock the user row ``pk`` names (a value or a subquery) and return it, or None.
 
     Every flow that writes a user row locks it first, before any change row,
-    so two flows never wait on each other's rows in opposite order.
+    so two flows never wait on each other's rows in opposite order. On
+    ``using``, or else the database the router writes users to.
     """
-    return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
+    users = get_user_model()._default_manager.select_for_update()
+    if using is not None:
+        users = users.using(using)
+    return users.filter(pk=pk).first()
 
 
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
@@ -311,34 +315,58 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         """
         if not self._has_row_locks():
             return self._with_user(change_id)
-        user = self._lock_owner(change_id)
+        changes = self.for_write()
+        user = changes._lock_owner(change_id)
         if user is None:
             return None
-        address = self.filter(pk=change_id).values(address_field)[:1]
-        rows = (
-            self.select_for_update()
-            # Lower() on both sides, not __iexact: Django 5.2 crashes on SQLite
-            # when the right-hand side of __iexact is a subquery.
-            .alias(new_email_lower=Lower("new_email"), old_email_lower=Lower("old_email"))
-            .filter(
-                Q(pk=change_id)
-                | Q(
-                    status__in=EmailChange.PENDING_STATUSES,
-                    new_email_lower=Lower(Subquery(address)),
-                )
-                | Q(
-                    status=EmailChange.Status.COMPLETED,
-                    reverted_at__isnull=True,
-                    old_email_lower=Lower(Subquery(address)),
-                )
-            )
-            .order_by("pk")
-        )
+        # The address as a subquery in the lock itself: one statement, whose
+        # arms each use an index (``_with_takers``).
+        address = Subquery(changes.filter(pk=change_id).values(address_field)[:1])
+        rows = changes._with_takers(change_id, address).select_for_update().order_by("pk")
         change = next((row for row in rows if row.pk == change_id), None)
         if change is None or change.user_id != user.pk:
             return None
         change.user = user
         return change
+
+    def for_write(self) -> EmailChangeQuerySet:
+        """This queryset on the database it would lock rows in: the router's for writes.
+
+        Every read that follows a lock, or decides a write, reads there: on a
+        replica it could miss the row another request just committed. A
+        queryset given a database (``using``) stays on it.
+        """
+        return self.using(self.select_for_update().db)
+
+    def _with_takers(self, change_id: int, address: Subquery) -> EmailChangeQuerySet:
+        """The change and the others that could hand out ``address`` (the change's own).
+
+        The others are those pending to it and the completed ones a revert
+        could still undo from it. Each arm is served by an index: a partial
+        one on the folded address where the database has them (PostgreSQL,
+        SQLite: ``Meta.indexes``), else (MariaDB, MySQL) the plain one
+        migration 0011 adds on the address, which a case-insensitive
+        collation compares as ``LOWER()`` does. A blank address (a change
+        from no address, or one the purge blanked) is no address at all: it
+        would otherwise lock every blanked row.
+        """
+        pending = Q(status__in=EmailChange.PENDING_STATUSES)
+        undoable = Q(status=EmailChange.Status.COMPLETED, reverted_at__isnull=True)
+        if not connections[self.db].features.supports_partial_indexes:
+            return self.filter(
+                Q(pk=change_id)
+                | Q(pending, ~Q(new_email=""), new_email=address)
+                | Q(undoable, ~Q(old_email=""), old_email=address)
+            )
+        # Lower() on both sides, not __iexact: Django 5.2 crashes on SQLite
+        # when the right-hand side of __iexact is a subquery.
+        return self.alias(
+            new_email_folded=Lower("new_email"), old_email_folded=Lower("old_email")
+        ).filter(
+            Q(pk=change_id)
+            | Q(pending, ~Q(new_email=""), new_email_folded=Lower(address))
+            | Q(undoable, ~Q(old_email=""), old_email_folded=Lower(address))
+        )
 
     def lock_with_user(self, change_id: int) -> EmailChange | None:
         """Lock a change's user, then the change: for a flow that writes both rows.
@@ -349,18 +377,22 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         """
         if not self._has_row_locks():
             return self._with_user(change_id)
-        user = self._lock_owner(change_id)
-        change = self.select_for_update().filter(pk=change_id).first()
+        changes = self.for_write()
+        user = changes._lock_owner(change_id)
+        change = changes.select_for_update().filter(pk=change_id).first()
         if change is None or user is None or change.user_id != user.pk:
             return None
         change.user = user
         return change
 
     def _lock_owner(self, change_id: int) -> VerifiedUser | None:
-        return lock_user(Subquery(self.filter(pk=change_id).values("user_id")[:1]))
+        # The user's row in the same database as the change's (E011: one
+        # transaction holds both), and the change read there too.
+        owner = Subquery(self.filter(pk=change_id).values("user_id")[:1])
+        return lock_user(owner, using=self.db)
 
     def _has_row_locks(self) -> bool:
-        return bool(connections[self.db].features.has_select_for_update)
+        return bool(connections[self.for_write().db].features.has_select_for_update)
 
     def _with_user(self, change_id: int) -> EmailChange | None:
         # Without row locks (SQLite, where a writing transaction holds the
@@ -510,6 +542,21 @@ class EmailChange(models.Model):
             models.Index(fields=["status", "link_sent_at"], name="verified_em_status_sent_idx"),
             # What verified_email_complete_due looks up: scheduled rows that are due.
             models.Index(fields=["status", "completes_at"], name="verified_em_status_due_idx"),
+            # What a completion and a revert lock (``lock_for_taking``): the
+            # changes that could hand out one address. Partial, so their size
+            # is that of the open changes, not of the whole history; MariaDB
+            # and MySQL have no partial indexes, and get plain ones on the
+            # addresses instead (migration 0011).
+            models.Index(
+                Lower("new_email"),
+                name="verified_em_open_new_idx",
+                condition=models.Q(status__in=["awaiting_old", "awaiting_new", "scheduled"]),
+            ),
+            models.Index(
+                Lower("old_email"),
+                name="verified_em_undoable_old_idx",
+                condition=models.Q(status="completed", reverted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

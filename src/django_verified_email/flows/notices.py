@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.db import router
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -46,6 +47,7 @@ def resend_owed(
     resend: Callable[[Outbox, EmailChange], None],
     *,
     skip_locked: bool = False,
+    database: str | None = None,
 ) -> int:
     """Send each owed notice of ``owed()`` again with ``resend``; return how many went.
 
@@ -53,13 +55,16 @@ def resend_owed(
     ``resend`` (which queues its message) in its own transaction: one that
     fails again is marked owed again by delivery, for the next run, and the
     others still go. ``skip_locked``: leave rows another run holds to it.
+    ``database``: where to work (default: where the router writes changes).
     """
+    database = database or router.db_for_write(EmailChange)
     sent = 0
-    for change_id in owed().order_by("pk").values_list("pk", flat=True):
+    for change_id in owed().using(database).order_by("pk").values_list("pk", flat=True):
         try:
-            with atomic_outbox() as outbox:
+            with atomic_outbox(using=database) as outbox:
                 change = (
                     owed()
+                    .using(database)
                     .select_for_update(skip_locked=skip_locked)
                     .select_related("user")
                     .filter(pk=change_id)
@@ -76,7 +81,7 @@ def resend_owed(
     return sent
 
 
-def send_owed_notices(*, base_url: str | None = None) -> int:
+def send_owed_notices(*, base_url: str | None = None, database: str | None = None) -> int:
     """Send every owed old-address notice again; return how many were handed over.
 
     A notice whose link has no host is left owed (``with_link_host``).
@@ -89,7 +94,7 @@ def send_owed_notices(*, base_url: str | None = None) -> int:
             )
 
     warn_if_hostless(owed_notices(), base_url, emails.CHANGE_NOTICE_OLD)
-    return resend_owed(lambda: with_link_host(owed_notices(), base_url), resend)
+    return resend_owed(lambda: with_link_host(owed_notices(), base_url), resend, database=database)
 
 
 def with_link_host(changes: QuerySet[EmailChange], base_url: str | None) -> QuerySet[EmailChange]:

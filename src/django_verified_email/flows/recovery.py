@@ -27,11 +27,12 @@ change is cancelled and the new address told why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_permission_codename, get_user_model
-from django.db import connection, connections, router, transaction
+from django.db import connections, router, transaction
 from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -172,7 +173,7 @@ class DueRun:
 
 
 def due_changes(now: datetime):
-    """Scheduled changes whose wait is over."""
+    """Scheduled changes whose wait is over (``verified_em_status_due_idx`` serves it)."""
     return EmailChange.objects.filter(status=Status.SCHEDULED, completes_at__lte=now)
 
 
@@ -189,23 +190,34 @@ def reminders_due(now: datetime):
     )
 
 
-def complete_due(*, batch_size: int = 100, base_url: str | None = None) -> DueRun:
+def complete_due(
+    *,
+    batch_size: int = 100,
+    base_url: str | None = None,
+    database: str | None = None,
+    progress: Callable[[DueRun], None] | None = None,
+) -> DueRun:
     """Complete every recovery whose wait is over, and send the reminders due.
 
     Safe to run from cron every minute, and from several machines at once:
     each change is completed in its own transaction, under the lock of its
     user row taken with SKIP LOCKED, so two runs never wait on each other and
     never complete one change twice (the second finds it no longer
-    scheduled). Rows are read in batches of ``batch_size``, by primary key.
+    scheduled). Rows are read in batches of ``batch_size``, by primary key,
+    so memory stays flat however many are due, and a run stopped half-way
+    leaves the rest for the next. ``database``: where to work (default: where
+    the router writes changes). ``progress`` is called after each change.
     """
+    database = database or router.db_for_write(EmailChange)
     run = DueRun()
-    run.renoticed = resend_owed_stop_notices(base_url=base_url)
+    run.renoticed = resend_owed_stop_notices(base_url=base_url, database=database)
     run.revoked = takeover.revoke_owed()
     now = timezone.now()
     last = 0
     while True:
         ids = list(
             due_changes(now)
+            .using(database)
             .filter(pk__gt=last)
             .order_by("pk")
             .values_list("pk", flat=True)[:batch_size]
@@ -214,14 +226,18 @@ def complete_due(*, batch_size: int = 100, base_url: str | None = None) -> DueRu
             break
         last = ids[-1]
         for change_id in ids:
-            outcome = complete_scheduled(change_id, base_url=base_url, skip_locked=True)
+            outcome = complete_scheduled(
+                change_id, base_url=base_url, skip_locked=True, database=database
+            )
             if outcome == Status.COMPLETED:
                 run.completed += 1
             elif outcome == Status.CANCELLED:
                 run.cancelled += 1
             elif outcome is None:
                 run.skipped += 1
-    run.reminded = send_reminders(batch_size=batch_size, base_url=base_url)
+            if progress is not None:
+                progress(run)
+    run.reminded = send_reminders(batch_size=batch_size, base_url=base_url, database=database)
     _record_run(timezone.now())
     return run
 
@@ -266,15 +282,19 @@ def scheduler_idle(*, using: str | None = None) -> bool:
     return due_changes(now).using(using).exists()
 
 
-def _skip_locked() -> dict[str, bool]:
+def _skip_locked(database: str) -> dict[str, bool]:
     # SQLite has no row locks (Django ignores select_for_update there).
-    if connection.features.has_select_for_update_skip_locked:
+    if connections[database].features.has_select_for_update_skip_locked:
         return {"skip_locked": True}
     return {}
 
 
 def complete_scheduled(
-    change_id: int, *, base_url: str | None = None, skip_locked: bool = False
+    change_id: int,
+    *,
+    base_url: str | None = None,
+    skip_locked: bool = False,
+    database: str | None = None,
 ) -> str | None:
     """Complete one scheduled change if its wait is over; return what became of it.
 
@@ -282,24 +302,33 @@ def complete_scheduled(
     due, not scheduled any more (another run completed it), or, with
     ``skip_locked``, held by another transaction right now.
     """
+    database = database or router.db_for_write(EmailChange)
     try:
-        return _complete_scheduled(change_id, base_url, skip_locked)
+        return _complete_scheduled(change_id, base_url, skip_locked, database)
     except DeliveryFailed:
         # Committed; only the notices failed (delivery logged them). Nobody
         # is waiting on this answer but a cron job: say what became of it.
-        status = EmailChange.objects.filter(pk=change_id).values_list("status", flat=True).first()
+        status = (
+            EmailChange.objects.using(database)
+            .filter(pk=change_id)
+            .values_list("status", flat=True)
+            .first()
+        )
         if status in (Status.COMPLETED, Status.CANCELLED):
             return status
         raise
 
 
-def _complete_scheduled(change_id: int, base_url: str | None, skip_locked: bool) -> str | None:
-    with atomic_outbox() as outbox:
+def _complete_scheduled(
+    change_id: int, base_url: str | None, skip_locked: bool, database: str
+) -> str | None:
+    with atomic_outbox(using=database) as outbox:
         if skip_locked:
             owner = EmailChange.objects.filter(pk=change_id).values("user_id")[:1]
             held = list(
                 get_user_model()
-                ._default_manager.select_for_update(**_skip_locked())
+                ._default_manager.using(database)
+                .select_for_update(**_skip_locked(database))
                 .filter(pk=Subquery(owner))
                 .values_list("pk", flat=True)
             )
@@ -309,7 +338,7 @@ def _complete_scheduled(change_id: int, base_url: str | None, skip_locked: bool)
         # The user row first, then the pending changes to the new address, as
         # every flow that takes an address locks them (no deadlock, and no
         # other account completes a change to the same address meanwhile).
-        change = EmailChange.objects.lock_for_taking(change_id, "new_email")
+        change = EmailChange.objects.using(database).lock_for_taking(change_id, "new_email")
         now = timezone.now()
         if change is None or change.status != Status.SCHEDULED or change.completes_at > now:
             logger.debug("Recovery %s not completed: not scheduled, or not due", change_id)
@@ -364,7 +393,7 @@ def _take_new_address(outbox: Outbox, change: EmailChange, now: datetime) -> boo
     """
     messages, events = len(outbox.messages), len(outbox.events)
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=change.user._state.db):
             if not _common.claim_address(
                 change.user, change.new_email, outbox
             ) or not _common.set_verified_address(
@@ -432,7 +461,7 @@ def complete_if_due(
     return EmailChange.objects.select_related("user").get(pk=change.pk)
 
 
-def resend_owed_stop_notices(*, base_url: str | None = None) -> int:
+def resend_owed_stop_notices(*, base_url: str | None = None, database: str | None = None) -> int:
     """Send again the "stop this change" notices that could not go out; return how many.
 
     The owner's whole protection is that notice and the wait after it: a
@@ -461,32 +490,39 @@ def resend_owed_stop_notices(*, base_url: str | None = None) -> int:
         outbox.email(emails.RECOVERY_NOTICE_OLD, user=change.user, change=change, base_url=base_url)
 
     notices.warn_if_hostless(owed_anywhere(), base_url, emails.RECOVERY_NOTICE_OLD)
-    return notices.resend_owed(owed, resend, skip_locked=bool(_skip_locked()))
+    database = database or router.db_for_write(EmailChange)
+    return notices.resend_owed(
+        owed, resend, skip_locked=bool(_skip_locked(database)), database=database
+    )
 
 
-def send_reminders(*, batch_size: int = 100, base_url: str | None = None) -> int:
+def send_reminders(
+    *, batch_size: int = 100, base_url: str | None = None, database: str | None = None
+) -> int:
     """Remind the old address of every recovery a day or less from completing; return how many.
 
     Each batch of rows is locked with SKIP LOCKED and marked in the same
     transaction as its messages are queued, so two runs never remind twice.
     """
+    database = database or router.db_for_write(EmailChange)
     sent = 0
     notices.warn_if_hostless(reminders_due(timezone.now()), base_url, emails.RECOVERY_REMINDER)
     while True:
         try:
-            with atomic_outbox() as outbox:
+            with atomic_outbox(using=database) as outbox:
                 batch = list(
                     notices.with_link_host(reminders_due(timezone.now()), base_url)
-                    .select_for_update(skip_locked=bool(_skip_locked()))
+                    .using(database)
+                    .select_for_update(skip_locked=bool(_skip_locked(database)))
                     .select_related("user")
                     .order_by("pk")[:batch_size]
                 )
                 if not batch:
                     break
                 now = timezone.now()
-                EmailChange.objects.filter(pk__in=[change.pk for change in batch]).update(
-                    reminder_sent_at=now
-                )
+                EmailChange.objects.using(database).filter(
+                    pk__in=[change.pk for change in batch]
+                ).update(reminder_sent_at=now)
                 for change in batch:
                     change.reminder_sent_at = now
                     _leave_time_after_a_late_reminder(change, now)
@@ -539,7 +575,7 @@ def complete_by_staff(
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
         raise ReasonRequired
-    with atomic_outbox() as outbox:
+    with atomic_outbox(using=router.db_for_write(EmailChange)) as outbox:
         change = EmailChange.objects.lock_for_taking(change_id, "new_email")
         if change is None or change.status not in STAFF_COMPLETABLE:
             raise NoPendingChange

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from django_verified_email.adoption import audit_addresses
+from django_verified_email.management.database import add_database_argument, database_alias
 
 #: Blank addresses are often many and never a problem: the text report shows this many pks.
 BLANK_SHOWN = 20
@@ -26,9 +27,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help="Print the report as JSON."
         )
-        parser.add_argument("--database", default="default", help="The database alias to read.")
+        add_database_argument(parser, "read")
 
     def handle(self, *args, as_json, database, **options):
+        database = database_alias(database)
         audit = audit_addresses(database)
         if as_json:
             self._write_json(audit)

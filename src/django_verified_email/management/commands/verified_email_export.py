@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from django_verified_email.management.database import add_database_argument, database_alias
 from django_verified_email.privacy import export_user_data
 
 
@@ -18,9 +19,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("user_pk", help="The primary key of the user.")
         parser.add_argument("--indent", type=int, default=2, help="JSON indent (default 2).")
-        parser.add_argument("--database", default="default", help="The database alias to read.")
+        add_database_argument(parser, "read")
 
     def handle(self, *args, user_pk, indent, database, **options):
+        database = database_alias(database)
         User = get_user_model()
         try:
             pk = User._meta.pk.to_python(user_pk)

@@ -19,7 +19,7 @@ wrong code tries a day old, which the per-day limit no longer counts.
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -27,6 +27,8 @@ from django.utils import timezone
 from django_verified_email import codes, flows
 from django_verified_email.conf import app_settings
 from django_verified_email.flows.notices import owed_notices
+from django_verified_email.management.database import add_database_argument, database_alias
+from django_verified_email.management.database import batch_size as checked_batch_size
 from django_verified_email.models import EmailChange, ReauthAttempts
 
 #: A "this wasn't me" link lives REVERT_MAX_AGE from when its email was sent,
@@ -146,11 +148,11 @@ class Command(BaseCommand):
             default=1000,
             help="Rows deleted or scrubbed per transaction (default 1000).",
         )
-        parser.add_argument("--database", default="default", help="The database alias to purge.")
+        add_database_argument(parser, "purge")
 
     def handle(self, *args, batch_size, database, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
+        database = database_alias(database)
+        batch_size = checked_batch_size(batch_size)
         now = timezone.now()
         total, batches = delete_in_batches(purgeable(now), database=database, batch_size=batch_size)
         self.stdout.write(f"Deleted {total} email change(s) in {batches} batch(es).")
@@ -162,7 +164,7 @@ class Command(BaseCommand):
         if counters:
             self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
         self._delete_codes(now, database, batch_size)
-        self._send_owed_notices()
+        self._send_owed_notices(database)
 
     def _scrub(self, now, database, batch_size):
         """Blank the addresses of the kept changes past ``PURGE_AFTER``; return how many."""
@@ -191,14 +193,17 @@ class Command(BaseCommand):
                 f"Deleted {dead} dead one-time code(s) and {tries} old wrong code tries."
             )
 
-    def _send_owed_notices(self):
+    def _send_owed_notices(self, database):
         # Run often enough (hourly, say), this is how a notice the mail server
         # refused still reaches the old address (flows.notices). Its link
         # points at BASE_URL, else at the host the change was requested from.
-        sent = flows.send_owed_notices()
+        sent = flows.send_owed_notices(database=database)
         if sent:
             self.stdout.write(f"Sent {sent} owed notice(s) again.")
-        if not app_settings.BASE_URL and owed_notices().filter(link_base="").exists():
+        if (
+            not app_settings.BASE_URL
+            and owed_notices().using(database).filter(link_base="").exists()
+        ):
             self.stderr.write(
                 "Some notices to old addresses are owed but have no host for their links "
                 "(their changes were started outside a request, or before hosts were kept): "

@@ -4,9 +4,11 @@ Read docs/adopting.md first: a trusted address was never proved, and it
 becomes the address that must approve the user's next change.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from django_verified_email.adoption import trust_existing
+from django_verified_email.management.database import add_database_argument, database_alias
+from django_verified_email.management.database import batch_size as checked_batch_size
 
 
 class Command(BaseCommand):
@@ -25,11 +27,11 @@ class Command(BaseCommand):
             default=1000,
             help="Users checked and updated per transaction (default 1000).",
         )
-        parser.add_argument("--database", default="default", help="The database alias to update.")
+        add_database_argument(parser, "update")
 
     def handle(self, *args, dry_run, batch_size, database, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
+        database = database_alias(database)
+        batch_size = checked_batch_size(batch_size)
         result = trust_existing(batch_size=batch_size, dry_run=dry_run, using=database)
         verb = "Would trust" if dry_run else "Trusted"
         self.stdout.write(
