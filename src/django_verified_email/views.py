@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
@@ -14,6 +15,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
@@ -21,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.defaults import bad_request
 
-from . import addresses, codes, durations, emails, flows, web
+from . import addresses, codes, durations, emails, flows, second_factor, web
 from .conf import app_settings
 from .exceptions import (
     DeliveryFailed,
@@ -30,6 +32,7 @@ from .exceptions import (
     InvalidCode,
     InvalidToken,
     LockedOut,
+    SecondFactorRequired,
     VerifiedEmailError,
 )
 from .forms import ChangeEmailForm
@@ -317,6 +320,9 @@ def change(request):
         request.POST if request.method == "POST" else None,
         lost_address=_recoverable_address(request.user),
     )
+    if request.method != "POST" and web.second_factor_missing(request, request.user):
+        # Said before the form is filled in: no password would be enough.
+        return second_factor_page(request, SecondFactorRequired())
     # A lock is shown before the form is filled in, not after.
     lock = flows.change_lock(request.user) if request.method != "POST" else None
     refusal = None
@@ -326,6 +332,8 @@ def change(request):
         except DeliveryFailed as error:
             # The change is saved: the way on is the status page's resend.
             return error_page(request, error)
+        except SecondFactorRequired as error:
+            return second_factor_page(request, error)
         except VerifiedEmailError as error:
             refusal = _refusal(form, error)
             if isinstance(refusal, LockedOut):
@@ -359,6 +367,29 @@ def _request_change(request, form):
         context=web.request_context(request),
         old_email_lost=lost,
         second_factor=lost and web.passed_second_factor(request, request.user),
+        second_factor_proof=web.second_factor_proof(request),
+    )
+
+
+def second_factor_page(request, error):
+    """Say that the account's second factor must be passed first, and where to pass it.
+
+    allauth.mfa has a page for that (``mfa_reauthenticate``), which comes
+    back here; django-otp ships none, so the page points to support.
+    """
+    url = second_factor.reauthenticate_url()
+    if url:
+        url = f"{url}?{urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})}"
+    return render(
+        request,
+        "verified_email/second_factor_required.html",
+        {
+            "error": error,
+            "code": error.code,
+            "reauthenticate_url": url,
+            "support_url": emails.support_url(),
+        },
+        status=web.http_status(error),
     )
 
 

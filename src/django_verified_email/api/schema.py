@@ -162,6 +162,10 @@ change = _endpoint(
     {
         **LOGGED_IN,
         400: "The request was refused; nothing was recorded.",
+        403: (
+            "Not logged in (session authentication), the CSRF check failed, or the user has "
+            "a second factor that the request neither passed nor sent (otp)."
+        ),
         429: "Locked out after too many wrong passwords, or a link was sent a moment ago.",
         **SENDS_MAIL,
     },

@@ -88,6 +88,9 @@ class ChangeRequestSerializer(RequestSerializer):
     password = StringField()
     # The user can no longer open their current address: a recovery.
     old_email_lost = StrictBooleanField(required=False, default=False)
+    # The one-time password of the user's second factor, for a client whose
+    # session did not pass it (tokens, JWTs).
+    otp = StringField(required=False, allow_blank=True)
 
     class Meta:
         # Schema component names (drf-spectacular) clear of other apps' (djoser's).

@@ -170,6 +170,7 @@ class ChangeView(VerifiedEmailAPIView):
             context=web.request_context(self.django_request),
             old_email_lost=lost,
             second_factor=lost and web.passed_second_factor(self.django_request, request.user),
+            second_factor_proof=web.second_factor_proof(self.django_request, body.get("otp")),
         )
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
 

@@ -18,27 +18,59 @@ from django.db import IntegrityError, transaction
 from .. import addresses, signals, throttle
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox, signal_after_commit
-from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, LockedOut, WrongPassword
+from ..exceptions import (
+    DeliveryFailed,
+    EmailTakenMeanwhile,
+    LockedOut,
+    SecondFactorRequired,
+    WrongPassword,
+    WrongSecondFactor,
+)
 from ..models import EmailChange, VerifiedUser
+from ..second_factor import Proof, Verdict, precheck
+from ..second_factor import check as check_second_factor
 
 
-def reauthenticate(user: VerifiedUser, password: object) -> None:
-    """Check the user's password under the attempt limit, or raise.
+def reauthenticate(
+    user: VerifiedUser, password: object, second_factor: Proof | None = None
+) -> None:
+    """Check the user's password, and their second factor, under the attempt limit, or raise.
 
     Raises ``WrongPassword``, or ``LockedOut`` once the attempts are used up.
     A right password leaves its attempt counted: the caller forgets it in
     its own transaction (``throttle.reset_attempts``), and within
     ``attempts_forgotten_on_failure`` if that transaction may fail.
+
+    ``second_factor``: what the request brings toward the user's second
+    factor (``second_factor.Proof``); None checks none. A user with one
+    whose request passed none is refused with ``SecondFactorRequired``
+    before any attempt is taken; a wrong one-time password counts as a
+    wrong password (``WrongSecondFactor``), and is only tried once the
+    password was right.
     """
+    if second_factor is not None and precheck(user, second_factor) == Verdict.MISSING:
+        # A locked account hears of its lock first.
+        throttle.check_lockout(user)
+        raise SecondFactorRequired
     attempt = throttle.take_attempt(user)
+    failure: type[WrongPassword] = WrongPassword
     if isinstance(password, str) and user.check_password(password):
-        return
+        if second_factor is None:
+            return
+        verdict = check_second_factor(user, second_factor)
+        if verdict in (Verdict.NOT_NEEDED, Verdict.PASSED):
+            return
+        if verdict == Verdict.MISSING:
+            # Removed between the two looks: nothing was guessed.
+            throttle.reset_attempts(user)
+            raise SecondFactorRequired
+        failure = WrongSecondFactor
     signal_after_commit(signals.reauthentication_failed, user=user, attempts=attempt)
     if attempt >= app_settings.REAUTH_MAX_ATTEMPTS:
         seconds = throttle.lock(user)
         signal_after_commit(signals.user_locked_out, user=user, retry_after=seconds)
         raise LockedOut(retry_after=seconds)
-    raise WrongPassword(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
+    raise failure(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
 
 
 @contextmanager
