@@ -34,6 +34,9 @@ class SecondFactor(Protocol):
     what the factor itself records of a used one-time password (django-otp
     and allauth refuse a TOTP value used twice): ``verify`` is called at
     most once per request, after the password was found right.
+
+    A factor may also have ``url_name``: the URL name of the host's page
+    where a logged-in session passes it again (the change page links to it).
     """
 
     def is_enabled(self, user: Any) -> bool:
@@ -58,14 +61,14 @@ class DjangoOTP:
         return user_has_device(user, confirmed=True)
 
     def passed(self, request: Any, user: Any) -> bool:
-        from django_otp import user_is_verified
-
-        # OTPMiddleware sets is_verified on the request's user; the request
-        # must be logged in as this user for its verification to count.
+        # OTPMiddleware gives the request's user ``is_verified()``; the
+        # request must be logged in as this user for its verification to
+        # count. Without the middleware no session passes.
         session_user = getattr(request, "user", None)
         if session_user is None or getattr(session_user, "pk", None) != user.pk:
             return False
-        return bool(user_is_verified(session_user))
+        is_verified = getattr(session_user, "is_verified", None)
+        return callable(is_verified) and bool(is_verified())
 
     def verify(self, user: Any, otp: str) -> bool:
         from django_otp import match_token
@@ -75,6 +78,9 @@ class DjangoOTP:
 
 class AllauthMFA:
     """allauth.mfa's authenticators; a session passed them when allauth recorded an MFA login."""
+
+    #: allauth's page where a logged-in session passes MFA again.
+    url_name = "mfa_reauthenticate"
 
     def is_enabled(self, user: Any) -> bool:
         from allauth.mfa.utils import is_mfa_enabled
@@ -187,16 +193,21 @@ def check(user: Any, proof: Proof) -> Verdict:
     return Verdict.MISSING
 
 
-def reauthenticate_url() -> str | None:
-    """The host's page where a session passes its second factor, if one is known.
+def reauthenticate_url(user: Any) -> str | None:
+    """The host's page where a session passes one of ``user``'s factors, if one is known.
 
-    allauth.mfa has one (``mfa_reauthenticate``); django-otp ships none.
+    A factor names its page by a ``url_name`` attribute (optional in the
+    ``SecondFactor`` shape): allauth.mfa has one (``mfa_reauthenticate``);
+    django-otp ships none.
     """
     from django.urls import NoReverseMatch, reverse
 
-    if not apps.is_installed("allauth.mfa"):
-        return None
-    try:
-        return reverse("mfa_reauthenticate")
-    except NoReverseMatch:
-        return None
+    for factor in enabled_for(user):
+        name = getattr(factor, "url_name", None)
+        if not name:
+            continue
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None

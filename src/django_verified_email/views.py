@@ -375,9 +375,10 @@ def second_factor_page(request, error):
     """Say that the account's second factor must be passed first, and where to pass it.
 
     allauth.mfa has a page for that (``mfa_reauthenticate``), which comes
-    back here; django-otp ships none, so the page points to support.
+    back here; django-otp ships none, so the page says how else (log in
+    again) and points to support.
     """
-    url = second_factor.reauthenticate_url()
+    url = second_factor.reauthenticate_url(request.user)
     if url:
         url = f"{url}?{urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})}"
     return render(
