@@ -151,6 +151,24 @@ class WrongSecondFactor(WrongPassword):
         super().__init__(detail, attempts_left=attempts_left, **kwargs)
 
 
+class PasswordRequired(VerifiedEmailError):
+    """A re-authentication code was asked for by an account that uses its password."""
+
+    code = "password_required"
+    detail = _("Your account has a password: use it to confirm it's you.")
+
+
+class RecoveryNeedsPassword(VerifiedEmailError):
+    """A recovery asked by an account without a password and without an accepted ``otp``."""
+
+    code = "recovery_needs_password"
+    detail = _(
+        "Your account has no password, and a code sent to an address you can no longer "
+        "open proves nothing. Set a password first, or use your second factor, or contact "
+        "support."
+    )
+
+
 class LockedOut(VerifiedEmailError):
     code = "locked_out"
     detail = _("Too many wrong passwords.")

@@ -306,7 +306,7 @@ def _resend_for_expired_link(request, token, resend):
 
 # The password, like on Django's own login and password pages, stays out of
 # error reports: the POST data and every frame's variables.
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "code")
 @sensitive_variables()
 # A page that takes the password must never be framed, whatever the host's
 # middleware says: a page of another site could lay it under its own and
@@ -316,9 +316,11 @@ def _resend_for_expired_link(request, token, resend):
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):
     # An empty POST is still a submission: it must show "required" errors.
+    by_code = flows.reauthentication(request.user) == "code"
     form = ChangeEmailForm(
         request.POST if request.method == "POST" else None,
         lost_address=_recoverable_address(request.user),
+        by_code=by_code,
     )
     if request.method != "POST" and web.second_factor_missing(request, request.user):
         # Said before the form is filled in: no password would be enough.
@@ -348,6 +350,7 @@ def change(request):
             "form": form,
             "current_email": addresses.of_user(request.user),
             "refusal": refusal,
+            "by_code": by_code,
             **_lock_context(lock),
         },
         status=web.http_status(refusal) if refusal else 200,
@@ -362,13 +365,30 @@ def _request_change(request, form):
     return flows.request_change(
         request.user,
         form.cleaned_data["new_email"],
-        form.cleaned_data["password"],
+        form.cleaned_data.get("password"),
         base_url=link_base(request),
         context=web.request_context(request),
         old_email_lost=lost,
+        code=form.cleaned_data.get("code"),
         second_factor=lost and web.passed_second_factor(request, request.user),
         second_factor_proof=web.second_factor_proof(request),
     )
+
+
+@login_required
+@require_POST
+def change_reauth_code(request):
+    """Send the code a user without a password re-authenticates with, then back to the form."""
+    try:
+        email = flows.send_reauth_code(request.user, base_url=link_base(request))
+    except VerifiedEmailError as error:
+        return error_page(request, error)
+    messages.success(
+        request,
+        _("We sent a code to %(email)s. Type it below.") % {"email": email},
+        fail_silently=True,
+    )
+    return redirect("verified_email:change")
 
 
 def second_factor_page(request, error):

@@ -50,6 +50,7 @@ def request_change(
     old_email_lost: bool = False,
     second_factor: bool = False,
     second_factor_proof: Proof | None = None,
+    code: object = None,
 ) -> EmailChange:
     """Start a change to ``new_email``, re-authenticating with ``password``.
 
@@ -71,12 +72,16 @@ def request_change(
     the password (``_common.reauthenticate``); None checks none. A
     one-time password it carried that was accepted is a second factor
     passed in this request: a recovery then skips its wait too.
+
+    ``code``: for a user without a usable password, the code
+    ``send_reauth_code`` sent to their verified address, in place of
+    ``password`` (``reauth.reauthentication`` says which one applies).
     """
     if old_email_lost:
         recovery.check_enabled()
     new_email = _valid_address(user, new_email)
     # Refuses a locked account too (the attempt is not taken then).
-    _common.reauthenticate(user, password, second_factor_proof)
+    _common.reauthenticate(user, password, second_factor_proof, code=code, recovery=old_email_lost)
     if second_factor_proof is not None and second_factor_proof.otp_accepted:
         second_factor = True
     with (
