@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from django_verified_email.models import EmailChange, ReauthAttempts
-from tests.helpers import PASSWORD, assert_error, call, request_change, url
+from tests.helpers import PASSWORD, assert_error, call, code_in, request_change, url
 
 pytestmark = pytest.mark.integrations
 
@@ -186,3 +186,36 @@ def test_mfa_a_recovery_code_does_not_pass_for_a_change(mfa_totp, user, mailoutb
     assert_error(change(token_client(user), otp=code), 400, "wrong_second_factor")
     assert not EmailChange.objects.exists()
     assert ReauthAttempts.objects.get(user=user).count == 1
+
+
+def test_otp_without_a_password_the_code_and_the_token_both_count(device, user, mailoutbox):
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    client = token_client(user)
+    assert call(client, "change-reauth-code").status_code == 202
+    code = code_in(mailoutbox[-1])
+
+    assert_error(change(client, password=None, code=code), 400, "invalid_request")
+    body = {"new_email": "new@example.com", "code": code}
+    assert_error(call(client, "change", body), 403, "second_factor_required")
+
+    response = call(client, "change", {**body, "otp": token_of(device)})
+
+    assert response.status_code == 202
+    assert EmailChange.objects.get(user=user).status == "awaiting_old"
+    assert not ReauthAttempts.objects.exists()
+
+
+def test_otp_a_recovery_without_a_password_passes_with_the_token(device, user, mailoutbox):
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    client = token_client(user)
+    body = {"new_email": "new@example.com", "code": "", "old_email_lost": True}
+
+    assert_error(call(client, "change", body), 400, "recovery_needs_password")
+    response = call(client, "change", {**body, "otp": token_of(device)})
+
+    assert response.status_code == 202
+    change_row = EmailChange.objects.get(user=user)
+    assert change_row.old_email_lost
+    assert change_row.second_factor
