@@ -46,6 +46,8 @@ def test_a_user_without_a_password_changes_with_a_code(logged_in_social, social,
     assert sent.url == url("change")
     [message] = mailoutbox
     assert message.to == ["alice@example.com"]
+    assert "Type this code in the app or on the site:" in message.body
+    assert "Or type" not in message.body
     followed = logged_in_social.get(url("change"))
     assert "We sent a code to alice@example.com" in followed.text
 

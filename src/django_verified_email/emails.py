@@ -446,6 +446,7 @@ def _build(
         context.setdefault("completes_in", context["link_expires_in"])
     if code is not None and (row.link is not None or row.code_alone):
         context["code"] = code
+        context["code_alone"] = row.code_alone
         context["code_max_age_minutes"] = max(1, app_settings.CODE_MAX_AGE // 60)
     if row.context is not None:
         context.update(row.context())
