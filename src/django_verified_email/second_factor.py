@@ -17,7 +17,7 @@ dotted path of one more, the host's own, loaded once. The flows only see
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -149,6 +149,8 @@ class Proof:
     otp: str | None = None
     #: Set by ``check`` once an ``otp`` in this request was accepted.
     otp_accepted: bool = False
+    #: The user's factors, as ``precheck`` found them: ``check`` does not ask again.
+    enabled: list[SecondFactor] | None = field(default=None, repr=False)
 
 
 def enabled_for(user: Any) -> list[SecondFactor]:
@@ -163,7 +165,7 @@ def precheck(user: Any, proof: Proof) -> Verdict:
     session passed none. Answered without taking a re-authentication
     attempt, so it also never forgets one.
     """
-    enabled = enabled_for(user)
+    enabled = proof.enabled = enabled_for(user)
     if not enabled:
         return Verdict.NOT_NEEDED
     if proof.otp is not None:
@@ -180,7 +182,7 @@ def check(user: Any, proof: Proof) -> Verdict:
     failed re-authentication, and a one-time password may only be tried by
     someone who knows the password.
     """
-    enabled = enabled_for(user)
+    enabled = proof.enabled if proof.enabled is not None else enabled_for(user)
     if not enabled:
         return Verdict.NOT_NEEDED
     if proof.otp is not None:
