@@ -25,7 +25,11 @@ def html_of(message):
 def build(kind, make_user):
     """The message of ``kind``, for a user and change in the state it is due in."""
     row = emails.KINDS[kind]
-    user = make_user(verified=row.due_in is not None)
+    user = make_user(verified=row.due_in is not None or row.due is not None)
+    if kind == emails.REAUTH_CODE:
+        # Sent to an account without a password (a social login).
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
     if kind in (emails.CHANGE_REVERTED_OLD, emails.CHANGE_DENIED_OLD):
         # Sent once a revert or deny retired the password: their link sets a new one.
         user.set_unusable_password()

@@ -568,6 +568,34 @@ def check_access_revokers(app_configs=None, **kwargs):
     return errors
 
 
+@checks.register()
+def check_reauthenticate(app_configs=None, **kwargs):
+    """E012: ``REAUTHENTICATE`` names nothing of the ``SecondFactor`` shape (None is fine)."""
+    path = app_settings.user_values.get("REAUTHENTICATE") if _is_dict_setting() else None
+    if path is None:
+        return []
+    try:
+        found = import_string(path) if isinstance(path, str) else None
+    except ImportError:
+        found = None
+    if found is not None and all(
+        callable(getattr(found, name, None)) for name in ("is_enabled", "passed", "verify")
+    ):
+        return []
+    return [
+        checks.Error(
+            f"VERIFIED_EMAIL['REAUTHENTICATE'] names {path!r}, which does not import as a "
+            "second factor (is_enabled, passed and verify).",
+            hint=(
+                "A change request could not ask for that second factor. Give the dotted path "
+                "of a class of the django_verified_email.second_factor.SecondFactor shape, "
+                "or None."
+            ),
+            id="verified_email.E012",
+        )
+    ]
+
+
 def _is_dict_setting():
     return isinstance(app_settings.user_values, dict)
 

@@ -47,7 +47,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from . import tokens
+from . import addresses, tokens
 from .conf import app_settings
 from .exceptions import ExpiredCode, InvalidCode, VerifiedEmailError
 from .models import EmailChange, OneTimeCode, VerifiedUser, WrongCode, lock_user
@@ -75,6 +75,10 @@ KEY_SALT = "django_verified_email.codes"
 #: The new address's step of a recovery (the old mailbox is lost): a purpose
 #: of its own, so no code of an ordinary change's step ever confirms one.
 RECOVERY_NEW = "recovery_new"
+
+#: Re-authenticating before a change, for a user without a usable password
+#: (a social login): sent to the verified address the account has now.
+REAUTH = "reauth"
 
 TOO_MANY_TRIES = _(
     "Too many wrong codes: this one no longer works. Ask for a new one, or use the link "
@@ -132,6 +136,19 @@ def _matches(digest: str, message: str) -> bool:
     return any(constant_time_compare(digest, _digest(message, secret)) for secret in secrets_)
 
 
+def may_reauthenticate_by_code(user: VerifiedUser) -> bool:
+    """Return whether ``user`` re-authenticates with a code (``REAUTH``) instead of a password.
+
+    A user without a usable password, whose current address is verified: a
+    code to an unproved address proves nothing about the account's owner.
+    """
+    return (
+        not user.has_usable_password()
+        and bool(user.is_email_verified)
+        and bool(addresses.of_user(user))
+    )
+
+
 def _still_waiting(purpose: str, user: VerifiedUser, change: EmailChange | None) -> bool:
     """Lock the state a message was built from, and return whether it still holds.
 
@@ -139,6 +156,15 @@ def _still_waiting(purpose: str, user: VerifiedUser, change: EmailChange | None)
     sent again, its code must not overwrite the one that now counts.
     """
     users = get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
+    if purpose == REAUTH:
+        locked = users.first()
+        return (
+            locked is not None
+            and locked.is_active
+            and may_reauthenticate_by_code(locked)
+            and tokens.fingerprint(locked, with_verified_state=False)
+            == tokens.fingerprint(user, with_verified_state=False)
+        )
     if change is None:
         locked = users.first()
         return not (
@@ -318,6 +344,7 @@ def _is_code_of_the_step_before(
 __all__ = [
     "CHANGE_NEW",
     "CHANGE_OLD",
+    "REAUTH",
     "RECOVERY_NEW",
     "SPACE",
     "VERIFY",
@@ -325,6 +352,7 @@ __all__ = [
     "display",
     "generate",
     "issue",
+    "may_reauthenticate_by_code",
     "normalize",
     "old_wrong_tries",
     "use",

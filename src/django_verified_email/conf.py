@@ -60,6 +60,10 @@ DEFAULTS = {
     # account on a take-back (revokers.py); None: the built-in ones for
     # what is installed (DRF tokens, simplejwt, knox, django-otp, allauth.mfa).
     "ACCESS_REVOKERS": None,
+    # Dotted path of a second factor of the host's own (``second_factor.SecondFactor``),
+    # checked before a change besides the built-in ones for what is installed
+    # (django-otp, allauth.mfa); None: the built-in ones only.
+    "REAUTHENTICATE": None,
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -51,6 +51,8 @@ CHANGE_REVERTED_NEW = "change_reverted_new"
 CHANGE_REVERTED_OLD = "change_reverted_old"
 CHANGE_DENIED_OLD = "change_denied_old"
 CHANGE_DENIED_NEW = "change_denied_new"
+#: The code a user without a usable password re-authenticates with.
+REAUTH_CODE = "reauth_code"
 
 
 def _verify_link(user: Any, change: EmailChange | None) -> str:
@@ -162,6 +164,11 @@ class Kind:
     also_due_in: tuple[object, ...] = ()
     #: The purpose of the one-time code it carries beside its link (``codes``).
     code: str | None = None
+    #: Whether it is due, for a message about the user alone that is not the
+    #: verification (``due_in`` is then ignored): ``(user) -> bool``.
+    due: Callable[[Any], bool] | None = None
+    #: It carries its code with no link (the code is the message).
+    code_alone: bool = False
 
 
 KINDS: dict[str, Kind] = {
@@ -227,6 +234,15 @@ KINDS: dict[str, Kind] = {
     # After a deny ("this wasn't me" at the old-address step).
     CHANGE_DENIED_OLD: Kind(recipient=_to_old, due_in=Status.DENIED, link=_set_password_link),
     CHANGE_DENIED_NEW: Kind(recipient=_to_new, due_in=Status.DENIED),
+    # A user who has no password (a social login) re-authenticates with a
+    # code sent to the verified address they have now.
+    REAUTH_CODE: Kind(
+        recipient=_to_user,
+        due_in=None,
+        due=codes.may_reauthenticate_by_code,
+        code=codes.REAUTH,
+        code_alone=True,
+    ),
 }
 
 #: The status a change must be in for a link of each step to work.
@@ -300,6 +316,8 @@ def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
     """Return whether the message still makes sense now (a worker may send it late)."""
     if not user.is_active:
         return False
+    if kind.due is not None:
+        return kind.due(user)
     if kind.due_in is None:
         return bool(addresses.of_user(user)) and not user.is_email_verified
     return change is not None and (
@@ -426,8 +444,9 @@ def _build(
         context["link_expires_in"] = durations.in_words(row.link_max_age())
         # A stop link works until its change completes: say when that is.
         context.setdefault("completes_in", context["link_expires_in"])
-    if code is not None and row.link is not None:
+    if code is not None and (row.link is not None or row.code_alone):
         context["code"] = code
+        context["code_alone"] = row.code_alone
         context["code_max_age_minutes"] = max(1, app_settings.CODE_MAX_AGE // 60)
     if row.context is not None:
         context.update(row.context())

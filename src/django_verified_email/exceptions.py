@@ -119,6 +119,56 @@ class WrongPassword(VerifiedEmailError):
         self.attempts_left = attempts_left
 
 
+class SecondFactorRequired(VerifiedEmailError):
+    """The user has a second factor that this request neither passed nor sent (``otp``)."""
+
+    code = "second_factor_required"
+    detail = _(
+        "Your account has a second factor: pass it before you change your email address, "
+        "or send its one-time password with the request."
+    )
+
+
+class WrongSecondFactor(WrongPassword):
+    """The request's one-time password (``otp``) is not right; counts as a wrong password."""
+
+    code = "wrong_second_factor"
+    detail = _("Your one-time password is not right.")
+
+    def __init__(
+        self,
+        detail: str | Promise | None = None,
+        *,
+        attempts_left: int | None = None,
+        **kwargs: Any,
+    ):
+        if detail is None and attempts_left is not None:
+            detail = ngettext_lazy(
+                "Your one-time password is not right. %(count)d try left.",
+                "Your one-time password is not right. %(count)d tries left.",
+                "count",
+            ) % {"count": attempts_left}
+        super().__init__(detail, attempts_left=attempts_left, **kwargs)
+
+
+class PasswordRequired(VerifiedEmailError):
+    """A re-authentication code was asked for by an account that uses its password."""
+
+    code = "password_required"
+    detail = _("Your account has a password: use it to confirm it's you.")
+
+
+class RecoveryNeedsPassword(VerifiedEmailError):
+    """A recovery asked by an account without a password and without an accepted ``otp``."""
+
+    code = "recovery_needs_password"
+    detail = _(
+        "Your account has no password, and a code sent to an address you can no longer "
+        "open proves nothing. Set a password first, or use your second factor, or contact "
+        "support."
+    )
+
+
 class LockedOut(VerifiedEmailError):
     code = "locked_out"
     detail = _("Too many wrong passwords.")

@@ -25,8 +25,23 @@ class ChangeEmailForm(forms.Form):
         help_text=_("We ask for it again because changing your address is sensitive."),
     )
 
-    def __init__(self, *args, lost_address="", **kwargs):
+    def __init__(self, *args, lost_address="", by_code=False, **kwargs):
         super().__init__(*args, **kwargs)
+        if by_code:
+            # No usable password (a social login): a code sent to the
+            # verified current address stands in for it.
+            del self.fields["password"]
+            self.fields["code"] = forms.CharField(
+                label=_("The code we sent to your address"),
+                max_length=64,
+                widget=forms.TextInput(
+                    attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+                ),
+                help_text=_(
+                    "Your account has no password, so we send a code to your current "
+                    "address instead."
+                ),
+            )
         # Offered only to a user whose verified address could approve a
         # change, and only while the recovery path is on (RECOVERY_DELAY).
         if lost_address:
@@ -45,4 +60,6 @@ class ChangeEmailForm(forms.Form):
         "same_email": "new_email",
         "email_taken": "new_email",
         "wrong_password": "password",
+        "invalid_code": "code",
+        "expired_code": "code",
     }

@@ -16,6 +16,7 @@ urlpatterns = [
     path("change/resend/", views.change_resend, name="change-resend"),
     path("change/cancel/", views.change_cancel, name="change-cancel"),
     path("change/code/", views.change_code, name="change-code"),
+    path("change/reauth-code/", views.change_reauth_code, name="change-reauth-code"),
     path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
     path("change/revert/<str:token>/", views.change_revert, name="change-revert"),
     path("change/stop/<str:token>/", views.change_stop, name="change-stop"),

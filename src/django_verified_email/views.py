@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
@@ -14,6 +15,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.csrf import csrf_exempt
@@ -21,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.defaults import bad_request
 
-from . import addresses, codes, durations, emails, flows, web
+from . import addresses, codes, durations, emails, flows, second_factor, web
 from .conf import app_settings
 from .exceptions import (
     DeliveryFailed,
@@ -30,6 +32,7 @@ from .exceptions import (
     InvalidCode,
     InvalidToken,
     LockedOut,
+    SecondFactorRequired,
     VerifiedEmailError,
 )
 from .forms import ChangeEmailForm
@@ -303,7 +306,7 @@ def _resend_for_expired_link(request, token, resend):
 
 # The password, like on Django's own login and password pages, stays out of
 # error reports: the POST data and every frame's variables.
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "code")
 @sensitive_variables()
 # A page that takes the password must never be framed, whatever the host's
 # middleware says: a page of another site could lay it under its own and
@@ -313,10 +316,15 @@ def _resend_for_expired_link(request, token, resend):
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):
     # An empty POST is still a submission: it must show "required" errors.
+    by_code = flows.reauthentication(request.user) == "code"
     form = ChangeEmailForm(
         request.POST if request.method == "POST" else None,
         lost_address=_recoverable_address(request.user),
+        by_code=by_code,
     )
+    if request.method != "POST" and web.second_factor_missing(request, request.user):
+        # Said before the form is filled in: no password would be enough.
+        return second_factor_page(request, SecondFactorRequired())
     # A lock is shown before the form is filled in, not after.
     lock = flows.change_lock(request.user) if request.method != "POST" else None
     refusal = None
@@ -326,6 +334,8 @@ def change(request):
         except DeliveryFailed as error:
             # The change is saved: the way on is the status page's resend.
             return error_page(request, error)
+        except SecondFactorRequired as error:
+            return second_factor_page(request, error)
         except VerifiedEmailError as error:
             refusal = _refusal(form, error)
             if isinstance(refusal, LockedOut):
@@ -340,6 +350,7 @@ def change(request):
             "form": form,
             "current_email": addresses.of_user(request.user),
             "refusal": refusal,
+            "by_code": by_code,
             **_lock_context(lock),
         },
         status=web.http_status(refusal) if refusal else 200,
@@ -354,11 +365,52 @@ def _request_change(request, form):
     return flows.request_change(
         request.user,
         form.cleaned_data["new_email"],
-        form.cleaned_data["password"],
+        form.cleaned_data.get("password"),
         base_url=link_base(request),
         context=web.request_context(request),
         old_email_lost=lost,
+        code=form.cleaned_data.get("code"),
         second_factor=lost and web.passed_second_factor(request, request.user),
+        second_factor_proof=web.second_factor_proof(request),
+    )
+
+
+@login_required
+@require_POST
+def change_reauth_code(request):
+    """Send the code a user without a password re-authenticates with, then back to the form."""
+    try:
+        email = flows.send_reauth_code(request.user, base_url=link_base(request))
+    except VerifiedEmailError as error:
+        return error_page(request, error)
+    messages.success(
+        request,
+        _("We sent a code to %(email)s. Type it below.") % {"email": email},
+        fail_silently=True,
+    )
+    return redirect("verified_email:change")
+
+
+def second_factor_page(request, error):
+    """Say that the account's second factor must be passed first, and where to pass it.
+
+    allauth.mfa has a page for that (``mfa_reauthenticate``), which comes
+    back here; django-otp ships none, so the page says how else (log in
+    again) and points to support.
+    """
+    url = second_factor.reauthenticate_url(request.user)
+    if url:
+        url = f"{url}?{urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})}"
+    return render(
+        request,
+        "verified_email/second_factor_required.html",
+        {
+            "error": error,
+            "code": error.code,
+            "reauthenticate_url": url,
+            "support_url": emails.support_url(),
+        },
+        status=web.http_status(error),
     )
 
 

@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 
 from . import flows, sessions, tokens
 from . import request_context as context
+from . import second_factor as factors
 from .conf import app_settings
 from .exceptions import (
     AlreadyVerified,
@@ -25,6 +26,7 @@ from .exceptions import (
     LockedOut,
     NoEmail,
     NoPendingChange,
+    SecondFactorRequired,
     Throttled,
     VerifiedEmailError,
 )
@@ -43,6 +45,7 @@ HTTP_STATUS: dict[type[VerifiedEmailError], int] = {
     LockedOut: 429,
     Throttled: 429,
     NoPendingChange: 404,
+    SecondFactorRequired: 403,
     DeliveryFailed: 503,
 }
 
@@ -84,6 +87,24 @@ def passed_second_factor(request: HttpRequest, user: Any) -> bool:
     if not path:
         return False
     return bool(import_string(path)(request, user))
+
+
+def second_factor_proof(request: HttpRequest, otp: object = None) -> factors.Proof:
+    """Return what ``request`` brings toward the user's second factor, for ``flows.request_change``.
+
+    Its session (whether it passed the factor), and the one-time password
+    ``otp`` it sent, if any: API clients on tokens or JWTs have no session
+    that passed anything. Anything but a string counts as none sent.
+    """
+    return factors.Proof(request=request, otp=otp if isinstance(otp, str) else None)
+
+
+def second_factor_missing(request: HttpRequest, user: Any) -> bool:
+    """Return whether ``user`` has a second factor that ``request``'s session has not passed.
+
+    For the change page, which then says so before the form is filled in.
+    """
+    return factors.precheck(user, second_factor_proof(request)) == factors.Verdict.MISSING
 
 
 def complete_if_due(request: HttpRequest, change: EmailChange | None) -> EmailChange | None:

@@ -15,6 +15,7 @@ def test_status_of_a_verified_address_without_change(logged_in):
         "email": "alice@example.com",
         "is_email_verified": True,
         "pending_change": None,
+        "reauthentication": "password",
     }
 
 
@@ -25,6 +26,7 @@ def test_status_of_an_unverified_address(client, make_user):
         "email": "",
         "is_email_verified": False,
         "pending_change": None,
+        "reauthentication": "password",
     }
 
 

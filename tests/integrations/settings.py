@@ -17,7 +17,12 @@ INSTALLED_APPS = [
     "tests.integrations",
 ]
 
-MIDDLEWARE = [*MIDDLEWARE, "allauth.account.middleware.AccountMiddleware"]
+MIDDLEWARE = [
+    *MIDDLEWARE,
+    # Marks a request whose session passed a django-otp device (is_verified).
+    "django_otp.middleware.OTPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
 
 # The test user model keeps its address in ``email_address``.
 ACCOUNT_USER_MODEL_EMAIL_FIELD = "email_address"

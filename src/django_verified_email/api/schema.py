@@ -162,10 +162,26 @@ change = _endpoint(
     {
         **LOGGED_IN,
         400: "The request was refused; nothing was recorded.",
+        403: (
+            "Not logged in (session authentication), the CSRF check failed, or the user has "
+            "a second factor that the request neither passed nor sent (otp)."
+        ),
+        410: "The re-authentication code no longer works; ask for a new one.",
         429: "Locked out after too many wrong passwords, or a link was sent a moment ago.",
         **SENDS_MAIL,
     },
     request=ChangeRequestSerializer,
+)
+change_reauth_code = _endpoint(
+    "sendReauthenticationCode",
+    "Send the code an account without a password re-authenticates with",
+    (202, EmailSentSerializer, "The code was sent to the verified current address."),
+    {
+        **LOGGED_IN,
+        400: "The account re-authenticates with its password.",
+        429: "A code was sent a moment ago.",
+        **SENDS_MAIL,
+    },
 )
 change_confirm = _endpoint(
     "confirmEmailChange",

@@ -85,9 +85,20 @@ class ConfirmSerializer(RequestSerializer):
 
 class ChangeRequestSerializer(RequestSerializer):
     new_email = StringField(allow_blank=True)
-    password = StringField()
+    password = StringField(required=False)
+    # In place of the password, for an account without one (status's
+    # ``reauthentication`` is "code"): the code ``change/reauth-code/`` sent.
+    code = StringField(required=False, allow_blank=True)
     # The user can no longer open their current address: a recovery.
     old_email_lost = StrictBooleanField(required=False, default=False)
+    # The one-time password of the user's second factor, for a client whose
+    # session did not pass it (tokens, JWTs).
+    otp = StringField(required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if ("password" in attrs) == ("code" in attrs):
+            raise serializers.ValidationError(_("Send either a password or a code, not both."))
+        return attrs
 
     class Meta:
         # Schema component names (drf-spectacular) clear of other apps' (djoser's).
@@ -111,6 +122,9 @@ class StatusSerializer(serializers.Serializer):
     email = serializers.CharField()
     is_email_verified = serializers.BooleanField()
     pending_change = PendingChangeSerializer(allow_null=True)
+    # How the user re-authenticates before a change: "password", or "code"
+    # for an account without a usable password.
+    reauthentication = serializers.CharField()
 
     class Meta:
         # Schema component names (drf-spectacular) clear of other apps' (djoser's).

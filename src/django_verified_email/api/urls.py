@@ -9,6 +9,7 @@ urlpatterns = [
     path("verify/", views.VerifySendView.as_view(), name="verify-send"),
     path("verify/confirm/", views.VerifyConfirmView.as_view(), name="verify-confirm"),
     path("change/", views.ChangeView.as_view(), name="change"),
+    path("change/reauth-code/", views.ChangeReauthCodeView.as_view(), name="change-reauth-code"),
     path("change/confirm/", views.ChangeConfirmView.as_view(), name="change-confirm"),
     path("change/resend/", views.ChangeResendView.as_view(), name="change-resend"),
     path("change/cancel/", views.ChangeCancelView.as_view(), name="change-cancel"),

@@ -127,6 +127,7 @@ class StatusView(VerifiedEmailAPIView):
                 "email": addresses.of_user(user),
                 "is_email_verified": user.is_email_verified,
                 "pending_change": pending,
+                "reauthentication": flows.reauthentication(user),
             }
         ).data
         return Response(data)
@@ -165,13 +166,24 @@ class ChangeView(VerifiedEmailAPIView):
         change = flows.request_change(
             request.user,
             body["new_email"],
-            body["password"],
+            body.get("password"),
             base_url=link_base(request),
             context=web.request_context(self.django_request),
             old_email_lost=lost,
             second_factor=lost and web.passed_second_factor(self.django_request, request.user),
+            second_factor_proof=web.second_factor_proof(self.django_request, body.get("otp")),
+            code=body.get("code"),
         )
         return Response({"status": change.status}, status=status.HTTP_202_ACCEPTED)
+
+
+@schema.change_reauth_code
+class ChangeReauthCodeView(VerifiedEmailAPIView):
+    """Send the code an account without a password re-authenticates with (``change/`` ``code``)."""
+
+    def post(self, request):
+        email = flows.send_reauth_code(request.user, base_url=link_base(request))
+        return Response({"email": email}, status=status.HTTP_202_ACCEPTED)
 
 
 @schema.change_confirm

@@ -30,6 +30,7 @@ from .change import (
 from .codes import confirm_change_by_code, confirm_verification_by_code
 from .deny import check_deny, confirm_deny
 from .notices import send_owed_notices
+from .reauth import reauthentication, send_reauth_code
 from .recovery import (
     check_stop,
     complete_by_staff,
@@ -78,6 +79,7 @@ __all__ = [
     "confirm_verification_by_code",
     "pending_change",
     "read_change_link",
+    "reauthentication",
     "request_change",
     "resend_change",
     "resend_change_for_expired_link",
@@ -86,6 +88,7 @@ __all__ = [
     "revoke_access",
     "revoke_owed",
     "send_owed_notices",
+    "send_reauth_code",
     "send_verification",
     "set_password_token",
     "validate_new_password",

@@ -14,31 +14,125 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
-from .. import addresses, signals, throttle
+from .. import addresses, codes, signals, throttle
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox, signal_after_commit
-from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, LockedOut, WrongPassword
-from ..models import EmailChange, VerifiedUser
+from ..exceptions import (
+    DeliveryFailed,
+    EmailTakenMeanwhile,
+    ExpiredCode,
+    InvalidCode,
+    LockedOut,
+    RecoveryNeedsPassword,
+    SecondFactorRequired,
+    VerifiedEmailError,
+    WrongPassword,
+    WrongSecondFactor,
+)
+from ..models import EmailChange, VerifiedUser, lock_user
+from ..second_factor import Proof, Verdict, precheck
+from ..second_factor import check as check_second_factor
 
 
-def reauthenticate(user: VerifiedUser, password: object) -> None:
-    """Check the user's password under the attempt limit, or raise.
+def reauthenticate(
+    user: VerifiedUser,
+    password: object,
+    second_factor: Proof | None = None,
+    *,
+    code: object = None,
+    recovery: bool = False,
+) -> None:
+    """Check the user's password, and their second factor, under the attempt limit, or raise.
 
     Raises ``WrongPassword``, or ``LockedOut`` once the attempts are used up.
     A right password leaves its attempt counted: the caller forgets it in
     its own transaction (``throttle.reset_attempts``), and within
     ``attempts_forgotten_on_failure`` if that transaction may fail.
+
+    ``second_factor``: what the request brings toward the user's second
+    factor (``second_factor.Proof``); None checks none. A user with one
+    whose request passed none is refused with ``SecondFactorRequired``
+    before any attempt is taken; a wrong one-time password counts as a
+    wrong password (``WrongSecondFactor``), and is only tried once the
+    password was right.
+
+    A user without a usable password (``codes.may_reauthenticate_by_code``)
+    types ``code``, the one ``flows.send_reauth_code`` sent to their
+    verified address, in its place: counted as a password is, and as every
+    code is. Not for a ``recovery``: that code would go to the mailbox the
+    user lost, so only an accepted one-time password of a second factor
+    stands in for the password there (else ``RecoveryNeedsPassword``).
     """
-    attempt = throttle.take_attempt(user)
-    if isinstance(password, str) and user.check_password(password):
+    by_code = codes.may_reauthenticate_by_code(user)
+    if by_code and recovery:
+        _reauthenticate_by_second_factor(user, second_factor)
         return
+    if second_factor is not None and precheck(user, second_factor) == Verdict.MISSING:
+        # A locked account hears of its lock first.
+        throttle.check_lockout(user)
+        raise SecondFactorRequired
+    if by_code and code is None:
+        throttle.check_lockout(user)
+        raise InvalidCode(_("Your account has no password: ask for a code, then type it."))
+    attempt = throttle.take_attempt(user)
+    failure: type[WrongPassword] = WrongPassword
+    if by_code:
+        refusal = _use_reauth_code(user, code)
+        right = refusal is None
+    else:
+        right = isinstance(password, str) and user.check_password(password)
+    if right:
+        if second_factor is None:
+            return
+        verdict = check_second_factor(user, second_factor)
+        if verdict in (Verdict.NOT_NEEDED, Verdict.PASSED):
+            return
+        if verdict == Verdict.MISSING:
+            # Removed between the two looks: nothing was guessed.
+            throttle.reset_attempts(user)
+            raise SecondFactorRequired
+        failure = WrongSecondFactor
+    _failed(user, attempt)
+    if by_code and not right:
+        assert refusal is not None
+        raise refusal
+    raise failure(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
+
+
+def _failed(user: VerifiedUser, attempt: int) -> None:
+    """Report a failed re-authentication, and lock once the attempts are used up."""
     signal_after_commit(signals.reauthentication_failed, user=user, attempts=attempt)
     if attempt >= app_settings.REAUTH_MAX_ATTEMPTS:
         seconds = throttle.lock(user)
         signal_after_commit(signals.user_locked_out, user=user, retry_after=seconds)
         raise LockedOut(retry_after=seconds)
-    raise WrongPassword(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
+
+
+def _use_reauth_code(user: VerifiedUser, typed: object) -> VerifiedEmailError | None:
+    """Check a re-authentication code, and use it up if it matches; return the refusal, if any.
+
+    In a transaction of its own, under the user's row lock (the order
+    ``codes.use`` needs): a wrong try stays counted whatever follows.
+    """
+    with transaction.atomic():
+        locked = lock_user(user.pk)
+        if locked is None:
+            return ExpiredCode()
+        return codes.use(codes.REAUTH, locked, typed)
+
+
+def _reauthenticate_by_second_factor(user: VerifiedUser, proof: Proof | None) -> None:
+    """Re-authenticate a user without a password for a recovery: an accepted ``otp`` only."""
+    if proof is None or proof.otp is None or precheck(user, proof) == Verdict.NOT_NEEDED:
+        throttle.check_lockout(user)
+        raise RecoveryNeedsPassword
+    attempt = throttle.take_attempt(user)
+    if check_second_factor(user, proof) == Verdict.PASSED:
+        return
+    _failed(user, attempt)
+    raise WrongSecondFactor(attempts_left=app_settings.REAUTH_MAX_ATTEMPTS - attempt)
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from ..exceptions import (
 )
 from ..models import EmailChange, VerifiedUser, lock_user
 from ..request_context import RequestContext
+from ..second_factor import Proof
 from ..tokens import Step
 from . import _common, links, recovery, takeover
 
@@ -49,6 +50,8 @@ def request_change(
     context: RequestContext | None = None,
     old_email_lost: bool = False,
     second_factor: bool = False,
+    second_factor_proof: Proof | None = None,
+    code: object = None,
 ) -> EmailChange:
     """Start a change to ``new_email``, re-authenticating with ``password``.
 
@@ -64,12 +67,24 @@ def request_change(
     address only, the old one gets a "stop this change" notice, and the
     change waits ``RECOVERY_DELAY`` once confirmed, unless ``second_factor``
     (the request passed the host's second factor).
+
+    ``second_factor_proof``: what the request brings toward the user's
+    second factor (``second_factor.Proof``, built by ``web``), checked with
+    the password (``_common.reauthenticate``); None checks none. A
+    one-time password it carried that was accepted is a second factor
+    passed in this request: a recovery then skips its wait too.
+
+    ``code``: for a user without a usable password, the code
+    ``send_reauth_code`` sent to their verified address, in place of
+    ``password`` (``reauth.reauthentication`` says which one applies).
     """
     if old_email_lost:
         recovery.check_enabled()
     new_email = _valid_address(user, new_email)
     # Refuses a locked account too (the attempt is not taken then).
-    _common.reauthenticate(user, password)
+    _common.reauthenticate(user, password, second_factor_proof, code=code, recovery=old_email_lost)
+    if second_factor_proof is not None and second_factor_proof.otp_accepted:
+        second_factor = True
     with (
         _common.attempts_forgotten_on_failure(user),
         throttle.send_cooldown(user, throttle.CHANGE, new_email) as cooldown,

@@ -1,0 +1,46 @@
+"""Re-authenticating without a password: a one-time code to the verified current address.
+
+A user who has no usable password (a social login) cannot type one before a
+change: they type a code sent to the verified address the account has now
+(``codes.REAUTH``). It is checked as a password is (``_common.reauthenticate``:
+the same lockout), and as every code is (its own limits of wrong tries). A
+recovery (``old_email_lost``) cannot use it: the code would go to the very
+mailbox the user says they lost.
+"""
+
+from __future__ import annotations
+
+from .. import addresses, codes, emails, throttle
+from ..delivery import atomic_outbox
+from ..exceptions import PasswordRequired
+from ..models import VerifiedUser, lock_user
+
+#: How a user re-authenticates before a change (``reauthentication``).
+PASSWORD = "password"
+CODE = "code"
+
+
+def reauthentication(user: VerifiedUser) -> str:
+    """Return how ``user`` re-authenticates before a change: ``"password"`` or ``"code"``."""
+    return CODE if codes.may_reauthenticate_by_code(user) else PASSWORD
+
+
+def send_reauth_code(user: VerifiedUser, *, base_url: str | None = None) -> str:
+    """Send a re-authentication code to the user's verified current address; return the address.
+
+    Raises ``PasswordRequired`` for an account that re-authenticates with a
+    password (or whose address is not verified: no code goes to an
+    unproved address), ``Throttled`` within ``RESEND_COOLDOWN``. A new code
+    replaces the one sent before.
+    """
+    if not codes.may_reauthenticate_by_code(user):
+        raise PasswordRequired
+    address = addresses.of_user(user)
+    with throttle.send_cooldown(user, codes.REAUTH, address) as cooldown:
+        cooldown.claim()
+        with atomic_outbox() as outbox:
+            locked = lock_user(user.pk)
+            if locked is None or not codes.may_reauthenticate_by_code(locked):
+                raise PasswordRequired
+            outbox.email(emails.REAUTH_CODE, user=locked, base_url=base_url)
+    return address
