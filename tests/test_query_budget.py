@@ -33,8 +33,9 @@ BUDGETS = {
     # reverts that lock changes (one read), whether the address is taken
     # (after the lock, so they see what a racing request committed), the
     # right password's count forgotten (delete), the new change, and the
-    # code of its email (the code it replaces read, the new hash written).
-    "request change": (10, 1),
+    # code of its email (the code it replaces read, the new hash written),
+    # and the password hash of the moment (what proves the owner in a revert).
+    "request change": (11, 1),
     # The step and the code of the new address's email, in one transaction:
     # the user's row locked before the change's (storing the code takes it;
     # one read where the database has no row locks), the change updated,
@@ -265,11 +266,11 @@ def recovery_query_counts(client, mailoutbox, new_email):
 # (session and user, the user's and the change's locks, is the address
 # taken, the change scheduled; the session is left alone, the address has
 # not changed yet); the completion by ``complete_due`` (owed notices, owed
-# access revokers and due changes looked up, the change's user and the
+# access revokers, due changes and due reverts looked up, the change's user and the
 # change locked, the address's holders, the user and the change updated,
 # the user's API tokens deleted, the next batch and reminders looked up,
 # and the run recorded).
-RECOVERY_BUDGETS = [10, 6, 13]
+RECOVERY_BUDGETS = [11, 6, 14]
 
 
 def test_a_recovery_stays_in_budget_whatever_the_tables_hold(rows, session_client, mailoutbox):
