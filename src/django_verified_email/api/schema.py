@@ -191,6 +191,7 @@ change = _endpoint(
     {
         **LOGGED_IN,
         400: "The request was refused; nothing was recorded.",
+        409: "A revert of an earlier change is scheduled.",
         429: "Locked out after too many wrong passwords, or a link was sent a moment ago.",
         **SENDS_MAIL,
     },
