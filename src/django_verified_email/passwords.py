@@ -23,12 +23,19 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef,
 from django.db.models.signals import pre_save
 from django.utils import timezone
 
-from .conf import app_settings
+from .conf import DEFAULTS, app_settings
 from .models import EmailChange, PasswordHash
 
 
-def _delay() -> timedelta:
-    return timedelta(seconds=app_settings.RECOVERY_DELAY or 0)
+def delay() -> timedelta:
+    """``RECOVERY_DELAY``: how far back a password counts, and how long a revert without one waits.
+
+    With the recovery path off (None) it is its default all the same.
+    """
+    seconds = app_settings.RECOVERY_DELAY
+    if seconds is None:
+        seconds = DEFAULTS["RECOVERY_DELAY"]
+    return timedelta(seconds=seconds)
 
 
 def remember(user: Any, now: datetime) -> None:
@@ -81,7 +88,7 @@ def proves_ownership(change: EmailChange, raw: object) -> bool:
     user = change.user
     if user.check_password(raw):
         return True
-    start = change.created_at - _delay()
+    start = change.created_at - delay()
     end = change.closed_at or timezone.now()
     hashes = (
         PasswordHash.objects.filter(user_id=user.pk, current_until__gte=start)
@@ -99,7 +106,7 @@ def purgeable(now: datetime) -> QuerySet[PasswordHash]:
     older one only while a change it falls in the window of is open, or
     completed and still revertible (``REVERT_MAX_AGE``).
     """
-    delay = _delay()
+    window = delay()
     needed_by = EmailChange.objects.filter(user_id=OuterRef("user_id")).filter(
         Q(status__in=EmailChange.PENDING_STATUSES)
         | Q(
@@ -108,7 +115,7 @@ def purgeable(now: datetime) -> QuerySet[PasswordHash]:
             closed_at__gte=now - timedelta(seconds=app_settings.REVERT_MAX_AGE),
         ),
         created_at__lte=ExpressionWrapper(
-            OuterRef("current_until") + delay, output_field=DateTimeField()
+            OuterRef("current_until") + window, output_field=DateTimeField()
         ),
     )
-    return PasswordHash.objects.filter(current_until__lt=now - delay).exclude(Exists(needed_by))
+    return PasswordHash.objects.filter(current_until__lt=now - window).exclude(Exists(needed_by))

@@ -33,6 +33,7 @@ from .exceptions import (
     VerifiedEmailError,
 )
 from .forms import ChangeEmailForm
+from .passwords import delay as revert_wait
 from .tokens import Step
 from .web import link_base
 
@@ -696,7 +697,10 @@ def change_revert(request, token):
             return render(
                 request,
                 "verified_email/change_revert.html",
-                {"change": change, "recovery_delay": _recovery_delay_words()},
+                {
+                    "change": change,
+                    "revert_delay": durations.in_words(revert_wait().total_seconds()),
+                },
             )
         change, password_token = web.confirm_revert(
             request, token, request.POST.get("password") or None
@@ -714,11 +718,6 @@ def change_revert(request, token):
             },
         )
     return _taken_back_page(request, "verified_email/change_reverted.html", change, password_token)
-
-
-def _recovery_delay_words():
-    delay = app_settings.RECOVERY_DELAY
-    return durations.in_words(delay) if delay else ""
 
 
 def _password_reset_context():

@@ -265,8 +265,9 @@ def revertible(change: EmailChange) -> bool:
     by the link and completes later.
     """
     opened = Opened(change.user, change)
+    link = tokens.RevertLink(change_id=change.pk, user_id=tokens.portable_id(change.user_id))
     return all(
-        check(None, opened) for check in (_not_undone, _active, _address_still_set_by_changes_since)
+        check(link, opened) for check in (_not_undone, _active, _address_still_set_by_changes_since)
     )
 
 

@@ -13,7 +13,7 @@ uses the site's password reset.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import addresses, emails, passwords, signals, throttle
-from ..conf import DEFAULTS, app_settings
+from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox, signal_after_commit
 from ..exceptions import DeliveryFailed, EmailTakenMeanwhile, LockedOut
 from ..models import EmailChange
@@ -105,11 +105,6 @@ def _proves_ownership(change: EmailChange, password: object) -> bool:
     return False
 
 
-def _delay() -> timedelta:
-    delay = app_settings.RECOVERY_DELAY
-    return timedelta(seconds=DEFAULTS["RECOVERY_DELAY"] if delay is None else delay)
-
-
 def _schedule(
     outbox: Outbox,
     change: EmailChange,
@@ -118,7 +113,7 @@ def _schedule(
     base_url: str | None,
 ) -> None:
     change.revert_scheduled_at = now
-    change.revert_due_at = now + _delay()
+    change.revert_due_at = now + passwords.delay()
     refused = refused_fields(context)
     for field, value in refused.items():
         setattr(change, field, value)
