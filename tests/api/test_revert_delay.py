@@ -233,13 +233,19 @@ def test_a_second_click_without_a_password_keeps_the_first_schedule(taken_over, 
     assert len(mailoutbox) == sent
 
 
-def test_a_password_while_the_revert_waits_reverts_at_once(taken_over, user):
+def test_a_password_while_the_revert_waits_reverts_at_once(taken_over, user, mailoutbox):
     call(Client(), "change-revert", {"token": taken_over})
+    sent = len(mailoutbox)
 
     response = call(Client(), "change-revert", {"token": taken_over, "password": PASSWORD})
 
     assert response.status_code == 200
     assert email_of(reloaded(user)) == OWNER
+    change = EmailChange.objects.get()
+    assert (change.revert_scheduled_at, change.revert_due_at) == (None, None)
+    # An immediate revert's confirmation: with its "set a new password" link.
+    [restored] = sent_to(mailoutbox, OWNER, sent)
+    assert links_in(restored, SET_PASSWORD_PAGE)
 
 
 def test_the_new_address_keeps_the_change(taken_over, user, mailoutbox):

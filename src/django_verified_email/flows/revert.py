@@ -77,7 +77,10 @@ def confirm_revert(
         change = _open(token, lock=True)
         now = timezone.now()
         if _proves_ownership(change, password):
-            change.revert_scheduled_at = change.revert_due_at = None
+            if change.revert_scheduled_at is not None:
+                # Proved now: an immediate revert, as if none had waited.
+                change.revert_scheduled_at = change.revert_due_at = None
+                change.save(update_fields=["revert_scheduled_at", "revert_due_at"])
             _revert(outbox, change, now, context, base_url)
         elif change.revert_due_at is None:
             _schedule(outbox, change, now, context, base_url)
