@@ -51,11 +51,12 @@ CONFIRM_PAGES = ("verify", "change/confirm")
 REVERT_PAGE = ("change/revert",)
 SET_PASSWORD_PAGE = ("change/set-password",)
 STOP_PAGE = ("change/stop",)
+KEEP_PAGE = ("change/keep",)
 ANY_PAGE = (*CONFIRM_PAGES, *REVERT_PAGE, *STOP_PAGE)
 # A one-time code as emails show it: 123-456.
 CODE_RE = re.compile(r"(?<![\w-])(\d{3}-\d{3})(?![\w-])")
 LINK_RE = re.compile(
-    r"https?://[^\s\"'<>]+/(verify|change/confirm|change/revert|change/set-password|change/stop)/"
+    r"https?://[^\s\"'<>]+/(verify|change/confirm|change/revert|change/set-password|change/stop|change/keep)/"
     r"([^\s\"'<>/]+)/"
 )
 

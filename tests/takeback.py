@@ -39,7 +39,8 @@ def take_back(flow, user, mailoutbox, before=lambda: None):
         token = stop_token_in(notice)
         endpoint = "change-stop"
     before()
-    response = call(Client(), endpoint, {"token": token})
+    body = {"token": token, "password": PASSWORD} if flow == "revert" else {"token": token}
+    response = call(Client(), endpoint, body)
     assert response.status_code == 200, response.content
     return EmailChange.objects.get(status="completed" if flow == "revert" else "denied")
 

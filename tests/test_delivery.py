@@ -676,7 +676,7 @@ def test_the_reverts_context_is_never_in_a_celery_task(eager_celery, published, 
     published.clear()
     sent = len(mailoutbox)
 
-    Client().post(revert_path(revert_token_in(notice)), **REFUSER_HEADERS)
+    Client().post(revert_path(revert_token_in(notice)), {"password": PASSWORD}, **REFUSER_HEADERS)
 
     assert len(published) == 2
     for args, options in published:
@@ -707,7 +707,7 @@ def test_a_revert_notice_the_mail_server_refused_is_sent_again_by_the_purge(
 
     [notice] = mailoutbox
     assert notice.to == ["alice@example.com"]
-    flows.confirm_revert(revert_token_in(notice), base_url=BASE_URL)
+    flows.confirm_revert(revert_token_in(notice), password=PASSWORD, base_url=BASE_URL)
     assert email_of(reloaded(user)) == "alice@example.com"
     assert EmailChange.objects.get().notice_owed_at is None
     sent = len(mailoutbox)  # the notice, and the revert's own two

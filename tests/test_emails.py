@@ -6,8 +6,10 @@ Iterates over ``emails.KINDS``, so a kind added to the registry is checked
 here without a new test.
 """
 
+from datetime import timedelta
+
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from django_verified_email import durations, emails
 from django_verified_email.models import EmailChange
@@ -44,6 +46,12 @@ def build(kind, make_user):
             link_generation=1,
             old_confirmed_at=None,
         )
+        if kind in (emails.CHANGE_REVERT_KEEP, emails.CHANGE_REVERT_SCHEDULED):
+            # A revert asked for without a password: it waits.
+            now = timezone.now()
+            change.revert_scheduled_at = now
+            change.revert_due_at = now + timedelta(days=7)
+            change.save()
         change = EmailChange.objects.select_related("user").get(pk=change.pk)
     message = emails.build(kind, user_id=user.pk, change=change, base_url=BASE_URL)
     assert message is not None, f"{kind} is not due in the state built for it"

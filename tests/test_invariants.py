@@ -79,7 +79,7 @@ def run(step, people, links, clock):
             if change.status == "completed":
                 return (change.user_id, recipient)
         else:
-            return (flows.revert_change(token, base_url=base).user_id, recipient)
+            return (flows.revert_change(token, password=PASSWORD, base_url=base).user_id, recipient)
     elif kind == "resend":
         flows.resend_change(user, base_url=base)
     elif kind == "cancel":

@@ -121,8 +121,8 @@ def test_no_token_in_logs_through_the_revert_pages(logs, user, mailoutbox, setti
 
     pages = [
         Client().get(revert_path(token)),
-        Client().post(revert_path(token)),
-        Client().post(revert_path(token)),  # used: 400
+        Client().post(revert_path(token), {"password": PASSWORD}),
+        Client().post(revert_path(token), {"password": PASSWORD}),  # used: 400
     ]
 
     assert [page.status_code for page in pages] == [200, 200, 400]

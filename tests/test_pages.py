@@ -12,6 +12,7 @@ from django_verified_email import durations, flows
 from django_verified_email.models import EmailChange
 from tests.helpers import (
     BASE_URL,
+    PASSWORD,
     client_for,
     complete_dual_change,
     later,
@@ -156,7 +157,7 @@ def reverted(user, mailoutbox, settings):
     """Alice's address changed and was put back by the revert link: changes lock for a day."""
     no_cooldown(settings, CHANGE_LOCK_AFTER_REVERT=86400)
     notice = complete_dual_change(user, "taker@example.com", mailoutbox)
-    flows.confirm_revert(revert_token_in(notice), base_url=BASE_URL)
+    flows.confirm_revert(revert_token_in(notice), password=PASSWORD, base_url=BASE_URL)
     # The revert retired the password and ended every session: Alice set a new one.
     return with_new_password(user)
 

@@ -88,6 +88,8 @@ def test_the_export_holds_the_users_address_and_every_change_of_theirs_oldest_fi
         "old_confirmed_at": (WHEN - timedelta(days=3)).isoformat(),
         "closed_at": (WHEN - timedelta(days=2)).isoformat(),
         "reverted_at": (WHEN - timedelta(days=1)).isoformat(),
+        "revert_scheduled_at": None,
+        "revert_due_at": None,
         "requested_ip": "27.34.1.2",
         "requested_browser": "Firefox",
         "requested_os": "Android",

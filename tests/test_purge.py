@@ -200,7 +200,7 @@ def test_a_revert_still_works_after_a_purge_and_its_lock_outlives_the_scrub(
 
     with travel(T0 + 6 * DAY, tick=False):
         purge()
-        flows.confirm_revert(revert_token_in(notice), base_url=BASE_URL)
+        flows.confirm_revert(revert_token_in(notice), password=PASSWORD, base_url=BASE_URL)
     assert email_of(reloaded(user)) == "alice@example.com"
 
     # Reverted: no link reads the addresses any more, and the row is past
@@ -225,7 +225,7 @@ def test_a_purge_never_ends_the_lock_after_a_revert_whose_notice_went_out_late(
     with travel(T0 + 2 * DAY, tick=False):
         late_token = tokens.make_revert_token(change)
     with travel(T0 + 9 * DAY - HOUR, tick=False):
-        flows.confirm_revert(late_token, base_url=BASE_URL)
+        flows.confirm_revert(late_token, password=PASSWORD, base_url=BASE_URL)
 
     # Past REVERT_MAX_AGE + CHANGE_LOCK_AFTER_REVERT from the completion, but
     # the lock runs three days from the revert.

@@ -399,7 +399,9 @@ def reverted(client, logged_in, mailoutbox):
     [notice] = [m for m in mailoutbox if links_in(m, REVERT_PAGE)]
     mailoutbox.clear()
     with later(3600):
-        response = client.post(revert_path(revert_token_in(notice)), **REFUSER)
+        response = client.post(
+            revert_path(revert_token_in(notice)), {"password": PASSWORD}, **REFUSER
+        )
     assert response.status_code == 200, response.content
     return change
 

@@ -68,7 +68,7 @@ def test_get_shows_a_confirm_page_and_changes_nothing(taken_over, user):
 def test_post_reverts_to_the_old_address_verified_and_fires_the_signal(
     taken_over, user, reverted_events
 ):
-    response = Client().post(revert_path(taken_over))
+    response = Client().post(revert_path(taken_over), {"password": PASSWORD})
 
     assert response.status_code == 200
     assert response["Referrer-Policy"] == "no-referrer"
@@ -87,9 +87,9 @@ def test_post_reverts_to_the_old_address_verified_and_fires_the_signal(
 
 
 def test_the_revert_link_works_once(taken_over, user):
-    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert Client().post(revert_path(taken_over), {"password": PASSWORD}).status_code == 200
 
-    again = Client().post(revert_path(taken_over))
+    again = Client().post(revert_path(taken_over), {"password": PASSWORD})
 
     assert again.status_code == 400
     assert email_of(reloaded(user)) == "alice@example.com"
@@ -97,7 +97,7 @@ def test_the_revert_link_works_once(taken_over, user):
 
 def test_a_revert_locks_further_changes_for_a_while(taken_over, user, settings):
     settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0, "CHANGE_LOCK_AFTER_REVERT": 3600}
-    flows.revert_change(taken_over, base_url=BASE_URL)
+    flows.revert_change(taken_over, password=PASSWORD, base_url=BASE_URL)
     # Even once the owner set a new password:
     with_new_password(user)
 
@@ -118,7 +118,7 @@ def test_a_revert_cancels_an_open_change(taken_over, user, mailoutbox):
     flows.request_change(reloaded(user), "mallory2@example.com", PASSWORD, base_url=BASE_URL)
     pending_link = token_in(mailoutbox[-1])
 
-    flows.revert_change(taken_over, base_url=BASE_URL)
+    flows.revert_change(taken_over, password=PASSWORD, base_url=BASE_URL)
 
     assert flows.pending_change(user) is None
     assert EmailChange.objects.get(new_email="mallory2@example.com").status == "cancelled"
@@ -128,7 +128,7 @@ def test_a_revert_cancels_an_open_change(taken_over, user, mailoutbox):
 
 def test_the_revert_link_expires_after_revert_max_age(taken_over, user):
     with later(604800 + 1):
-        response = Client().post(revert_path(taken_over))
+        response = Client().post(revert_path(taken_over), {"password": PASSWORD})
         logged_in = client_for(reloaded(user)).get(revert_path(taken_over))
     assert response.status_code == 410
     assert b"contact support" in response.content
@@ -145,11 +145,11 @@ def test_a_further_change_does_not_void_the_way_back(taken_over, user, mailoutbo
     assert second_notice.to == ["mallory@example.com"]
 
     # ...yet Alice's link still brings her address back,
-    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert Client().post(revert_path(taken_over), {"password": PASSWORD}).status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
     # and the taker's own revert link of the second change is dead.
     taker_link = revert_token_in(second_notice)
-    assert Client().post(revert_path(taker_link)).status_code == 400
+    assert Client().post(revert_path(taker_link), {"password": PASSWORD}).status_code == 400
     assert email_of(reloaded(user)) == "alice@example.com"
     assert EmailChange.objects.filter(reverted_at__isnull=False).count() == 2
 
@@ -158,7 +158,7 @@ def test_the_revert_link_survives_going_back_to_the_same_address(taken_over, use
     complete_dual_change(reloaded(user), "other@example.com", mailoutbox)
     complete_dual_change(reloaded(user), "mallory@example.com", mailoutbox)
 
-    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert Client().post(revert_path(taken_over), {"password": PASSWORD}).status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
 
 
@@ -167,7 +167,7 @@ def test_the_revert_link_is_invalid_once_the_address_was_set_outside_the_app(tak
     user.email_address = "set.by.admin@example.com"
     user.save()
 
-    assert Client().post(revert_path(taken_over)).status_code == 400
+    assert Client().post(revert_path(taken_over), {"password": PASSWORD}).status_code == 400
     assert email_of(reloaded(user)) == "set.by.admin@example.com"
 
 
@@ -175,10 +175,15 @@ def test_a_revert_undone_later_leaves_the_first_link_working(taken_over, user, m
     # alice -> mallory (taken_over) -> mallory2; mallory uses the second
     # change's link to get mallory@ back; Alice's link still wins in the end.
     second_notice = complete_dual_change(reloaded(user), "mallory2@example.com", mailoutbox)
-    assert Client().post(revert_path(revert_token_in(second_notice))).status_code == 200
+    assert (
+        Client()
+        .post(revert_path(revert_token_in(second_notice)), {"password": PASSWORD})
+        .status_code
+        == 200
+    )
     assert email_of(reloaded(user)) == "mallory@example.com"
 
-    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert Client().post(revert_path(taken_over), {"password": PASSWORD}).status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
 
 
@@ -187,14 +192,14 @@ def test_a_password_change_does_not_void_the_revert_link(taken_over, user):
     user = reloaded(user)
     user.set_password("mallory's password")
     user.save()
-    assert Client().post(revert_path(taken_over)).status_code == 200
+    assert Client().post(revert_path(taken_over), {"password": PASSWORD}).status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
 
 
 def test_reverting_to_an_address_now_taken_is_refused_clearly(taken_over, user, make_user):
     make_user("bob", "ALICE@example.com")
 
-    response = Client().post(revert_path(taken_over))
+    response = Client().post(revert_path(taken_over), {"password": PASSWORD})
 
     assert response.status_code == 409
     assert b'data-code="email_taken"' in response.content
@@ -208,12 +213,12 @@ def test_an_inactive_users_revert_link_is_refused(taken_over, user):
     user.is_active = False
     user.save()
     assert Client().get(revert_path(taken_over)).status_code == 400
-    assert Client().post(revert_path(taken_over)).status_code == 400
+    assert Client().post(revert_path(taken_over), {"password": PASSWORD}).status_code == 400
 
 
 @pytest.mark.parametrize("token", ["nonsense", "a" * 2000])
 def test_a_bad_revert_token_is_invalid(token, db):
-    assert Client().post(revert_path(token)).status_code == 400
+    assert Client().post(revert_path(token), {"password": PASSWORD}).status_code == 400
 
 
 def test_an_unverified_old_address_gets_the_notice_and_its_revert_link_works(
@@ -227,7 +232,10 @@ def test_an_unverified_old_address_gets_the_notice_and_its_revert_link_works(
     flows.confirm_change(token_in(mailoutbox[-1]), base_url=BASE_URL)
     [notice] = [m for m in mailoutbox if m.to == ["alice@example.com"]]
 
-    assert Client().post(revert_path(revert_token_in(notice))).status_code == 200
+    assert (
+        Client().post(revert_path(revert_token_in(notice)), {"password": PASSWORD}).status_code
+        == 200
+    )
 
     user = reloaded(user)
     assert email_of(user) == "alice@example.com"
@@ -239,7 +247,7 @@ def test_a_revert_whose_notices_fail_is_still_done_and_offers_the_new_password(
     taken_over, user, settings
 ):
     use_mail_backend(settings, UNREACHABLE)
-    response = Client().post(revert_path(taken_over))
+    response = Client().post(revert_path(taken_over), {"password": PASSWORD})
     assert response.status_code == 200
     assert 'name="new_password1"' in response.text
     assert email_of(reloaded(user)) == "alice@example.com"

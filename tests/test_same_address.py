@@ -194,7 +194,7 @@ def test_a_revert_the_constraint_refuses_is_email_taken(make_user, mailoutbox, m
     make_user("carol", "ALICE@example.com")
     blind(monkeypatch)
 
-    response = client_for(alice).post(revert_path(revert_token_in(notice)))
+    response = client_for(alice).post(revert_path(revert_token_in(notice)), {"password": PASSWORD})
 
     assert response.status_code == 409
     assert email_of(reloaded(alice)) == "alice@new.example.com"

@@ -204,7 +204,10 @@ def test_logout_other_sessions_also_ends_them_on_a_revert(settings, user, mailou
     assert is_logged_in(intruder)
     [notice] = [m for m in mailoutbox if m.to == ["alice@example.com"] and links_in(m, REVERT_PAGE)]
 
-    assert Client().post(revert_path(revert_token_in(notice))).status_code == 200
+    assert (
+        Client().post(revert_path(revert_token_in(notice)), {"password": PASSWORD}).status_code
+        == 200
+    )
 
     assert not is_logged_in(intruder)
 
@@ -221,7 +224,7 @@ def test_token_pages_work_without_session_and_auth_middleware(settings, user, ma
     assert browser.post(link_path(mailoutbox[-1])).status_code == 302
     [notice] = [m for m in mailoutbox if links_in(m, REVERT_PAGE)]
     revert = revert_path(revert_token_in(notice))
-    assert browser.post(revert).status_code == 200
+    assert browser.post(revert, {"password": PASSWORD}).status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
 
 

@@ -83,6 +83,7 @@ CONTEXT = {
     "recovery_delay": "7 days",
     "revert_max_age_days": 7,
     "reverted_at_text": "Sunday 29 November 2026, 10:42 UTC",
+    "revert_due_at_text": "Sunday 6 December 2026, 10:42 UTC",
     "masked_new_email": "n***@example.com",
     "change": {"old_email": "old@example.com", "new_email": "new@example.com"},
 }

@@ -81,7 +81,7 @@ def test_the_counter_moves_on_every_address_change_by_any_path(user, mailoutbox)
     after_completion = reloaded(user).email_security_counter
     assert after_completion > after_admin
 
-    flows.confirm_revert(revert_token_in(notice), base_url=BASE_URL)
+    flows.confirm_revert(revert_token_in(notice), password=PASSWORD, base_url=BASE_URL)
     assert reloaded(user).email_security_counter > after_completion
 
 
@@ -110,7 +110,7 @@ def test_an_idle_session_from_before_the_takeover_stays_dead_after_the_revert(us
     revert = take_over(user, mailoutbox, intruder)
     assert not is_logged_in(idle)  # a completion ends the other sessions
 
-    Client().post(revert)
+    Client().post(revert, {"password": PASSWORD})
 
     assert not is_logged_in(idle)
     assert not is_logged_in(intruder)
@@ -128,7 +128,7 @@ def test_a_revert_ends_every_session_whatever_the_setting(
     assert is_logged_in(elsewhere) is not logout_other_sessions
     clicking = client_for(reloaded(user))
 
-    response = clicking.post(revert)
+    response = clicking.post(revert, {"password": PASSWORD})
 
     assert response.status_code == 200
     for client in (intruder, elsewhere, clicking):
@@ -159,7 +159,7 @@ def test_a_user_whose_counter_never_moved_keeps_djangos_session_hash(user):
 def test_a_revert_retires_the_password_and_offers_a_new_one(user, mailoutbox):
     revert = take_over(user, mailoutbox, client_for(user))
 
-    response = Client().post(revert)
+    response = Client().post(revert, {"password": PASSWORD})
 
     assert response.status_code == 200
     assert not can_log_in(user)
@@ -193,7 +193,7 @@ def test_the_pages_that_take_the_new_password_are_never_framed(
         Client().post(set_password, {"new_password1": "short", "new_password2": "x"}),
     ]
     revert = take_over(user, mailoutbox, client_for(with_new_password(user)))
-    responses.append(Client().post(revert))
+    responses.append(Client().post(revert, {"password": PASSWORD}))
 
     for response in responses:
         assert response.status_code == 200
@@ -205,7 +205,7 @@ def test_a_revert_tells_the_discarded_and_the_restored_address(settings, user, m
     revert = take_over(user, mailoutbox, client_for(user))
     sent = len(mailoutbox)
 
-    Client().post(revert)
+    Client().post(revert, {"password": PASSWORD})
 
     [discarded, restored] = mailoutbox[sent:]
     assert discarded.to == ["mallory@example.com"]
@@ -222,7 +222,7 @@ def test_a_revert_tells_the_discarded_and_the_restored_address(settings, user, m
 def test_the_support_url_is_shown_only_when_set(user, mailoutbox):
     revert = take_over(user, mailoutbox, client_for(user))
     sent = len(mailoutbox)
-    Client().post(revert)
+    Client().post(revert, {"password": PASSWORD})
     [discarded, _] = mailoutbox[sent:]
     assert "get help" not in discarded.body
 
@@ -232,7 +232,7 @@ def test_the_discarded_address_is_the_newest_one_undone(user, mailoutbox):
     complete_dual_change(reloaded(user), "mallory2@example.com", mailoutbox)
     sent = len(mailoutbox)
 
-    flows.confirm_revert(revert_token_in(first), base_url=BASE_URL)
+    flows.confirm_revert(revert_token_in(first), password=PASSWORD, base_url=BASE_URL)
 
     assert [m.to for m in mailoutbox[sent:]] == [["mallory2@example.com"], ["alice@example.com"]]
 
@@ -246,7 +246,7 @@ def test_an_unproved_holder_does_not_block_the_revert(user, make_user, mailoutbo
     squatter = make_user("squatter", "Alice@example.com", verified=False)
     squatter_session = client_for(squatter)
 
-    response = Client().post(revert)
+    response = Client().post(revert, {"password": PASSWORD})
 
     assert response.status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
@@ -268,7 +268,7 @@ def test_a_holder_that_proved_the_address_still_blocks_with_a_support_pointer(
     revert = take_over(user, mailoutbox, client_for(user))
     make_user("bob", "alice@example.com", verified=True)
 
-    response = Client().post(revert)
+    response = Client().post(revert, {"password": PASSWORD})
 
     assert response.status_code == 409
     assert 'href="https://help.example.com/"' in response.text
@@ -282,7 +282,7 @@ def test_an_address_that_is_the_login_name_is_never_released(
     squatter = make_user("squatter", "alice@example.com", verified=False)
     monkeypatch.setattr(get_user_model(), "USERNAME_FIELD", "email_address")
 
-    response = Client().post(revert)
+    response = Client().post(revert, {"password": PASSWORD})
 
     assert response.status_code == 409
     assert email_of(reloaded(squatter)) == "alice@example.com"
@@ -391,7 +391,7 @@ def test_attacker_with_password_and_session_is_undone_by_the_revert(make_user, m
     revert = take_over(user, mailoutbox, intruder)
     assert email_of(reloaded(user)) == "mallory@example.com"
 
-    assert Client().post(revert).status_code == 200
+    assert Client().post(revert, {"password": PASSWORD}).status_code == 200
 
     assert email_of(reloaded(user)) == "alice@example.com"
     assert not is_logged_in(intruder)

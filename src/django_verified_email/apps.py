@@ -14,7 +14,9 @@ class VerifiedEmailConfig(AppConfig):
     def ready(self):
         # Imported for their side effects: registering system checks and the
         # receiver that re-reads settings under override_settings.
-        from . import checks, conf  # noqa: F401
+        from . import checks, conf, passwords  # noqa: F401
+
+        passwords.connect()
 
         load_task_delivery()
         setting_changed.connect(_load_task_delivery_on_change, dispatch_uid=__name__)

@@ -50,4 +50,9 @@ register_backend("celery", _enqueue)
 def complete_due_changes():
     """The periodic task: add it to Celery beat, every minute (docs/settings.md)."""
     run = complete_due(base_url=app_settings.BASE_URL)
-    return {"completed": run.completed, "cancelled": run.cancelled, "reminded": run.reminded}
+    return {
+        "completed": run.completed,
+        "cancelled": run.cancelled,
+        "reminded": run.reminded,
+        "reverted": run.reverted,
+    }

@@ -49,6 +49,9 @@ RECOVERY_COMPLETED_OLD = "recovery_completed_old"
 RECOVERY_CANCELLED = "recovery_cancelled"
 CHANGE_REVERTED_NEW = "change_reverted_new"
 CHANGE_REVERTED_OLD = "change_reverted_old"
+# A revert asked for without a password (flows/revert.py): it waits.
+CHANGE_REVERT_KEEP = "change_revert_keep"
+CHANGE_REVERT_SCHEDULED = "change_revert_scheduled"
 CHANGE_DENIED_OLD = "change_denied_old"
 CHANGE_DENIED_NEW = "change_denied_new"
 #: The code a user without a usable password re-authenticates with.
@@ -78,11 +81,24 @@ def _stop_link(user: Any, change: EmailChange) -> str:
     return reverse("verified_email:change-stop", kwargs={"token": token})
 
 
+def _keep_link(user: Any, change: EmailChange) -> str | None:
+    if change.revert_scheduled_at is None or change.reverted_at is not None:
+        return None  # kept or completed since: the link has no more use
+    token = tokens.make_keep_token(change)
+    return reverse("verified_email:change-keep", kwargs={"token": token})
+
+
 def _set_password_link(user: Any, change: EmailChange) -> str | None:
     # The token is signed against the password as it is now. Built late (a
     # worker), after the owner already chose a new password on the page, it
     # would set the password once more: no link then.
     if user.has_usable_password():
+        return None
+    # Only the mailbox vouches for a scheduled revert and for a recovery's
+    # stop, and a mailbox may have changed hands: the site's password reset
+    # (which reaches it once the account is back) is its way in, not a link
+    # that skips the reset's own checks.
+    if change.revert_scheduled_at is not None or change.old_email_lost:
         return None
     token = tokens.make_set_password_token(user)
     return reverse("verified_email:change-set-password", kwargs={"token": token})
@@ -231,6 +247,15 @@ KINDS: dict[str, Kind] = {
     # restored one gets a "set a new password" link.
     CHANGE_REVERTED_NEW: Kind(recipient=_to_discarded, due_in=Status.COMPLETED),
     CHANGE_REVERTED_OLD: Kind(recipient=_to_old, due_in=Status.COMPLETED, link=_set_password_link),
+    # A scheduled revert: the address it would take away may keep the
+    # change; the old one hears when the revert completes.
+    CHANGE_REVERT_KEEP: Kind(
+        recipient=_to_user,
+        due_in=Status.COMPLETED,
+        link=_keep_link,
+        link_max_age=_stop_link_max_age,
+    ),
+    CHANGE_REVERT_SCHEDULED: Kind(recipient=_to_old, due_in=Status.COMPLETED),
     # After a deny ("this wasn't me" at the old-address step).
     CHANGE_DENIED_OLD: Kind(recipient=_to_old, due_in=Status.DENIED, link=_set_password_link),
     CHANGE_DENIED_NEW: Kind(recipient=_to_new, due_in=Status.DENIED),
@@ -431,7 +456,11 @@ def _build(
         context["devices_kept"] = revokers.kept_names(change.devices_kept.split())
         if change.reverted_at is not None:
             context["reverted_at_text"] = request_context.when_text(change.reverted_at, user)
-        if change.completes_at is not None:
+        if change.revert_due_at is not None and change.reverted_at is None:
+            context["revert_due_at_text"] = request_context.when_text(change.revert_due_at, user)
+            left = (change.revert_due_at - timezone.now()).total_seconds()
+            context["completes_in"] = durations.in_words(max(1, left))
+        elif change.completes_at is not None:
             # A scheduled recovery: how long until it completes, in words.
             left = (change.completes_at - timezone.now()).total_seconds()
             context["completes_in"] = durations.in_words(max(1, left))

@@ -174,6 +174,13 @@ class LockedOut(VerifiedEmailError):
     detail = _("Too many wrong passwords.")
 
 
+class RevertPending(VerifiedEmailError):
+    code = "revert_pending"
+    detail = _(
+        "A change of your address is being undone. You can change it again once that is done."
+    )
+
+
 class Throttled(VerifiedEmailError):
     code = "throttled"
     detail = _("We sent you a link a moment ago.")

@@ -459,6 +459,12 @@ class EmailChange(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Set when the old address used its "this wasn't me" link on a completed change.
     reverted_at = models.DateTimeField(_("reverted at"), null=True, blank=True)
+    # A revert asked for without a password the account had (flows/revert.py):
+    # it waits until ``revert_due_at`` unless the new address keeps the
+    # change. Set on the completed change; not an open change. Cleared when
+    # the new address keeps it; left set once it completed (``reverted_at``).
+    revert_scheduled_at = models.DateTimeField(_("revert scheduled at"), null=True, blank=True)
+    revert_due_at = models.DateTimeField(_("revert due at"), null=True, blank=True)
     # Where the request that started the change came from, for the emails
     # that ask "was this me?" (request_context.py); blanked by the purge with
     # the addresses. A null browser means no context was recorded (a change
@@ -546,7 +552,7 @@ class EmailChange(models.Model):
             # changes that could hand out one address. Partial, so their size
             # is that of the open changes, not of the whole history; MariaDB
             # and MySQL have no partial indexes, and get plain ones on the
-            # addresses instead (migration 0011).
+            # addresses instead (migration 0013).
             models.Index(
                 Lower("new_email"),
                 name="verified_em_open_new_idx",
@@ -557,6 +563,8 @@ class EmailChange(models.Model):
                 name="verified_em_undoable_old_idx",
                 condition=models.Q(status="completed", reverted_at__isnull=True),
             ),
+            # And the scheduled reverts that are due.
+            models.Index(fields=["revert_due_at"], name="verified_em_revert_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -704,3 +712,38 @@ class CompleteDueRun(models.Model):
 
     def __str__(self) -> str:
         return f"complete_due at {self.finished_at}"
+
+
+class PasswordHash(models.Model):
+    """A password hash an account had, and until when: the revert's proof of ownership.
+
+    A revert with a password the account had from ``RECOVERY_DELAY`` before
+    the change was requested until it completed is immediate
+    (``passwords.py``): a taker who changed the password before asking can't
+    force the owner onto the slow path. Written on every real password change
+    (the hash it replaced) and when a change is requested (the hash then);
+    ``verified_email_purge`` deletes the rows no revert can need.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    password = models.CharField(_("password hash"), max_length=128)
+    # When it became the password, if known (the time the previous one was replaced).
+    current_from = models.DateTimeField(_("current from"), null=True, blank=True)
+    # The last time it was known to be the password.
+    current_until = models.DateTimeField(_("current until"))
+
+    class Meta:
+        verbose_name = _("earlier password")
+        verbose_name_plural = _("earlier passwords")
+        indexes = [
+            models.Index(fields=["user", "current_until"], name="verified_em_pw_user_until_idx"),
+            models.Index(fields=["current_until"], name="verified_em_pw_until_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"password of {self.user_id} until {self.current_until}"

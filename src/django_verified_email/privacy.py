@@ -27,6 +27,9 @@ EXPORTED_CHANGE_FIELDS = (
     "old_confirmed_at",
     "closed_at",
     "reverted_at",
+    # A revert asked for without a password waits (flows/revert.py).
+    "revert_scheduled_at",
+    "revert_due_at",
     # Where the request that started the change came from (request_context.py).
     "requested_ip",
     "requested_browser",

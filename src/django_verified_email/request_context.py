@@ -315,7 +315,8 @@ def refusal_for_email(change: Any, user: Any) -> EmailRequestContext | None:
     """
     if change is None or change.refused_browser is None:
         return None
-    when = change.reverted_at or change.closed_at
+    # A scheduled revert was asked for when it was scheduled, not when it completed.
+    when = change.revert_scheduled_at or change.reverted_at or change.closed_at
     if when is None:
         return None
     return _for_email(user, when, change.refused_ip, change.refused_browser, change.refused_os)

@@ -105,9 +105,14 @@ if task is not None:
 
 
 def _complete_due_changes():
-    """Complete the recoveries whose wait is over (``verified_email_complete_due``)."""
+    """Complete the recoveries and reverts whose wait is over (``verified_email_complete_due``)."""
     run = complete_due(base_url=app_settings.BASE_URL)
-    return {"completed": run.completed, "cancelled": run.cancelled, "reminded": run.reminded}
+    return {
+        "completed": run.completed,
+        "cancelled": run.cancelled,
+        "reminded": run.reminded,
+        "reverted": run.reverted,
+    }
 
 
 if task is not None:

@@ -38,6 +38,7 @@ CHANGE_SALT = "django_verified_email.change"
 REVERT_SALT = "django_verified_email.revert"
 SET_PASSWORD_SALT = "django_verified_email.set_password"
 STOP_SALT = "django_verified_email.stop"
+KEEP_SALT = "django_verified_email.keep"
 
 # A "stop this change" link lives as long as its recovery is pending, which
 # the flow checks on the row; this only keeps an ancient token from being
@@ -179,6 +180,18 @@ class StopLink:
     change_id: int
     user_id: PortableId
     #: Genuine, but older than ``STOP_MAX_AGE``.
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class KeepLink:
+    """What a "keep the change" link says: the change, its user, and which scheduled revert."""
+
+    change_id: int
+    user_id: PortableId
+    #: ``revert_scheduled_at`` as a timestamp: a later scheduling needs its own link.
+    scheduled: float
+    #: Genuine, but older than ``RECOVERY_DELAY``.
     expired: bool = False
 
 
@@ -356,6 +369,34 @@ def read_stop_token(token: object) -> StopLink:
     """Return what a "stop this change" link says, or raise ``BadToken``."""
     payload, expired = _read(token, STOP_SALT, {"c", "u"}, max_age=STOP_MAX_AGE)
     return StopLink(change_id=payload["c"], user_id=payload["u"], expired=expired)
+
+
+def make_keep_token(change: EmailChange) -> str:
+    """Sign the "keep the change" link the new address gets when a revert is scheduled.
+
+    One-time: it works while that scheduled revert waits (the change still
+    completed, not reverted, scheduled at the same time), for at most
+    ``RECOVERY_DELAY``.
+    """
+    assert change.revert_scheduled_at is not None
+    return _serializer(KEEP_SALT).dumps(
+        {
+            "c": change.pk,
+            "u": portable_id(change.user_id),
+            "s": change.revert_scheduled_at.timestamp(),
+        }
+    )
+
+
+def read_keep_token(token: object) -> KeepLink:
+    """Return what a "keep the change" link says, or raise ``BadToken``."""
+    max_age = app_settings.RECOVERY_DELAY or app_settings.LINK_MAX_AGE
+    payload, expired = _read(token, KEEP_SALT, {"c", "u", "s"}, max_age=max_age)
+    if not isinstance(payload["s"], (int, float)):
+        raise BadToken
+    return KeepLink(
+        change_id=payload["c"], user_id=payload["u"], scheduled=payload["s"], expired=expired
+    )
 
 
 def _is_canonical(token: str) -> bool:

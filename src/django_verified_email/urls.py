@@ -20,6 +20,7 @@ urlpatterns = [
     path("change/confirm/<str:token>/", views.change_confirm, name="change-confirm"),
     path("change/revert/<str:token>/", views.change_revert, name="change-revert"),
     path("change/stop/<str:token>/", views.change_stop, name="change-stop"),
+    path("change/keep/<str:token>/", views.change_keep, name="change-keep"),
     path(
         "change/set-password/<str:token>/",
         views.change_set_password,
@@ -33,6 +34,7 @@ urlpatterns = [
             ("change/confirm/<str:token>", "change-confirm"),
             ("change/revert/<str:token>", "change-revert"),
             ("change/stop/<str:token>", "change-stop"),
+            ("change/keep/<str:token>", "change-keep"),
             ("change/set-password/<str:token>", "change-set-password"),
         ]
     ),

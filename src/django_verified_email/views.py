@@ -12,7 +12,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
 from django.shortcuts import redirect, render, resolve_url
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
@@ -36,6 +36,7 @@ from .exceptions import (
     VerifiedEmailError,
 )
 from .forms import ChangeEmailForm
+from .passwords import delay as revert_wait
 from .tokens import Step
 from .web import link_base
 
@@ -741,23 +742,65 @@ def change_cancel(request):
     return redirect("verified_email:status")
 
 
+# The password stays out of error reports, as on Django's own pages.
+@sensitive_post_parameters("password")
 @token_page
-# Its answer shows the new-password form: never framed (see change()).
+# Its answer shows the new-password form, and it takes a password: never framed (see change()).
 @xframe_options_deny
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_revert(request, token):
+    """The "this wasn't me" link of a completed change: GET shows, POST undoes or schedules.
+
+    With a password the account had (field ``password``) the change is undone
+    at once and the new-password form follows; without one the revert is
+    scheduled and the page says when, and points to the site's password reset.
+    """
     try:
         if request.method != "POST":
             change = flows.check_revert(token)
-            return render(request, "verified_email/change_revert.html", {"change": change})
-        change, password_token = web.confirm_revert(request, token)
+            return render(
+                request,
+                "verified_email/change_revert.html",
+                {
+                    "change": change,
+                    "revert_delay": durations.in_words(revert_wait().total_seconds()),
+                },
+            )
+        change, password_token = web.confirm_revert(
+            request, token, request.POST.get("password") or None
+        )
     except VerifiedEmailError as error:
         return error_page(request, error, flow="revert")
+    if password_token is None:
+        return render(
+            request,
+            "verified_email/change_revert_scheduled.html",
+            {
+                "change": change,
+                "revert_due_at": change.revert_due_at,
+                **_password_reset_context(),
+            },
+        )
     return _taken_back_page(request, "verified_email/change_reverted.html", change, password_token)
 
 
+def _password_reset_context():
+    """Where the holder of a mailbox goes for a new password: the site's reset, or support."""
+    try:
+        reset_url = reverse("password_reset")
+    except NoReverseMatch:
+        reset_url = None
+    return {"password_reset_url": reset_url, "support_url": emails.support_url()}
+
+
 def _taken_back_page(request, template, change, password_token):
-    """The answer to a revert or a deny: what happened, and the form for a new password."""
+    """The answer to a revert or a deny: what happened, and the form for a new password.
+
+    Without ``password_token`` (a recovery's stop) the page points to the
+    site's password reset instead of a form.
+    """
+    if password_token is None:
+        return render(request, template, {"change": change, **_password_reset_context()})
     return render(
         request,
         template,
@@ -811,10 +854,25 @@ def change_stop(request, token):
         if request.method != "POST":
             change = flows.check_stop(token)
             return render(request, "verified_email/change_stop.html", {"change": change})
-        change, password_token = web.confirm_stop(request, token)
+        change = web.confirm_stop(request, token)
     except VerifiedEmailError as error:
         return error_page(request, error, flow="stop")
-    return _taken_back_page(request, "verified_email/change_denied.html", change, password_token)
+    # No new-password form: a lost mailbox may have changed hands (N1).
+    return _taken_back_page(request, "verified_email/change_denied.html", change, None)
+
+
+@token_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def change_keep(request, token):
+    """The new address's "keep the change" link of a scheduled revert: GET shows, POST keeps."""
+    try:
+        if request.method != "POST":
+            change = flows.check_keep(token)
+            return render(request, "verified_email/change_keep.html", {"change": change})
+        change = flows.confirm_keep(token)
+    except VerifiedEmailError as error:
+        return error_page(request, error, flow="keep")
+    return render(request, "verified_email/change_kept.html", {"change": change})
 
 
 @token_page

@@ -26,6 +26,7 @@ from .exceptions import (
     LockedOut,
     NoEmail,
     NoPendingChange,
+    RevertPending,
     SecondFactorRequired,
     Throttled,
     VerifiedEmailError,
@@ -42,6 +43,7 @@ HTTP_STATUS: dict[type[VerifiedEmailError], int] = {
     AlreadyVerified: 409,
     NoEmail: 409,
     EmailTakenMeanwhile: 409,
+    RevertPending: 409,
     LockedOut: 429,
     Throttled: 429,
     NoPendingChange: 404,
@@ -203,15 +205,22 @@ def _confirm_and_renew(
     return confirm(renew)
 
 
-def confirm_revert(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
+def confirm_revert(
+    request: HttpRequest, token: object, password: object = None
+) -> tuple[EmailChange, str | None]:
     """Use a "this wasn't me" link for a front end; return the change and a password token.
 
-    Every session of the account ends (the flow moved the session epoch),
-    and the request's own session too when it is logged in as the account
-    (``sessions.end_this_session``). The token
-    sets a new password (``flows.confirm_set_password``).
+    With a password that proves the owner (``flows.confirm_revert``) the
+    revert is immediate: every session of the account ends (the flow moved
+    the session epoch), and the request's own session too when it is logged
+    in as the account (``sessions.end_this_session``); the token sets a new
+    password (``flows.confirm_set_password``). Without one the revert is
+    scheduled (``change.reverted_at`` is None): nothing ends, and the token
+    is None (the mailbox alone gets no new password: the site's reset).
     """
-    change = _done_even_if_unsent(flows.confirm_revert, token, request)
+    change = _done_even_if_unsent(flows.confirm_revert, token, request, password=password)
+    if change.reverted_at is None:
+        return change, None
     sessions.end_this_session(request, change.user)
     return change, flows.set_password_token(change.user)
 
@@ -223,22 +232,28 @@ def confirm_deny(request: HttpRequest, token: object) -> tuple[EmailChange, str]
     return change, flows.set_password_token(change.user)
 
 
-def confirm_stop(request: HttpRequest, token: object) -> tuple[EmailChange, str]:
-    """Use a recovery's "stop this change" link for a front end: a deny, answered as one."""
+def confirm_stop(request: HttpRequest, token: object) -> EmailChange:
+    """Use a recovery's "stop this change" link for a front end: a deny, answered as one.
+
+    But with no "set a new password" token: the old mailbox may be a
+    recycled address by now, so its holder gets the site's password reset.
+    """
     change = _done_even_if_unsent(flows.confirm_stop, token, request)
     sessions.end_this_session(request, change.user)
-    return change, flows.set_password_token(change.user)
+    return change
 
 
 def _done_even_if_unsent(
-    confirm: Callable[..., EmailChange], token: object, request: HttpRequest
+    confirm: Callable[..., EmailChange], token: object, request: HttpRequest, **options: Any
 ) -> EmailChange:
     # A revert or deny that committed but whose notices failed is still
     # answered as done: the person on the page needs the new-password form
     # more than the news that a mail server is down (the failure is logged).
     # Its context goes to the emails that ask "was this me?".
     try:
-        return confirm(token, base_url=link_base(request), context=request_context(request))
+        return confirm(
+            token, base_url=link_base(request), context=request_context(request), **options
+        )
     except DeliveryFailed as error:
         if error.change is None:
             raise

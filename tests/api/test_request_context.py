@@ -77,7 +77,12 @@ def test_the_api_revert_captures_the_refusals_context(user, mailoutbox, settings
     sent = len(mailoutbox)
 
     with later(3600):
-        response = call(Client(), "change-revert", {"token": revert_token_in(notice)}, **REFUSER)
+        response = call(
+            Client(),
+            "change-revert",
+            {"token": revert_token_in(notice), "password": PASSWORD},
+            **REFUSER,
+        )
 
     assert response.status_code == 200, response.content
     assert refused_context(EmailChange.objects.get()) == ("198.51.100.7", "Chrome", "Windows")

@@ -95,7 +95,7 @@ def test_revert_through_the_api(user, revert_token, mailoutbox):
     intruder = client_for(reloaded(user))
     sent = len(mailoutbox)
 
-    response = call(Client(), "change-revert", {"token": revert_token})
+    response = call(Client(), "change-revert", {"token": revert_token, "password": PASSWORD})
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -106,23 +106,38 @@ def test_revert_through_the_api(user, revert_token, mailoutbox):
     assert not is_logged_in(intruder)
     assert not can_log_in(user)
     assert [m.to for m in mailoutbox[sent:]] == [["mallory@example.com"], ["alice@example.com"]]
-    assert_error(call(Client(), "change-revert", {"token": revert_token}), 400, "invalid_token")
+    assert_error(
+        call(Client(), "change-revert", {"token": revert_token, "password": PASSWORD}),
+        400,
+        "invalid_token",
+    )
 
 
 def test_revert_blocked_by_a_verified_holder_is_a_conflict(user, revert_token, make_user):
     make_user("bob", "alice@example.com", verified=True)
-    assert_error(call(Client(), "change-revert", {"token": revert_token}), 409, "email_taken")
+    assert_error(
+        call(Client(), "change-revert", {"token": revert_token, "password": PASSWORD}),
+        409,
+        "email_taken",
+    )
 
 
 def test_revert_takes_the_address_from_an_unproved_holder(user, revert_token, make_user):
     squatter = make_user("squatter", "alice@example.com", verified=False)
-    assert call(Client(), "change-revert", {"token": revert_token}).status_code == 200
+    assert (
+        call(Client(), "change-revert", {"token": revert_token, "password": PASSWORD}).status_code
+        == 200
+    )
     assert email_of(reloaded(squatter)) == ""
 
 
 def test_revert_expired_is_expired(user, revert_token):
     with later(604800 + 1):
-        assert_error(call(Client(), "change-revert", {"token": revert_token}), 410, "expired_token")
+        assert_error(
+            call(Client(), "change-revert", {"token": revert_token, "password": PASSWORD}),
+            410,
+            "expired_token",
+        )
 
 
 def test_set_password_refusals(settings, user, old_token):

@@ -141,7 +141,7 @@ def test_a_revert_and_a_new_request_at_once(alice, mailoutbox, round_):
     alice = reloaded(alice)
 
     results = run_at_once(
-        lambda: Client().post(f"/account/email/change/revert/{revert}/"),
+        lambda: Client().post(f"/account/email/change/revert/{revert}/", {"password": PASSWORD}),
         post_change(alice, "third@example.com"),
     )
 

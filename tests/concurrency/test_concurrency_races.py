@@ -127,7 +127,7 @@ def test_a_revert_and_a_change_racing_for_one_address_never_share_it(
     carol_token = token_in(mailoutbox[-1])
 
     results = run_at_once(
-        lambda: flows.revert_change(revert_token, base_url="http://testserver"),
+        lambda: flows.revert_change(revert_token, password=PASSWORD, base_url="http://testserver"),
         lambda: flows.confirm_change(carol_token, base_url="http://testserver"),
     )
 

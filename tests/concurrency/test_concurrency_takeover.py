@@ -47,8 +47,8 @@ def test_two_reverts_to_one_address_at_once_only_one_wins(make_user, mailoutbox,
     monkeypatch.setattr(flows._common, "taken_by_other", slow)
 
     results = run_at_once(
-        lambda: flows.confirm_revert(x_revert, base_url=BASE),
-        lambda: flows.confirm_revert(y_revert, base_url=BASE),
+        lambda: flows.confirm_revert(x_revert, password=PASSWORD, base_url=BASE),
+        lambda: flows.confirm_revert(y_revert, password=PASSWORD, base_url=BASE),
     )
 
     assert sorted(kind for kind, _ in results) == ["error", "ok"], results
@@ -81,7 +81,7 @@ def test_a_change_request_racing_the_revert_never_outlives_it(make_user, mailout
     monkeypatch.setattr(flows._common, "reauthenticate", late_reauthenticate)
 
     results = run_at_once(
-        lambda: flows.confirm_revert(revert, base_url=BASE),
+        lambda: flows.confirm_revert(revert, password=PASSWORD, base_url=BASE),
         lambda: flows.request_change(
             intruder_view, "mallory2@example.com", PASSWORD, base_url=BASE
         ),

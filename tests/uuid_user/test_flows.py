@@ -17,6 +17,7 @@ from django_verified_email import flows, tokens
 from django_verified_email.exceptions import InvalidToken
 from django_verified_email.models import EmailChange
 from tests.helpers import (
+    PASSWORD,
     REVERT_PAGE,
     client_for,
     email_of,
@@ -79,7 +80,7 @@ def test_dual_link_change_end_to_end_then_revert(user, mailoutbox):
     revert_path = path_of(revert_link)
     assert tokens.read_revert_token(token_of(revert_path)).user_id == str(user.pk)
     assert Client().get(revert_path).status_code == 200
-    assert Client().post(revert_path).status_code == 200
+    assert Client().post(revert_path, {"password": PASSWORD}).status_code == 200
     assert email_of(reloaded(user)) == "alice@example.com"
     assert EmailChange.objects.get().reverted_at is not None
 

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from .serializers import (
     ChangeRequestSerializer,
     ConfirmSerializer,
+    RevertSerializer,
     SetPasswordSerializer,
     StatusSerializer,
     TokenSerializer,
@@ -65,6 +66,30 @@ class RefusedSerializer(serializers.Serializer):
         ref_name = "VerifiedEmailRefused"
 
 
+class StoppedSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`denied`.")
+
+    class Meta:
+        ref_name = "VerifiedEmailStopped"
+
+
+class RevertScheduledSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`revert_scheduled`.")
+    completes_at = serializers.DateTimeField(
+        help_text="When the revert completes, unless the new address keeps the change."
+    )
+
+    class Meta:
+        ref_name = "VerifiedEmailRevertScheduled"
+
+
+class RevertCancelledSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`revert_cancelled`.")
+
+    class Meta:
+        ref_name = "VerifiedEmailRevertCancelled"
+
+
 class RevertedSerializer(RefusedSerializer):
     status = serializers.CharField(help_text="`reverted`.")
     email = serializers.CharField(help_text="The restored address.")
@@ -107,6 +132,7 @@ def _endpoint(
     success: tuple[int, Any, str],
     errors: dict[int, str],
     request: Any = None,
+    also: tuple[int, Any, str] | None = None,
 ) -> Any:
     """A class decorator describing a view's one method, or nothing without drf-spectacular."""
     try:
@@ -115,6 +141,9 @@ def _endpoint(
         return lambda view: view
     code, body, description = success
     responses = {code: OpenApiResponse(body, description=description)}
+    if also is not None:
+        # A second success answer (a revert scheduled instead of done).
+        responses[also[0]] = OpenApiResponse(also[1], description=also[2])
     for status, text in sorted(errors.items()):
         responses[status] = OpenApiResponse(ErrorSerializer, description=text)
     describe = extend_schema(
@@ -166,6 +195,7 @@ change = _endpoint(
             "Not logged in (session authentication), the CSRF check failed, or the user has "
             "a second factor that the request neither passed nor sent (otp)."
         ),
+        409: "A revert of an earlier change is scheduled.",
         410: "The re-authentication code no longer works; ask for a new one.",
         429: "Locked out after too many wrong passwords, or a link was sent a moment ago.",
         **SENDS_MAIL,
@@ -223,7 +253,7 @@ change_deny = _endpoint(
 change_stop = _endpoint(
     "stopEmailRecovery",
     "The old address stops a recovery",
-    (200, RefusedSerializer, "The recovery is stopped."),
+    (200, StoppedSerializer, "The recovery is stopped."),
     {**BAD_TOKEN, **HOST_THROTTLE},
     request=TokenSerializer,
 )
@@ -236,6 +266,14 @@ change_revert = _endpoint(
         409: "An account that proved the old address holds it; only support can help.",
         **HOST_THROTTLE,
     },
+    request=RevertSerializer,
+    also=(202, RevertScheduledSerializer, "No password of the account: the revert waits."),
+)
+change_keep = _endpoint(
+    "keepEmailChange",
+    "The new address keeps a change whose revert is scheduled",
+    (200, RevertCancelledSerializer, "The scheduled revert is cancelled."),
+    {**BAD_TOKEN, **HOST_THROTTLE},
     request=TokenSerializer,
 )
 set_password = _endpoint(

@@ -58,6 +58,17 @@ class TokenSerializer(RequestSerializer):
         ref_name = "VerifiedEmailToken"
 
 
+class RevertSerializer(TokenSerializer):
+    """A revert: the link's token, and optionally a password the account had."""
+
+    # Left out or blank: no password, so the revert is scheduled.
+    password = StringField(allow_blank=True, required=False)
+
+    class Meta:
+        # Schema component names (drf-spectacular) clear of other apps' (djoser's).
+        ref_name = "VerifiedEmailRevert"
+
+
 class SetPasswordSerializer(TokenSerializer):
     # Blank reaches the flow, which answers invalid_password like any refused one.
     new_password = StringField(allow_blank=True)

@@ -16,5 +16,6 @@ urlpatterns = [
     path("change/stop/", views.ChangeStopView.as_view(), name="change-stop"),
     path("change/deny/", views.ChangeDenyView.as_view(), name="change-deny"),
     path("change/revert/", views.ChangeRevertView.as_view(), name="change-revert"),
+    path("change/keep/", views.ChangeKeepView.as_view(), name="change-keep"),
     path("change/set-password/", views.SetPasswordView.as_view(), name="change-set-password"),
 ]

@@ -26,6 +26,7 @@ from .parsers import SmallJSONParser
 from .serializers import (
     ChangeRequestSerializer,
     ConfirmSerializer,
+    RevertSerializer,
     SetPasswordSerializer,
     StatusSerializer,
     TokenSerializer,
@@ -226,24 +227,55 @@ class ChangeDenyView(TokenAPIView):
 
 @schema.change_stop
 class ChangeStopView(TokenAPIView):
-    """The old address stops a recovery: ``{"token"}`` of its "stop this change" link."""
+    """The old address stops a recovery: ``{"token"}`` of its "stop this change" link.
+
+    No "set a new password" token: the mailbox's holder uses the site's
+    password reset (the mailbox may have changed hands).
+    """
 
     def post(self, request):
         body = TokenSerializer.read(request.data)
-        change, password_token = web.confirm_stop(self.django_request, body["token"])
-        return Response({"status": change.status, "password_token": password_token})
+        change = web.confirm_stop(self.django_request, body["token"])
+        return Response({"status": change.status})
 
 
 @schema.change_revert
 class ChangeRevertView(TokenAPIView):
-    """The "this wasn't me" link of a completed change: ``{"token"}`` of the notice's link."""
+    """The "this wasn't me" link of a completed change: ``{"token", "password"}``.
+
+    With a password the account had, the change is undone at once; without
+    one (or a wrong one) the revert is scheduled (202).
+    """
+
+    # The body carries the password: keep it out of error reports.
+    @method_decorator(sensitive_variables())
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
 
     def post(self, request):
-        body = TokenSerializer.read(request.data)
-        change, password_token = web.confirm_revert(self.django_request, body["token"])
+        body = RevertSerializer.read(request.data)
+        change, password_token = web.confirm_revert(
+            self.django_request, body["token"], body.get("password") or None
+        )
+        if password_token is None:
+            assert change.revert_due_at is not None
+            return Response(
+                {"status": "revert_scheduled", "completes_at": change.revert_due_at},
+                status=status.HTTP_202_ACCEPTED,
+            )
         return Response(
             {"status": "reverted", "email": change.old_email, "password_token": password_token}
         )
+
+
+@schema.change_keep
+class ChangeKeepView(TokenAPIView):
+    """The new address keeps a change whose revert is scheduled: ``{"token"}`` of its link."""
+
+    def post(self, request):
+        body = TokenSerializer.read(request.data)
+        flows.confirm_keep(body["token"])
+        return Response({"status": "revert_cancelled"})
 
 
 @schema.set_password

@@ -39,7 +39,7 @@ from .recovery import (
     complete_scheduled,
     confirm_stop,
 )
-from .revert import check_revert, confirm_revert
+from .revert import check_keep, check_revert, complete_due_reverts, confirm_keep, confirm_revert
 from .takeover import (
     check_set_password,
     confirm_set_password,
@@ -61,17 +61,20 @@ __all__ = [
     "change_lock",
     "check_change",
     "check_deny",
+    "check_keep",
     "check_revert",
     "check_set_password",
     "check_stop",
     "check_verification",
     "complete_by_staff",
     "complete_due",
+    "complete_due_reverts",
     "complete_if_due",
     "complete_scheduled",
     "confirm_change",
     "confirm_change_by_code",
     "confirm_deny",
+    "confirm_keep",
     "confirm_revert",
     "confirm_set_password",
     "confirm_stop",

@@ -16,7 +16,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import addresses, emails, signals, throttle, tokens
+from .. import addresses, emails, passwords, signals, throttle, tokens
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox
 from ..exceptions import (
@@ -27,6 +27,7 @@ from ..exceptions import (
     InvalidToken,
     LockedOut,
     NoPendingChange,
+    RevertPending,
     SameEmail,
     Throttled,
     VerifiedEmailError,
@@ -106,6 +107,8 @@ def request_change(
                 second_factor=second_factor,
                 base_url=base_url,
             )
+            # The password of this moment proves the owner in a revert.
+            passwords.remember(locked, now)
             _queue_first_step(outbox, change, base_url, taken=locked.verified_email_address_taken)
             outbox.signal(signals.email_change_requested, user=locked, change=change)
     return change
@@ -268,14 +271,24 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     reverted_at = None
     user.verified_email_has_pending_change = False
     # The pending change (at most one) and the reverts still locking changes.
+    # And a scheduled revert: the account is on its way back to the old address.
     changes = EmailChange.objects.filter(user_id=user_id).filter(
-        Q(status__in=EmailChange.PENDING_STATUSES) | Q(reverted_at__gt=now - window)
+        Q(status__in=EmailChange.PENDING_STATUSES)
+        | Q(reverted_at__gt=now - window)
+        | Q(revert_due_at__isnull=False, reverted_at__isnull=True)
     )
-    for status, reverted in changes.values_list("status", "reverted_at"):
+    revert_pending = False
+    for status, reverted, revert_due in changes.values_list(
+        "status", "reverted_at", "revert_due_at"
+    ):
         if status in EmailChange.PENDING_STATUSES:
             user.verified_email_has_pending_change = True
         if reverted is not None and reverted > now - window:
             reverted_at = max(reverted, reverted_at or reverted)
+        if revert_due is not None and reverted is None:
+            revert_pending = True
+    if revert_pending:
+        raise RevertPending
     if reverted_at is not None:
         raise _revert_lock(reverted_at, window, now)
     user.verified_email_address_taken = _common.taken_by_other(user, new_email)

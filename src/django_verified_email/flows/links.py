@@ -162,6 +162,17 @@ def _load_completed(link: tokens.RevertLink, lock: bool) -> Opened | None:
     return None if change is None else Opened(change.user, change)
 
 
+def _load_kept(link: tokens.KeepLink, lock: bool) -> Opened | None:
+    change: EmailChange | None
+    if lock:
+        change = EmailChange.objects.lock_with_user(link.change_id)
+    else:
+        change = change_with_user(link.change_id)
+    if change is None or change.user is None:
+        return None
+    return Opened(change.user, change)
+
+
 def _load_recovery(link: tokens.StopLink, lock: bool) -> Opened | None:
     change: EmailChange | None
     if lock:
@@ -193,7 +204,7 @@ def _fingerprint_fits(*, with_verified_state: bool) -> Callable[[Any, Opened], b
     return fits
 
 
-def _same_user(link: tokens.RevertLink | tokens.StopLink, opened: Opened) -> bool:
+def _same_user(link: tokens.RevertLink | tokens.StopLink | tokens.KeepLink, opened: Opened) -> bool:
     assert opened.change is not None
     return tokens.same_id(link.user_id, opened.change.user_id)
 
@@ -251,6 +262,30 @@ def _address_still_set_by_changes_since(link: tokens.RevertLink, opened: Opened)
     latest = EmailChange.objects.completed_since(change).order_by("-pk").first()
     return latest is not None and addresses.same_address(
         addresses.of_user(opened.user), latest.new_email
+    )
+
+
+def _revert_waiting(link: tokens.KeepLink, opened: Opened) -> bool:
+    change = opened.change
+    assert change is not None
+    return (
+        change.status == Status.COMPLETED
+        and change.reverted_at is None
+        and change.revert_scheduled_at is not None
+        and change.revert_scheduled_at.timestamp() == link.scheduled
+    )
+
+
+def revertible(change: EmailChange) -> bool:
+    """Return whether a revert link of the (loaded) ``change`` would still be honoured.
+
+    The checks of ``REVERT`` that read rows, for a revert that was scheduled
+    by the link and completes later.
+    """
+    opened = Opened(change.user, change)
+    link = tokens.RevertLink(change_id=change.pk, user_id=tokens.portable_id(change.user_id))
+    return all(
+        check(link, opened) for check in (_not_undone, _active, _address_still_set_by_changes_since)
     )
 
 
@@ -345,6 +380,17 @@ STOP = LinkKind(
         "the account no longer has the old address",
         _same_old_address,
     ),
+)
+
+#: The new address's "keep the change" link, sent when a revert is scheduled.
+KEEP = LinkKind(
+    name="keep",
+    read=tokens.read_keep_token,
+    link_type=tokens.KeepLink,
+    load=_load_kept,
+    missing="no such change",
+    belongs=("for another account", _same_user),
+    waiting=("no revert of it is waiting", _revert_waiting),
 )
 
 #: The one-time "set a new password" link given after a revert or a deny.

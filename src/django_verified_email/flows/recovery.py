@@ -50,7 +50,7 @@ from ..exceptions import (
 )
 from ..models import CompleteDueRun, EmailChange, VerifiedUser
 from ..request_context import RequestContext
-from . import _common, deny, links, notices, takeover
+from . import _common, deny, links, notices, revert, takeover
 
 logger = logging.getLogger("django_verified_email")
 
@@ -170,6 +170,8 @@ class DueRun:
     renoticed: int = 0
     #: Changes whose owed access revokers all succeeded this time.
     revoked: int = 0
+    #: Scheduled reverts (a revert asked for without a password) completed.
+    reverted: int = 0
 
 
 def due_changes(now: datetime):
@@ -197,7 +199,7 @@ def complete_due(
     database: str | None = None,
     progress: Callable[[DueRun], None] | None = None,
 ) -> DueRun:
-    """Complete every recovery whose wait is over, and send the reminders due.
+    """Complete every recovery and every scheduled revert whose wait is over; send the reminders.
 
     Safe to run from cron every minute, and from several machines at once:
     each change is completed in its own transaction, under the lock of its
@@ -237,6 +239,7 @@ def complete_due(
                 run.skipped += 1
             if progress is not None:
                 progress(run)
+    run.reverted = revert.complete_due_reverts(batch_size=batch_size, base_url=base_url)
     run.reminded = send_reminders(batch_size=batch_size, base_url=base_url, database=database)
     _record_run(timezone.now())
     return run

@@ -79,5 +79,7 @@ class Command(BaseCommand):
             f"Completed {run.completed}, cancelled {run.cancelled}, left {run.skipped} for "
             f"the next run; sent {run.reminded} reminder(s) and {run.renoticed} owed notice(s)."
         )
+        if run.reverted:
+            self.stdout.write(f"Completed {run.reverted} scheduled revert(s).")
         if run.revoked:
             self.stdout.write(f"Ran the owed access revokers of {run.revoked} change(s).")

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from django_verified_email import codes, flows
+from django_verified_email import codes, flows, passwords
 from django_verified_email.conf import app_settings
 from django_verified_email.flows.notices import owed_notices
 from django_verified_email.management.database import add_database_argument, database_alias
@@ -164,6 +164,11 @@ class Command(BaseCommand):
         if counters:
             self.stdout.write(f"Deleted {counters} expired re-authentication counter(s).")
         self._delete_codes(now, database, batch_size)
+        hashes, _ = delete_in_batches(
+            passwords.purgeable(now), database=database, batch_size=batch_size
+        )
+        if hashes:
+            self.stdout.write(f"Deleted {hashes} earlier password hash(es) no revert needs.")
         self._send_owed_notices(database)
 
     def _scrub(self, now, database, batch_size):
