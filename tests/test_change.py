@@ -11,8 +11,8 @@ from django.test import Client
 
 from django_verified_email import flows, signals
 from django_verified_email.exceptions import WrongPassword
-from django_verified_email.flows import change as change_flow
 from django_verified_email.models import EmailChange, ReauthAttempts
+from django_verified_email.stores import get_store
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -882,13 +882,14 @@ def test_the_password_is_checked_with_the_users_hasher(logged_in, user):
 def test_an_account_deleted_during_its_request_is_refused_cleanly(user, monkeypatch, mailoutbox):
     # Deleted between the password check and the lock: the password opens
     # nothing any more, and nothing is written or sent.
-    locking = change_flow.lock_user
+    store = get_store()
+    locking = store.lock_user
 
     def deleted_first(pk):
         get_user_model()._default_manager.filter(pk=pk).delete()
         return locking(pk)
 
-    monkeypatch.setattr(change_flow, "lock_user", deleted_first)
+    monkeypatch.setattr(store, "lock_user", deleted_first)
 
     with pytest.raises(WrongPassword):
         flows.request_change(user, "new@example.com", PASSWORD, base_url=BASE_URL)
