@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+
+from django.db.models import QuerySet
 
 from ..models import VerifiedEmailMixin, VerifiedUser
 
@@ -105,6 +108,24 @@ class AddressStore(Protocol):
         Return each released account with the address it had. Raise
         ``EmailTakenMeanwhile`` when the database refuses.
         """
+        ...
+
+    # For the adoption and audit commands (``adoption``), never the flows.
+
+    def never_verified(self, using: str | None = None) -> QuerySet[Any]:
+        """The users this store never marked verified, as a queryset of the user model."""
+        ...
+
+    def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
+        """Mark the ``(pk, address)`` rows verified, as of ``when``; return how many."""
+        ...
+
+    def drifted(self, using: str | None = None) -> Iterator[tuple[Any, str]]:
+        """Yield ``(pk, address)`` of users marked verified for an address they no longer have."""
+        ...
+
+    def unverify(self, pks: list[Any], using: str | None = None) -> int:
+        """Clear the verified state of the users ``pks``; return how many were cleared."""
         ...
 
 

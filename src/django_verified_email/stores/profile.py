@@ -15,12 +15,14 @@ user at adoption by ``verified_email_sync_profiles``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 
 from .. import addresses, models
 from ..conf import app_settings
@@ -172,6 +174,53 @@ class ProfileStore:
                 raise EmailTakenMeanwhile from None
             released.append((holder, had))
         return released
+
+    def never_verified(self, using: str | None = None) -> QuerySet[Any]:
+        # A row with a date was verified once: the app cleared it since, and
+        # trusting it again would undo that.
+        verified_once = VerifiedEmailProfile.objects.filter(
+            user_id=OuterRef("pk"), verified_at__isnull=False
+        )
+        return get_user_model()._default_manager.using(using).filter(~Exists(verified_once))
+
+    def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
+        profiles = VerifiedEmailProfile.objects.using(using)
+        existing = set(
+            profiles.filter(user_id__in=[pk for pk, _ in rows]).values_list("user_id", flat=True)
+        )
+        new = [
+            VerifiedEmailProfile(user_id=pk, verified_address=key(address), verified_at=when)
+            for pk, address in rows
+            if pk not in existing
+        ]
+        profiles.bulk_create(new)
+        updated = 0
+        for pk, address in rows:
+            if pk in existing:
+                updated += profiles.filter(user_id=pk, verified_at__isnull=True).update(
+                    verified_address=key(address), verified_at=when
+                )
+        return len(new) + updated
+
+    def drifted(self, using: str | None = None) -> Iterator[tuple[Any, str]]:
+        field = get_user_model().get_email_field_name()
+        rows = (
+            VerifiedEmailProfile.objects.using(using)
+            .filter(verified_address__isnull=False)
+            .order_by("pk")
+            .values_list("user_id", "verified_address", f"user__{field}")
+            .iterator(chunk_size=2000)
+        )
+        for pk, verified, address in rows:
+            if verified != key(address or ""):
+                yield pk, address or ""
+
+    def unverify(self, pks: list[Any], using: str | None = None) -> int:
+        return (
+            VerifiedEmailProfile.objects.using(using)
+            .filter(user_id__in=pks)
+            .update(verified_address=None, verified_at=None)
+        )
 
 
 def unverify(user: VerifiedUser, *, end_sessions: bool) -> None:

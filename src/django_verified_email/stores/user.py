@@ -6,11 +6,13 @@ same UPDATE that writes the address or the password.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from .. import addresses, models
 from ..exceptions import EmailTakenMeanwhile
@@ -128,3 +130,36 @@ class UserStore:
                 raise EmailTakenMeanwhile from None
             released.append((holder, had))
         return released
+
+    def never_verified(self, using: str | None = None) -> QuerySet[Any]:
+        # email_verified_at too: a user whose flag was cleared since (an
+        # address set in the admin) has it cleared as well, but one verified
+        # through the app has both set, and neither is ever overwritten here.
+        return (
+            get_user_model()
+            ._default_manager.using(using)
+            .filter(is_email_verified=False, email_verified_at__isnull=True)
+        )
+
+    def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
+        # update(): the address does not change, so the mixin's save logic
+        # has nothing to clear, and no signal is sent (nothing was proved).
+        return (
+            self.never_verified(using)
+            .filter(pk__in=[pk for pk, _ in rows])
+            .update(is_email_verified=True, email_verified_at=when)
+        )
+
+    def drifted(self, using: str | None = None) -> Iterator[tuple[Any, str]]:
+        # The flag lives beside the address it is about: save() and the
+        # queryset mixin clear it with the address, and nothing records
+        # which address it was set for, so there is nothing to compare.
+        return iter(())
+
+    def unverify(self, pks: list[Any], using: str | None = None) -> int:
+        return (
+            get_user_model()
+            ._default_manager.using(using)
+            .filter(pk__in=pks)
+            .update(is_email_verified=False, email_verified_at=None)
+        )
