@@ -19,7 +19,7 @@ from pathlib import Path
 import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -374,6 +374,29 @@ def example_manage(*args, env, timeout=300):
 def verified_at(user):
     """When the user's address was verified, as the address store says (None if not)."""
     return get_store().verified_at(user)
+
+
+def move_counter(user, *, end_sessions):
+    """Move the user's security counter through the address store, as a flow does."""
+    with transaction.atomic():
+        locked = get_store().lock_user(user.pk)
+        get_store().move_security_counter(locked, end_sessions=end_sessions)
+
+
+def mark_verified_at(user, when):
+    """Mark the user's address verified as of ``when``, through the address store."""
+    with transaction.atomic():
+        assert get_store().mark_verified(get_store().lock_user(user.pk), when)
+
+
+def save_verified(user):
+    """Save the user, its (new) address marked verified, as a data import would."""
+    if keeps_own_state(type(user)):
+        user.mark_email_verified()
+        user.save()
+    else:
+        user.save()
+        mark_verified_at(user, timezone.now())
 
 
 def security_counter(user):

@@ -25,6 +25,7 @@ from tests.helpers import (
     no_cooldown,
     reloaded,
     request_change,
+    save_verified,
     url,
 )
 
@@ -530,8 +531,7 @@ def test_the_old_address_link_goes_to_the_address_the_account_has_under_the_lock
     stale = reloaded(user)
     moved = reloaded(user)
     moved.email_address = "moved@example.com"
-    moved.mark_email_verified()
-    moved.save()
+    save_verified(moved)
 
     change = flows.request_change(stale, "new@example.com", PASSWORD, base_url=BASE_URL)
 

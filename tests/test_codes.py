@@ -25,6 +25,7 @@ from tests.helpers import (
     no_cooldown,
     reloaded,
     request_change,
+    save_verified,
     send_verification,
     token_in,
     url,
@@ -575,8 +576,7 @@ def test_a_replaced_code_keeps_the_old_digest(settings_no_cooldown, user, mailou
 
 def test_a_verification_code_is_not_made_once_verified(unverified, mailoutbox):
     verified = reloaded(unverified)
-    verified.mark_email_verified()
-    verified.save()
+    save_verified(verified)
 
     assert codes.issue(codes.VERIFY, unverified) is None
     assert not OneTimeCode.objects.exists()

@@ -35,6 +35,7 @@ from tests.helpers import (
     request_change,
     revert_path,
     revert_token_in,
+    save_verified,
     send_verification,
     token_in,
     url,
@@ -371,8 +372,7 @@ def test_verification_sent_does_not_fire_when_nothing_was_sent(
     received = []
     signals.verification_sent.connect(received.append)
     send_verification(client)
-    user.mark_email_verified()
-    user.save()
+    save_verified(user)
     try:
         assert run_queued() == [False]
     finally:

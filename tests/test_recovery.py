@@ -24,6 +24,7 @@ from tests.helpers import (
     is_logged_in,
     later,
     links_in,
+    move_counter,
     reloaded,
     revert_token_in,
     set_password_token_in,
@@ -320,9 +321,7 @@ def test_an_ordinary_change_token_cannot_stop_and_a_stop_token_cannot_confirm(
 def test_completion_is_cancelled_when_the_security_counter_moved(scheduled, user):
     # A deny or revert elsewhere, or an address set by hand and back, moves
     # the counter: the request no longer describes the account.
-    alice = reloaded(user)
-    alice.move_email_security_counter(end_sessions=True)
-    alice.save(update_fields=["email_security_counter"])
+    move_counter(user, end_sessions=True)
     with later(DELAY + 60):
         complete_due()
     change = EmailChange.objects.get(pk=scheduled.pk)

@@ -19,6 +19,7 @@ from tests.helpers import (
     is_logged_in,
     link_path,
     links_in,
+    move_counter,
     reloaded,
     request_change,
     revert_path,
@@ -139,12 +140,9 @@ def test_a_revert_ends_every_session_whatever_the_setting(
 def test_a_session_stays_when_only_links_die(user):
     # Releasing an address moves the counter without ending sessions.
     client = client_for(user)
-    stored = reloaded(user)
-    stored.move_email_security_counter(end_sessions=False)
-    stored.save()
+    move_counter(user, end_sessions=False)
     assert is_logged_in(client)
-    stored.move_email_security_counter(end_sessions=True)
-    stored.save()
+    move_counter(user, end_sessions=True)
     assert not is_logged_in(client)
 
 

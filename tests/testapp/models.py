@@ -6,7 +6,11 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from django_verified_email import mark_email_verified
-from django_verified_email.models import VerifiedEmailMixin, VerifiedEmailQuerySetMixin
+from django_verified_email.models import (
+    VerifiedEmailMixin,
+    VerifiedEmailProfile,
+    VerifiedEmailQuerySetMixin,
+)
 
 #: VE_TEST_STORE=profile runs the suite with a user model without the mixin
 #: (the profile store); its table is then made from the model, not migrations.
@@ -21,11 +25,18 @@ class UserQuerySet(VerifiedEmailQuerySetMixin, models.QuerySet):
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     def create_user(self, username, password=None, **fields):
         verified = fields.pop("is_email_verified", False) if PROFILE_STORE else False
+        verified_at = fields.pop("email_verified_at", None) if PROFILE_STORE else None
         user = self.model(username=username, **fields)
         user.set_password(password)
         user.save(using=self._db)
         if verified:
             mark_email_verified(user)
+        if verified_at is not None:
+            # Verified once, cleared since (the mixin's flag off, its date kept).
+            VerifiedEmailProfile.objects.update_or_create(
+                user=user, defaults={"verified_at": verified_at}
+            )
+            return self.get(pk=user.pk)
         return user
 
     def create_superuser(self, username, password=None, **fields):

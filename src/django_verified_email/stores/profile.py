@@ -132,8 +132,10 @@ class ProfileStore:
 
     def holders(self, user: VerifiedUser, address: str) -> list[Holder]:
         current = key(address)
+        # Only users the host's manager shows (a tenant's, not soft-deleted).
+        shown = get_user_model()._default_manager.filter(pk=OuterRef("user_id"))
         verified = set(
-            VerifiedEmailProfile.objects.filter(verified_address=current)
+            VerifiedEmailProfile.objects.filter(Exists(shown), verified_address=current)
             .exclude(user_id=user.pk)
             .values_list("user_id", flat=True)
         )
