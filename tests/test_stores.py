@@ -4,6 +4,8 @@ import pytest
 
 import django_verified_email
 from django_verified_email.exceptions import NoEmail
+from django_verified_email.stores import get_store
+from django_verified_email.stores.testing import StoreContract
 from tests.helpers import reloaded
 
 pytestmark = pytest.mark.django_db
@@ -33,3 +35,18 @@ def test_the_package_imports_before_apps_are_ready():
     code = "import django_verified_email as v; print(callable(v.is_email_verified))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+class TestTheStoreInUse(StoreContract):
+    """The store of this run (``user``, or ``profile`` with VE_TEST_STORE=profile)."""
+
+    @pytest.fixture
+    def store(self):
+        return get_store()
+
+    @pytest.fixture
+    def make_user(self, make_user):
+        def make(username, address):
+            return make_user(username, address, verified=False)
+
+        return make
