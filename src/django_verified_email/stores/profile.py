@@ -131,24 +131,39 @@ class ProfileStore:
         row.save(update_fields=["security_counter"])
 
     def holders(self, user: VerifiedUser, address: str) -> list[Holder]:
+        model = get_user_model()
+        field = model.get_email_field_name()
         current = key(address)
         # Only users the host's manager shows (a tenant's, not soft-deleted).
-        shown = get_user_model()._default_manager.filter(pk=OuterRef("user_id"))
-        verified = set(
+        shown = model._default_manager.filter(pk=OuterRef("user_id"))
+        proved = (
             VerifiedEmailProfile.objects.filter(Exists(shown), verified_address=current)
             .exclude(user_id=user.pk)
-            .values_list("user_id", flat=True)
+            .order_by()
+            .values_list("user_id", f"user__{field}", "verified_address")
         )
-        found = [Holder(pk, True) for pk in verified]
-        # Accounts that only typed the address are looked up too where an
-        # index can answer (a host's custom model with the quickstart's
-        # constraint): they are released. On auth.User, whose address column
-        # has no such index, they keep it, unverified: they never block.
-        if email_index(get_user_model()) is not None:
-            rows = addresses.users_with_address(address).exclude(pk=user.pk)
-            found += [Holder(pk, False) for pk in rows.values_list("pk", flat=True)]
-            found = [h for h in found if h.verified or h.pk not in verified]
-        return found
+        # Accounts that hold the address in the user table are looked up too
+        # where an index can answer (a host's model with the quickstart's
+        # constraint), in the same statement: those that only typed it are
+        # released. On auth.User, whose address column has no such index,
+        # they keep it, unverified: they never block.
+        if email_index(model) is not None:
+            holding = (
+                addresses.users_with_address(address)
+                .exclude(pk=user.pk)
+                .order_by()
+                .values_list("pk", field, f"{PROFILE}__verified_address")
+            )
+            proved = proved.union(holding)
+        found: dict[Any, bool] = {}
+        for pk, own, verified in proved:
+            # Proved its own address (which the database may fold like this
+            # one), or this one and holds it still (an address written past
+            # the app since: the audit clears it).
+            found[pk] = found.get(pk, False) or (
+                verified is not None and verified in (key(own or ""), current)
+            )
+        return [Holder(pk, verified) for pk, verified in found.items()]
 
     def can_release(self) -> bool:
         return can_release_addresses()
@@ -159,12 +174,13 @@ class ProfileStore:
         holders = (
             addresses.users_with_address(address)
             .filter(pk__in=pks)
-            .exclude(**{f"{PROFILE}__verified_address": key(address)})
             .select_for_update()
             .order_by("pk")
         )
         released = []
         for holder in holders:
+            if self.is_verified(holder):
+                continue  # proved it meanwhile: claim_address checked before the lock
             had = addresses.of_user(holder)
             setattr(holder, field, blank)
             setattr(holder, TRUSTED, True)
