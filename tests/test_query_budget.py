@@ -68,9 +68,13 @@ FLOW_BUDGET = 28
 SESSION_ROTATION_BUDGET = 5
 # The profile store (a user model without the mixin, VE_TEST_STORE=profile)
 # may cost at most this many data statements more per step: its row read
-# for the session epoch, and its own UPDATE beside the user's. The mixin
-# keeps the state in the user's row: no extra join, no extra row.
-STORE_EXTRA = 0 if keeps_own_state(get_user_model()) else 2
+# for the session epoch, and its own UPDATE beside the user's; where the
+# database has row locks, also its row read after the user's lock (a join
+# would read it from before the wait: models.lock_user). The mixin keeps
+# the state in the user's row: no extra join, no extra row.
+STORE_EXTRA = (
+    0 if keeps_own_state(get_user_model()) else 2 + connection.features.has_select_for_update
+)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 MANY = 2_000
 

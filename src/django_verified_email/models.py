@@ -290,16 +290,24 @@ def lock_user(pk: Any) -> VerifiedUser | None:
     verified state comes with it (``users_with_state``); the address store
     creates a missing profile row under this lock (``stores``).
     """
-    users = users_with_state()
     model = get_user_model()
     if keeps_own_state(model):
-        return users.select_for_update().filter(pk=pk).first()
-    # The profile is on the nullable side of an outer join, which PostgreSQL
-    # cannot lock: lock the user's row alone where the database can say so.
-    # Every write of a profile happens under its user's lock anyway.
-    features = connections[router.db_for_write(model)].features
-    of = ("self",) if features.has_select_for_update_of else ()
-    return users.select_for_update(of=of).filter(pk=pk).first()
+        return model._default_manager.select_for_update().filter(pk=pk).first()
+    if not connections[router.db_for_write(model)].features.has_select_for_update:
+        # No row locks (SQLite: a writing transaction holds the database):
+        # the profile comes with the user, in one read.
+        return users_with_state().filter(pk=pk).first()
+    # The profile is read by a statement of its own, after the lock: a
+    # joined one would come from the snapshot taken before waiting for the
+    # lock (PostgreSQL's READ COMMITTED re-reads only the locked row), and a
+    # second use of one link would see the state from before the first.
+    # Every write of a profile happens under its user's lock.
+    user = model._default_manager.select_for_update().filter(pk=pk).first()
+    if user is not None:
+        row = VerifiedEmailProfile.objects.filter(user_id=user.pk).first()
+        if row is not None:
+            setattr(user, PROFILE, row)
+    return user
 
 
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
