@@ -94,6 +94,8 @@ def test_this_wasnt_me_and_the_revert_log_the_other_computer_out(page, other_con
 
     # The old address's notice carries the revert link.
     open_newest_link(page, live_url, OWN_EMAIL, "/account/email/change/revert/")
+    # With a password the account had before the change: undone at once.
+    page.locator("#ve-revert-password").fill(SECOND_PASSWORD)
     page.get_by_role("button", name="This wasn't me: undo the change").click()
     expect(page.get_by_role("heading", name="The email change was undone")).to_be_visible()
     set_new_password(page, THIRD_PASSWORD)
