@@ -99,6 +99,12 @@ class EmailTakenMeanwhile(EmailTaken):
 class WrongPassword(VerifiedEmailError):
     code = "wrong_password"
     detail = _("Your password was entered incorrectly.")
+    #: The detail while tries are left (said before the lockout, not only once it happened).
+    tries_left = ngettext_lazy(
+        "Your password was entered incorrectly. %(count)d try left.",
+        "Your password was entered incorrectly. %(count)d tries left.",
+        "count",
+    )
 
     def __init__(
         self,
@@ -108,12 +114,7 @@ class WrongPassword(VerifiedEmailError):
         **kwargs: Any,
     ):
         if detail is None and attempts_left is not None:
-            # Said before the lockout, not only once it happened.
-            detail = ngettext_lazy(
-                "Your password was entered incorrectly. %(count)d try left.",
-                "Your password was entered incorrectly. %(count)d tries left.",
-                "count",
-            ) % {"count": attempts_left}
+            detail = self.tries_left % {"count": attempts_left}
         super().__init__(detail, **kwargs)
         #: Wrong passwords still allowed before the lockout.
         self.attempts_left = attempts_left
@@ -134,21 +135,11 @@ class WrongSecondFactor(WrongPassword):
 
     code = "wrong_second_factor"
     detail = _("Your one-time password is not right.")
-
-    def __init__(
-        self,
-        detail: str | Promise | None = None,
-        *,
-        attempts_left: int | None = None,
-        **kwargs: Any,
-    ):
-        if detail is None and attempts_left is not None:
-            detail = ngettext_lazy(
-                "Your one-time password is not right. %(count)d try left.",
-                "Your one-time password is not right. %(count)d tries left.",
-                "count",
-            ) % {"count": attempts_left}
-        super().__init__(detail, attempts_left=attempts_left, **kwargs)
+    tries_left = ngettext_lazy(
+        "Your one-time password is not right. %(count)d try left.",
+        "Your one-time password is not right. %(count)d tries left.",
+        "count",
+    )
 
 
 class PasswordRequired(VerifiedEmailError):
