@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from django_verified_email import flows
-from django_verified_email.models import EmailChange
+from django_verified_email import flows, is_email_verified
+from django_verified_email.models import EmailChange, keeps_own_state
 from tests.helpers import PASSWORD, email_of, fill_tables, later, link_in, path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,6 +66,15 @@ FLOW_BUDGET = 28
 # backend: cycle_key() (a free key looked up, the new row inserted, the old
 # row read and deleted), then the middleware's save.
 SESSION_ROTATION_BUDGET = 5
+# The profile store (a user model without the mixin, VE_TEST_STORE=profile)
+# may cost at most this many data statements more per step: its row read
+# for the session epoch, and its own UPDATE beside the user's; where the
+# database has row locks, also its row read after the user's lock (a join
+# would read it from before the wait: models.lock_user). The mixin keeps
+# the state in the user's row: no extra join, no extra row.
+STORE_EXTRA = (
+    0 if keeps_own_state(get_user_model()) else 2 + connection.features.has_select_for_update
+)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 MANY = 2_000
 
@@ -101,7 +110,7 @@ def step_budget(transactional_db):
     def budget(step):
         statements, transactions, *savepoints = BUDGETS[step]
         # SAVEPOINT and RELEASE are statements on every backend: always logged.
-        return statements + transactions * len(control) + 2 * sum(savepoints)
+        return statements + STORE_EXTRA + transactions * len(control) + 2 * sum(savepoints)
 
     return budget
 
@@ -127,7 +136,7 @@ def test_dual_link_flow_steps_stay_in_budget(
     assert response.status_code == 302
     client.user.refresh_from_db()
     assert email_of(client.user) == "budget.new@example.com"
-    assert client.user.is_email_verified
+    assert is_email_verified(client.user)
     assert EmailChange.objects.count() == rows + 1
 
 
@@ -154,7 +163,7 @@ def test_whole_dual_link_flow_needs_at_most_28_queries(rows, session_client, mai
         flow += statements
         session = [sql for sql in statements if "django_session" in sql]
         rotation += session[1:]  # the first read of the session is authentication
-    assert len(flow) <= FLOW_BUDGET, "\n".join(flow)
+    assert len(flow) <= FLOW_BUDGET + 3 * STORE_EXTRA, "\n".join(flow)
     assert len(rotation) <= SESSION_ROTATION_BUDGET, "\n".join(rotation)
     assert any("django_session" in sql for sql in flow)
     assert len(mailoutbox) == 4
@@ -271,6 +280,5 @@ RECOVERY_BUDGETS = [10, 6, 10]
 def test_a_recovery_stays_in_budget_whatever_the_tables_hold(rows, session_client, mailoutbox):
     counts = recovery_query_counts(session_client, mailoutbox, "budget.new@example.com")
 
-    assert all(count <= budget for count, budget in zip(counts, RECOVERY_BUDGETS, strict=True)), (
-        counts
-    )
+    budgets = [budget + STORE_EXTRA for budget in RECOVERY_BUDGETS]
+    assert all(count <= budget for count, budget in zip(counts, budgets, strict=True)), counts

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections, models
+from django.db import connections, models, router
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -261,13 +261,53 @@ def _email_field_of(model: Any) -> str | None:
     return getattr(model, "EMAIL_FIELD", "email")
 
 
+#: The reverse accessor from a user to its ``VerifiedEmailProfile`` (the profile store).
+PROFILE = "verified_email_profile"
+
+
+def keeps_own_state(model: Any) -> bool:
+    """Return whether the user model keeps its verified state itself (it has the mixin)."""
+    return issubclass(model, VerifiedEmailMixin)
+
+
+def users_with_state() -> models.QuerySet[Any]:
+    """The user model's default manager, loading the verified state with each user.
+
+    A model with the mixin has it in its own row; any other loads its
+    ``VerifiedEmailProfile`` in the same statement (a join, none where the
+    row is missing), so reading the state costs no query of its own.
+    """
+    model = get_user_model()
+    users = model._default_manager.all()
+    return users if keeps_own_state(model) else users.select_related(PROFILE)
+
+
 def lock_user(pk: Any) -> VerifiedUser | None:
     """Lock the user row ``pk`` names (a value or a subquery) and return it, or None.
 
     Every flow that writes a user row locks it first, before any change row,
-    so two flows never wait on each other's rows in opposite order.
+    so two flows never wait on each other's rows in opposite order. The
+    verified state comes with it (``users_with_state``); the address store
+    creates a missing profile row under this lock (``stores``).
     """
-    return get_user_model()._default_manager.select_for_update().filter(pk=pk).first()
+    model = get_user_model()
+    if keeps_own_state(model):
+        return model._default_manager.select_for_update().filter(pk=pk).first()
+    if not connections[router.db_for_write(model)].features.has_select_for_update:
+        # No row locks (SQLite: a writing transaction holds the database):
+        # the profile comes with the user, in one read.
+        return users_with_state().filter(pk=pk).first()
+    # The profile is read by a statement of its own, after the lock: a
+    # joined one would come from the snapshot taken before waiting for the
+    # lock (PostgreSQL's READ COMMITTED re-reads only the locked row), and a
+    # second use of one link would see the state from before the first.
+    # Every write of a profile happens under its user's lock.
+    user = model._default_manager.select_for_update().filter(pk=pk).first()
+    if user is not None:
+        row = VerifiedEmailProfile.objects.filter(user_id=user.pk).first()
+        if row is not None:
+            setattr(user, PROFILE, row)
+    return user
 
 
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
@@ -389,7 +429,14 @@ def change_with_user(change_id: Any) -> EmailChange | None:
     and a hidden user's changes are not there either.
     """
     shown = get_user_model()._default_manager.filter(pk=OuterRef("user_id"))
-    return EmailChange.objects.select_related("user").filter(Exists(shown), pk=change_id).first()
+    return with_user_state(EmailChange.objects.filter(Exists(shown), pk=change_id)).first()
+
+
+def with_user_state(changes: EmailChangeQuerySet) -> EmailChangeQuerySet:
+    """``changes`` with each one's user and the user's verified state, in one read."""
+    if keeps_own_state(get_user_model()):
+        return changes.select_related("user")
+    return changes.select_related("user", f"user__{PROFILE}")
 
 
 class EmailChange(models.Model):
@@ -620,3 +667,42 @@ class WrongCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.failed_at}"
+
+
+class VerifiedEmailProfile(models.Model):
+    """The verified state of a user whose model has no ``VerifiedEmailMixin`` (the profile store).
+
+    One row per user, created on first use (``stores.profile``) or by
+    ``verified_email_sync_profiles``. ``verified_address`` is the address the
+    user proved, in its compared form (``addresses.comparable``), or null: the
+    user is verified while it is the user's address. Its unique index is what
+    answers "is this address taken?" without reading the user table, whose
+    address column (``auth.User.email``) may have no index a host can add.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name=PROFILE,
+        verbose_name=_("user"),
+    )
+    verified_address = models.CharField(
+        _("verified address"), max_length=320, null=True, blank=True, unique=True
+    )
+    verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+    security_counter = models.PositiveIntegerField(
+        _("email security counter"),
+        default=0,
+        help_text=_(
+            "Moves on every address change, revert and refused change. Links and "
+            "sessions issued before it moved stop working."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("verified email state")
+        verbose_name_plural = _("verified email states")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.verified_address or '-'}"

@@ -32,6 +32,7 @@ from .exceptions import (
     VerifiedEmailError,
 )
 from .forms import ChangeEmailForm
+from .stores import get_store
 from .tokens import Step
 from .web import link_base
 
@@ -177,7 +178,7 @@ def status(request):
         "verified_email/status.html",
         {
             "current_email": addresses.of_user(user),
-            "is_email_verified": user.is_email_verified,
+            "is_email_verified": get_store().is_verified(user),
             "change": change,
             **_countdown(change),
             **_lock_context(flows.change_lock(user)),
@@ -199,7 +200,7 @@ def _recovery_delay_words():
 
 def _recoverable_address(user):
     """The verified address a recovery could replace, or "" when none is offered."""
-    if app_settings.RECOVERY_DELAY is None or not user.is_email_verified:
+    if app_settings.RECOVERY_DELAY is None or not get_store().is_verified(user):
         return ""
     return addresses.of_user(user)
 

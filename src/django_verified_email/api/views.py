@@ -18,6 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .. import addresses, flows, web
+from ..stores import get_store
 from ..web import link_base
 from . import schema
 from .authentication import authentication_classes
@@ -119,7 +120,7 @@ class StatusView(VerifiedEmailAPIView):
         data = StatusSerializer(
             {
                 "email": addresses.of_user(user),
-                "is_email_verified": user.is_email_verified,
+                "is_email_verified": get_store().is_verified(user),
                 "pending_change": pending,
             }
         ).data
@@ -142,7 +143,7 @@ class VerifyConfirmView(TokenAPIView):
         else:
             user = flows.confirm_verification(body["token"])
         return Response(
-            {"email": addresses.of_user(user), "is_email_verified": user.is_email_verified}
+            {"email": addresses.of_user(user), "is_email_verified": get_store().is_verified(user)}
         )
 
 
