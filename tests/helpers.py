@@ -19,14 +19,20 @@ from pathlib import Path
 import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from django_verified_email import emails, flows
-from django_verified_email.models import EmailChange
+from django_verified_email.models import (
+    EmailChange,
+    VerifiedEmailProfile,
+    keeps_own_state,
+    users_with_state,
+)
+from django_verified_email.stores import get_store
 
 PASSWORD = "correct horse battery staple"
 BASE_URL = "http://testserver"
@@ -109,15 +115,16 @@ def fill_tables(rows, password=PASSWORD):
     User = get_user_model()
     field = User.get_email_field_name()
     hashed = make_password(password)
+    verified = {"is_email_verified": True} if keeps_own_state(User) else {}
     users = User.objects.bulk_create(
-        User(
-            username=f"other{i}",
-            password=hashed,
-            is_email_verified=True,
-            **{field: f"other{i}@example.org"},
-        )
+        User(username=f"other{i}", password=hashed, **verified, **{field: f"other{i}@example.org"})
         for i in range(rows)
     )
+    if not verified:
+        VerifiedEmailProfile.objects.bulk_create(
+            VerifiedEmailProfile(user=user, verified_address=f"other{i}@example.org")
+            for i, user in enumerate(users)
+        )
     statuses = list(EmailChange.Status)
     EmailChange.objects.bulk_create(
         EmailChange(
@@ -335,12 +342,11 @@ def api_confirm_change(client, token):
 
 def snapshot():
     """The rows a refused request must leave as they were."""
-    user_model = get_user_model()
-    users = list(
-        user_model.objects.order_by("pk").values_list(
-            "pk", user_model.EMAIL_FIELD, "is_email_verified", "email_verified_at", "password"
-        )
-    )
+    store = get_store()
+    users = [
+        (user.pk, email_of(user), store.is_verified(user), store.verified_at(user), user.password)
+        for user in users_with_state().order_by("pk")
+    ]
     changes = list(
         EmailChange.objects.order_by("pk").values_list(
             "pk", "status", "link_generation", "link_sent_at"
@@ -364,3 +370,36 @@ def example_manage(*args, env, timeout=300):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def verified_at(user):
+    """When the user's address was verified, as the address store says (None if not)."""
+    return get_store().verified_at(user)
+
+
+def move_counter(user, *, end_sessions):
+    """Move the user's security counter through the address store, as a flow does."""
+    with transaction.atomic():
+        locked = get_store().lock_user(user.pk)
+        get_store().move_security_counter(locked, end_sessions=end_sessions)
+
+
+def mark_verified_at(user, when):
+    """Mark the user's address verified as of ``when``, through the address store."""
+    with transaction.atomic():
+        assert get_store().mark_verified(get_store().lock_user(user.pk), when)
+
+
+def save_verified(user):
+    """Save the user, its (new) address marked verified, as a data import would."""
+    if keeps_own_state(type(user)):
+        user.mark_email_verified()
+        user.save()
+    else:
+        user.save()
+        mark_verified_at(user, timezone.now())
+
+
+def security_counter(user):
+    """The user's security counter, as the address store keeps it."""
+    return get_store().security_counter(user)

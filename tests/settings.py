@@ -67,6 +67,14 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 VERIFIED_EMAIL = {}
 
+# VE_TEST_STORE=profile: the whole suite with the test user model stripped of
+# VerifiedEmailMixin (tests/testapp/models.py), so the state lives in the
+# profile store. Its table comes from migrations of its own (the usual ones add
+# the mixin's columns), and the session epoch needs its middleware.
+if os.environ.get("VE_TEST_STORE") == "profile":
+    MIGRATION_MODULES = {"testapp": "tests.testapp.profile_migrations"}
+    MIDDLEWARE.append("django_verified_email.middleware.SessionEpochMiddleware")
+
 # Django 6.1 reads mail configuration from MAILERS; earlier versions from
 # EMAIL_BACKEND. VE_TEST_MAIL_SETTINGS=email_backend runs 6.1 the old way.
 try:

@@ -6,7 +6,6 @@ import pytest
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import checks
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
 from django.db import models
 from django.db.models.functions import Lower, Upper
 from django.test import override_settings
@@ -15,6 +14,7 @@ from django.test.utils import isolate_apps
 from django_verified_email.checks import (
     check_cache,
     check_code_guessing,
+    check_email_unique,
     check_settings,
     check_user_model,
     code_guess_chance,
@@ -40,20 +40,25 @@ def test_the_test_settings_pass_every_check():
     assert errors == []
 
 
-@override_settings(AUTH_USER_MODEL="testapp.PlainUser")
-def test_e001_when_the_user_model_lacks_the_mixin():
-    [error] = check_user_model()
+@override_settings(AUTH_USER_MODEL="testapp.PlainUser", MIDDLEWARE=[])
+def test_a_user_model_without_the_mixin_is_accepted_but_needs_the_epoch_middleware():
+    # No E001 any more: the profile store keeps the state. Without the
+    # middleware a completed change could not end the other sessions.
+    [warning] = check_user_model()
 
-    assert error.id == "verified_email.E001"
-    assert error.level == checks.ERROR
-    assert "testapp.PlainUser" in error.msg
-    assert "VerifiedEmailMixin" in error.hint
+    assert warning.id == "verified_email.W013"
+    assert warning.level == checks.WARNING
+    assert "testapp.PlainUser" in warning.msg
+    assert "django_verified_email.middleware.SessionEpochMiddleware" in warning.hint
 
 
-@override_settings(AUTH_USER_MODEL="testapp.PlainUser")
-def test_e001_stops_manage_py_check():
-    with pytest.raises(SystemCheckError, match=r"verified_email\.E001"):
-        call_command("check")
+@override_settings(
+    AUTH_USER_MODEL="testapp.PlainUser",
+    MIDDLEWARE=["django_verified_email.middleware.SessionEpochMiddleware"],
+)
+def test_a_user_model_without_the_mixin_passes_with_the_epoch_middleware():
+    assert check_user_model() == []
+    assert check_email_unique() == []
 
 
 @override_settings(AUTH_USER_MODEL="testapp.DoesNotExist")

@@ -35,7 +35,7 @@ LAYERS = [
             "views",
         },
     ),
-    ("web", {"web", "sessions"}),
+    ("web", {"web", "sessions", "middleware"}),
     ("flows", {"flows"}),
     ("delivery", {"delivery"}),
     ("emails", {"emails", "rendering"}),

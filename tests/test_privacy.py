@@ -16,7 +16,7 @@ from django_verified_email.privacy import (
     export_user_data,
 )
 from django_verified_email.request_context import RequestContext
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, mark_verified_at, reloaded
 
 WHEN = timezone.now().replace(microsecond=0)
 
@@ -60,8 +60,8 @@ def history(make_user, settings):
     EmailChange.objects.create(
         user=bob, old_email="bob@example.com", new_email="alice@example.com", status="cancelled"
     )
-    alice.mark_email_verified(WHEN - timedelta(days=2))
-    alice.save()
+    mark_verified_at(alice, WHEN - timedelta(days=2))
+    alice = reloaded(alice)
     return alice, done
 
 

@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from django_verified_email import flows
-from django_verified_email.models import EmailChange
+from django_verified_email import flows, is_email_verified
+from django_verified_email.models import EmailChange, keeps_own_state
 from tests.helpers import PASSWORD, email_of, fill_tables, later, link_in, path_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,6 +74,15 @@ FLOW_BUDGET = 32
 # backend: cycle_key() (a free key looked up, the new row inserted, the old
 # row read and deleted), then the middleware's save.
 SESSION_ROTATION_BUDGET = 5
+# The profile store (a user model without the mixin, VE_TEST_STORE=profile)
+# may cost at most this many data statements more per step: its row read
+# for the session epoch (SessionEpochMiddleware: auth.User's session hash
+# can't carry it), and its own UPDATE beside the user's. Its row is locked
+# and read with the user's, in one statement (models.lock_user). The mixin
+# keeps the state in the user's row: no extra join, no extra row.
+STORE_EXTRA = 0 if keeps_own_state(get_user_model()) else 2
+# The same, for the whole flow: the session epoch, once per request.
+FLOW_STORE_EXTRA = 0 if keeps_own_state(get_user_model()) else 3
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 MANY = 2_000
 
@@ -109,7 +118,7 @@ def step_budget(transactional_db):
     def budget(step):
         statements, transactions, *savepoints = BUDGETS[step]
         # SAVEPOINT and RELEASE are statements on every backend: always logged.
-        return statements + transactions * len(control) + 2 * sum(savepoints)
+        return statements + STORE_EXTRA + transactions * len(control) + 2 * sum(savepoints)
 
     return budget
 
@@ -135,7 +144,7 @@ def test_dual_link_flow_steps_stay_in_budget(
     assert response.status_code == 302
     client.user.refresh_from_db()
     assert email_of(client.user) == "budget.new@example.com"
-    assert client.user.is_email_verified
+    assert is_email_verified(client.user)
     assert EmailChange.objects.count() == rows + 1
 
 
@@ -162,7 +171,7 @@ def test_whole_dual_link_flow_needs_at_most_32_queries(rows, session_client, mai
         flow += statements
         session = [sql for sql in statements if "django_session" in sql]
         rotation += session[1:]  # the first read of the session is authentication
-    assert len(flow) <= FLOW_BUDGET, "\n".join(flow)
+    assert len(flow) <= FLOW_BUDGET + FLOW_STORE_EXTRA, "\n".join(flow)
     assert len(rotation) <= SESSION_ROTATION_BUDGET, "\n".join(rotation)
     assert any("django_session" in sql for sql in flow)
     assert len(mailoutbox) == 4
@@ -282,6 +291,5 @@ RECOVERY_BUDGETS = [13, 6, 14]
 def test_a_recovery_stays_in_budget_whatever_the_tables_hold(rows, session_client, mailoutbox):
     counts = recovery_query_counts(session_client, mailoutbox, "budget.new@example.com")
 
-    assert all(count <= budget for count, budget in zip(counts, RECOVERY_BUDGETS, strict=True)), (
-        counts
-    )
+    budgets = [budget + STORE_EXTRA for budget in RECOVERY_BUDGETS]
+    assert all(count <= budget for count, budget in zip(counts, budgets, strict=True)), counts

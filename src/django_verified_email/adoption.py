@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from . import addresses
 from .models import EmailChange
+from .stores import get_store
 
 #: Rows read per query while scanning the whole user table.
 SCAN_CHUNK = 2000
@@ -90,10 +91,9 @@ class Trust:
 
 
 def _never_verified(User):
-    # email_verified_at too: a user whose flag was cleared since (an address
-    # set in the admin) has it cleared as well, but one verified through the
-    # app has both set, and neither is ever overwritten here.
-    return User._default_manager.filter(is_email_verified=False, email_verified_at__isnull=True)
+    # Users the store never marked verified (``AddressStore.never_verified``):
+    # one verified through the app and cleared since is not trusted again.
+    return get_store().never_verified()
 
 
 def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
@@ -104,9 +104,8 @@ def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
     ``EmailChange`` row: an open change was started under the rules of an
     unverified address). Skips blank and invalid addresses, and any address
     another account also has. Each batch is locked, checked again and
-    updated in its own transaction, with ``update()``: the address does not
-    change, so the mixin's save logic has nothing to clear, and no signal is
-    sent (nothing was proved). Running it twice trusts nobody twice.
+    marked in its own transaction by the store (``AddressStore.trust``); no
+    signal is sent (nothing was proved). Running it twice trusts nobody twice.
     """
     User = get_user_model()
     now = now or timezone.now()
@@ -124,12 +123,7 @@ def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
             last_pk = rows[-1][0]
             trusted = _trustable(rows, audit, result, using)
             if trusted and not dry_run:
-                result.trusted += (
-                    _never_verified(User)
-                    .using(using)
-                    .filter(pk__in=trusted)
-                    .update(is_email_verified=True, email_verified_at=now)
-                )
+                result.trusted += get_store().trust(trusted, now, using)
             else:
                 result.trusted += len(trusted)
             result.batches += 1
@@ -166,5 +160,46 @@ def _trustable(rows, audit, result, using):
         elif pk in used_the_app:
             result.skipped_used_the_app += 1
         else:
-            trusted.append(pk)
+            trusted.append((pk, address))
     return trusted
+
+
+def drifted(using=None):
+    """``(pk, address)`` of users marked verified for an address they no longer have.
+
+    An address written past the app (``update()``, ``bulk_update()``, raw
+    SQL) with the profile store: the user already reads as unverified, but
+    the row still holds the old address for "taken?". The mixin's flag
+    cannot drift this way (``AddressStore.drifted``).
+    """
+    return list(get_store().drifted(using))
+
+
+def fix_drift(pks, using=None):
+    """Clear the verified state of the drifted users ``pks``; return how many."""
+    with transaction.atomic(using=using):
+        return get_store().unverify(pks, using)
+
+
+def sync_profiles(*, batch_size=1000, using=None):
+    """Create the missing profile rows (the profile store), in batches; return how many.
+
+    Rows are also created on first use, so this is optional: run it once at
+    adoption so a user's first request does not write one.
+    """
+    from .models import PROFILE, VerifiedEmailProfile
+
+    User = get_user_model()
+    created, last_pk = 0, None
+    while True:
+        missing = User._default_manager.using(using).filter(**{f"{PROFILE}__isnull": True})
+        if last_pk is not None:
+            missing = missing.filter(pk__gt=last_pk)
+        pks = list(missing.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return created
+        last_pk = pks[-1]
+        rows = [VerifiedEmailProfile(user_id=pk) for pk in pks]
+        # A row made meanwhile by a first use is left as it is.
+        VerifiedEmailProfile.objects.using(using).bulk_create(rows, ignore_conflicts=True)
+        created += len(rows)

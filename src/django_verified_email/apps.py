@@ -20,6 +20,31 @@ class VerifiedEmailConfig(AppConfig):
 
         load_task_delivery()
         setting_changed.connect(_load_task_delivery_on_change, dispatch_uid=__name__)
+        connect_store_receivers()
+
+
+def connect_store_receivers():
+    """Connect what the address store needs to hear of the user model.
+
+    With the profile store: a ``save()`` that writes a new address clears the
+    verified state (the mixin's own ``save()`` does it otherwise), and a
+    login records the session epoch (``middleware``).
+    """
+    from django.contrib.auth import get_user_model, user_logged_in
+    from django.db.models.signals import post_init, post_save, pre_save
+
+    from .middleware import remember_epoch
+    from .models import keeps_own_state
+    from .stores import profile
+
+    user_logged_in.connect(remember_epoch, dispatch_uid="verified_email_epoch")
+    model = get_user_model()
+    if keeps_own_state(model):
+        return
+    uid = "verified_email_profile"
+    post_init.connect(profile.remember_address, sender=model, dispatch_uid=uid)
+    post_save.connect(profile.remember_address, sender=model, dispatch_uid=uid)
+    pre_save.connect(profile.address_saved, sender=model, dispatch_uid=uid)
 
 
 def load_task_delivery():

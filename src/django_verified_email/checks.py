@@ -13,25 +13,33 @@ from .conf import DEFAULTS, DELIVERY_MODES, app_settings
 
 @checks.register(checks.Tags.models)
 def check_user_model(app_configs=None, **kwargs):
-    from .models import VerifiedEmailMixin
+    """W013: the profile store keeps the session epoch in the session: its middleware must run.
+
+    Any user model works: one with ``VerifiedEmailMixin`` keeps its verified
+    state itself, any other (``auth.User``) in the app's profile table.
+    """
+    from .middleware import PATH
+    from .models import keeps_own_state
 
     try:
         user_model = apps.get_model(settings.AUTH_USER_MODEL, require_ready=False)
     except (LookupError, ValueError):
         return []  # Django's own auth checks report a bad AUTH_USER_MODEL.
-    if not issubclass(user_model, VerifiedEmailMixin):
-        return [
-            checks.Error(
-                f"The user model {settings.AUTH_USER_MODEL} does not include VerifiedEmailMixin.",
-                hint=(
-                    "Add django_verified_email.models.VerifiedEmailMixin to the bases of "
-                    "your custom user model and run makemigrations."
-                ),
-                obj=user_model,
-                id="verified_email.E001",
-            )
-        ]
-    return []
+    if keeps_own_state(user_model) or PATH in getattr(settings, "MIDDLEWARE", []):
+        return []
+    return [
+        checks.Warning(
+            f"The user model {settings.AUTH_USER_MODEL} has no VerifiedEmailMixin, and "
+            "MIDDLEWARE lacks the session epoch middleware: a completed change under "
+            "LOGOUT_OTHER_SESSIONS does not end the account's other sessions.",
+            hint=(
+                f"Add {PATH!r} to MIDDLEWARE, after "
+                "'django.contrib.auth.middleware.AuthenticationMiddleware'."
+            ),
+            obj=user_model,
+            id="verified_email.W013",
+        )
+    ]
 
 
 #: The settings that are whole numbers, and the smallest each may be.
@@ -294,14 +302,16 @@ def email_index_warnings(user_model):
 
 @checks.register(checks.Tags.models)
 def check_email_unique(app_configs=None, **kwargs):
-    from .models import VerifiedEmailMixin
+    from .models import keeps_own_state
 
     try:
         user_model = apps.get_model(settings.AUTH_USER_MODEL, require_ready=False)
     except (LookupError, ValueError):
         return []
-    if not issubclass(user_model, VerifiedEmailMixin):
-        return []  # E001 says what to do first.
+    if not keeps_own_state(user_model):
+        # The profile store: its own table holds each proved address under a
+        # unique index, which answers "taken?" and refuses a second holder.
+        return []
     return email_unique_warnings(user_model) + email_index_warnings(user_model)
 
 
@@ -505,14 +515,10 @@ def check_address_writers(app_configs=None, **kwargs):
     """W009: djoser's user endpoints write the address directly, bypassing the flow."""
     if not apps.is_installed("djoser"):
         return []
-    from .models import VerifiedEmailMixin
-
     try:
         user_model = apps.get_model(settings.AUTH_USER_MODEL)
     except (LookupError, ValueError):
         return []
-    if not issubclass(user_model, VerifiedEmailMixin):
-        return []  # E001 says so
     writers = _djoser_writers(user_model)
     if not writers:
         return []

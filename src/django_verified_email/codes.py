@@ -40,17 +40,17 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from . import addresses, tokens
+from . import tokens
 from .conf import app_settings
 from .exceptions import ExpiredCode, InvalidCode, VerifiedEmailError
-from .models import EmailChange, OneTimeCode, VerifiedUser, WrongCode, lock_user
+from .models import EmailChange, OneTimeCode, VerifiedUser, WrongCode
+from .stores import get_store
 
 logger = logging.getLogger("django_verified_email")
 
@@ -144,8 +144,8 @@ def may_reauthenticate_by_code(user: VerifiedUser) -> bool:
     """
     return (
         not user.has_usable_password()
-        and bool(user.is_email_verified)
-        and bool(addresses.of_user(user))
+        and get_store().is_verified(user)
+        and bool(get_store().address(user))
     )
 
 
@@ -155,9 +155,8 @@ def _still_waiting(purpose: str, user: VerifiedUser, change: EmailChange | None)
     A worker may build a message late: once its step is done, superseded or
     sent again, its code must not overwrite the one that now counts.
     """
-    users = get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
     if purpose == REAUTH:
-        locked = users.first()
+        locked = get_store().lock_user(user.pk)
         return (
             locked is not None
             and locked.is_active
@@ -166,11 +165,11 @@ def _still_waiting(purpose: str, user: VerifiedUser, change: EmailChange | None)
             == tokens.fingerprint(user, with_verified_state=False)
         )
     if change is None:
-        locked = users.first()
+        locked = get_store().lock_user(user.pk)
         return not (
             locked is None
             or not locked.is_active
-            or locked.is_email_verified
+            or get_store().is_verified(locked)
             or tokens.fingerprint(locked, with_verified_state=True)
             != tokens.fingerprint(user, with_verified_state=True)
         )
@@ -179,7 +178,7 @@ def _still_waiting(purpose: str, user: VerifiedUser, change: EmailChange | None)
     # anyway (its foreign key); taken after the change's row, it would
     # deadlock with a new request, which holds the user's row and waits for
     # this change's to supersede it.
-    if lock_user(user.pk) is None:
+    if get_store().lock_user(user.pk) is None:
         return False
     return (
         EmailChange.objects.select_for_update()

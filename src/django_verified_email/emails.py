@@ -31,6 +31,7 @@ from . import addresses, codes, durations, languages, request_context, revokers,
 from .conf import app_settings
 from .models import EmailChange
 from .rendering import TemplatedEmail
+from .stores import get_store
 from .tokens import Step
 
 Status = EmailChange.Status
@@ -344,7 +345,7 @@ def _still_due(kind: Kind, user: Any, change: EmailChange | None) -> bool:
     if kind.due is not None:
         return kind.due(user)
     if kind.due_in is None:
-        return bool(addresses.of_user(user)) and not user.is_email_verified
+        return bool(addresses.of_user(user)) and not get_store().is_verified(user)
     return change is not None and (
         change.status == kind.due_in or change.status in kind.also_due_in
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connections, models
+from django.db import connections, models, router
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -261,17 +261,62 @@ def _email_field_of(model: Any) -> str | None:
     return getattr(model, "EMAIL_FIELD", "email")
 
 
+#: The reverse accessor from a user to its ``VerifiedEmailProfile`` (the profile store).
+PROFILE = "verified_email_profile"
+
+
+def keeps_own_state(model: Any) -> bool:
+    """Return whether the user model keeps its verified state itself (it has the mixin)."""
+    return issubclass(model, VerifiedEmailMixin)
+
+
+def users_with_state() -> models.QuerySet[Any]:
+    """The user model's default manager, loading the verified state with each user.
+
+    A model with the mixin has it in its own row; any other loads its
+    ``VerifiedEmailProfile`` in the same statement (a join, none where the
+    row is missing), so reading the state costs no query of its own.
+    """
+    model = get_user_model()
+    users = model._default_manager.all()
+    return users if keeps_own_state(model) else users.select_related(PROFILE)
+
+
 def lock_user(pk: Any, *, using: str | None = None) -> VerifiedUser | None:
     """Lock the user row ``pk`` names (a value or a subquery) and return it, or None.
 
     Every flow that writes a user row locks it first, before any change row,
     so two flows never wait on each other's rows in opposite order. On
-    ``using``, or else the database the router writes users to.
+    ``using``, or else the database the router writes users to. The
+    verified state comes with it (``users_with_state``); the address store
+    creates a missing profile row under this lock (``stores``).
     """
-    users = get_user_model()._default_manager.select_for_update()
-    if using is not None:
-        users = users.using(using)
-    return users.filter(pk=pk).first()
+    model = get_user_model()
+    using = using or router.db_for_write(model)
+    if keeps_own_state(model):
+        return model._default_manager.using(using).select_for_update().filter(pk=pk).first()
+    if not connections[using].features.has_select_for_update:
+        # No row locks (SQLite: a writing transaction holds the database):
+        # the profile comes with the user, in one read.
+        return users_with_state().using(using).filter(pk=pk).first()
+    # Both rows locked in one statement, the user's first (the order of
+    # every flow): after waiting for a lock, PostgreSQL re-reads the newest
+    # version of each locked row, so the profile is never one from before
+    # the wait. An outer join can't be locked on its nullable side, hence
+    # the inner join: a user with no profile row yet is locked alone, and
+    # the store creates the row under that lock. Every write of a profile
+    # happens under its user's lock.
+    users = model._default_manager.using(using)
+    both = users.filter(**{f"{PROFILE}__isnull": False}).select_related(PROFILE)
+    if connections[using].features.has_select_for_update_of:
+        both = both.select_for_update(of=("self", PROFILE))
+    else:
+        # MySQL and MariaDB lock every row a locking read joins, newest versions.
+        both = both.select_for_update()
+    user = both.filter(pk=pk).first()
+    if user is None:
+        user = users.select_for_update().filter(pk=pk).first()
+    return user
 
 
 class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
@@ -421,7 +466,14 @@ def change_with_user(change_id: Any) -> EmailChange | None:
     and a hidden user's changes are not there either.
     """
     shown = get_user_model()._default_manager.filter(pk=OuterRef("user_id"))
-    return EmailChange.objects.select_related("user").filter(Exists(shown), pk=change_id).first()
+    return with_user_state(EmailChange.objects.filter(Exists(shown), pk=change_id)).first()
+
+
+def with_user_state(changes: EmailChangeQuerySet) -> EmailChangeQuerySet:
+    """``changes`` with each one's user and the user's verified state, in one read."""
+    if keeps_own_state(get_user_model()):
+        return changes.select_related("user")
+    return changes.select_related("user", f"user__{PROFILE}")
 
 
 class EmailChange(models.Model):
@@ -747,3 +799,42 @@ class PasswordHash(models.Model):
 
     def __str__(self) -> str:
         return f"password of {self.user_id} until {self.current_until}"
+
+
+class VerifiedEmailProfile(models.Model):
+    """The verified state of a user whose model has no ``VerifiedEmailMixin`` (the profile store).
+
+    One row per user, created on first use (``stores.profile``) or by
+    ``verified_email_sync_profiles``. ``verified_address`` is the address the
+    user proved, in its compared form (``addresses.comparable``), or null: the
+    user is verified while it is the user's address. Its unique index is what
+    answers "is this address taken?" without reading the user table, whose
+    address column (``auth.User.email``) may have no index a host can add.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name=PROFILE,
+        verbose_name=_("user"),
+    )
+    verified_address = models.CharField(
+        _("verified address"), max_length=320, null=True, blank=True, unique=True
+    )
+    verified_at = models.DateTimeField(_("email verified at"), null=True, blank=True)
+    security_counter = models.PositiveIntegerField(
+        _("email security counter"),
+        default=0,
+        help_text=_(
+            "Moves on every address change, revert and refused change. Links and "
+            "sessions issued before it moved stop working."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("verified email state")
+        verbose_name_plural = _("verified email states")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.verified_address or '-'}"

@@ -10,6 +10,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import router, transaction
 
+from .middleware import remember_epoch
+
 
 def _cycle_key(session):
     if isinstance(session, DatabaseSessionStore):
@@ -42,6 +44,9 @@ def after_address_changed(request, user, *, session_user=None):
         # check: an API view that authenticates nobody has an anonymous one.
         _cycle_key(session)
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        # Without the mixin the hash does not carry the session epoch: the
+        # session does (``middleware``), and this one moves with the change.
+        remember_epoch(None, request, user)
     elif session.session_key:
         _cycle_key(session)
 

@@ -29,6 +29,7 @@ from itsdangerous.encoding import base64_decode, base64_encode
 
 from .addresses import comparable, of_user
 from .conf import app_settings
+from .stores import get_store
 
 if TYPE_CHECKING:
     from .models import EmailChange
@@ -212,7 +213,7 @@ def fingerprint(user: Any, *, with_verified_state: bool) -> str:
       to an address the account no longer has is void;
     * the password hash: a new password (a reset after a suspected takeover)
       voids every link sent before it;
-    * the account's ``email_security_counter``: it moves on every address
+    * the account's security counter (``AddressStore``): it moves on every address
       change (by any path), completion, revert and deny, and never back, so a
       link that went stale once stays dead even when the address returns to
       what it was (A to B to A would otherwise bring an old link back);
@@ -223,15 +224,16 @@ def fingerprint(user: Any, *, with_verified_state: bool) -> str:
     A change link adds the change's status and link generation (checked by the
     flow on the row), so a resend, a completion or a cancel kills it too.
     """
+    store = get_store()
     parts = [
         str(user.pk),
         comparable(of_user(user)),
         user.password or "",
-        str(user.email_security_counter or 0),
+        str(store.security_counter(user)),
     ]
     if with_verified_state:
-        verified_at = user.email_verified_at.isoformat() if user.email_verified_at else ""
-        parts += [str(bool(user.is_email_verified)), verified_at]
+        when = store.verified_at(user)
+        parts += [str(store.is_verified(user)), when.isoformat() if when else ""]
     # The password hash is already salted and slow; hashing it again here only
     # keeps it out of the (readable, though signed) token payload.
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]

@@ -37,6 +37,7 @@ from .exceptions import (
 )
 from .forms import ChangeEmailForm
 from .passwords import delay as revert_wait
+from .stores import get_store
 from .tokens import Step
 from .web import link_base
 
@@ -186,7 +187,7 @@ def status(request):
         "verified_email/status.html",
         {
             "current_email": addresses.of_user(user),
-            "is_email_verified": user.is_email_verified,
+            "is_email_verified": get_store().is_verified(user),
             "change": change,
             **_countdown(change),
             **_lock_context(flows.change_lock(user)),
@@ -208,7 +209,7 @@ def _recovery_delay_words():
 
 def _recoverable_address(user):
     """The verified address a recovery could replace, or "" when none is offered."""
-    if app_settings.RECOVERY_DELAY is None or not user.is_email_verified:
+    if app_settings.RECOVERY_DELAY is None or not get_store().is_verified(user):
         return ""
     return addresses.of_user(user)
 
@@ -600,7 +601,7 @@ def verify_code(request):
             fail_silently=True,
         )
         return success_redirect()
-    if request.user.is_email_verified:
+    if get_store().is_verified(request.user):
         kept = None  # Verified meanwhile: no code is waiting.
     return _code_page(request, context, _kept_code_for(kept, "verify"))
 

@@ -10,18 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from .. import addresses, codes, signals, throttle
+from .. import codes, signals, throttle
 from ..conf import app_settings
 from ..delivery import Outbox, atomic_outbox, signal_after_commit
 from ..exceptions import (
     DeliveryFailed,
-    EmailTakenMeanwhile,
     ExpiredCode,
     InvalidCode,
     LockedOut,
@@ -31,9 +28,10 @@ from ..exceptions import (
     WrongPassword,
     WrongSecondFactor,
 )
-from ..models import EmailChange, VerifiedUser, lock_user
+from ..models import EmailChange, VerifiedUser
 from ..second_factor import Proof, Verdict, precheck
 from ..second_factor import check as check_second_factor
+from ..stores import Holder, get_store
 
 
 def reauthenticate(
@@ -117,7 +115,7 @@ def _use_reauth_code(user: VerifiedUser, typed: object) -> VerifiedEmailError | 
     ``codes.use`` needs): a wrong try stays counted whatever follows.
     """
     with transaction.atomic():
-        locked = lock_user(user.pk)
+        locked = get_store().lock_user(user.pk)
         if locked is None:
             return ExpiredCode()
         return codes.use(codes.REAUTH, locked, typed)
@@ -151,20 +149,14 @@ def attempts_forgotten_on_failure(user: VerifiedUser) -> Iterator[None]:
         raise
 
 
-def address_fields(field: str) -> list[str]:
-    """The user fields that change whenever an address is given or taken off."""
-    return [field, "is_email_verified", "email_verified_at", "email_security_counter"]
-
-
 def set_verified_address(
     user: VerifiedUser, address: str, now: datetime, *, end_sessions: bool
 ) -> bool:
-    """Give the (locked) user ``address``, verified, and save it.
+    """Give the (locked) user ``address``, verified, and save it (``AddressStore``).
 
-    Only for an address a link proved: the mixin's ``save()`` would otherwise
-    clear the verified flag of an address set by any other path. The
-    account's ``email_security_counter`` moves (links sent before die), to
-    the next session epoch with ``end_sessions`` (every session ends).
+    Only for an address a link proved. The account's security counter moves
+    (links sent before die), to the next session epoch with
+    ``end_sessions`` (every session ends).
 
     Returns False if the database refuses the address. ``taken_by_other``
     asks what the host's constraint would say, but a rule it cannot read (a
@@ -173,53 +165,24 @@ def set_verified_address(
     statements more on every completion): the caller raises at once, so the
     flow's transaction is rolled back and nothing runs in it after the error.
     """
-    field = user.get_email_field_name()
-    setattr(user, field, address)
-    user.mark_email_verified(now)
-    user.move_email_security_counter(end_sessions=end_sessions)
-    try:
-        user.save(update_fields=address_fields(field))
-    except IntegrityError:
-        return False
-    return True
+    return get_store().set_verified_address(user, address, now, end_sessions=end_sessions)
 
 
-def can_release_addresses() -> bool:
-    """Return whether an unproved address can be taken off the account that typed it.
-
-    Only when the email field may be blank and is not the login name:
-    blanking a username, or a required field, would break the account.
-    """
-    model = get_user_model()
-    name = model.get_email_field_name()
-    field = model._meta.get_field(name)
-    return name != model.USERNAME_FIELD and bool(getattr(field, "blank", False))
-
-
-def other_holders(user: VerifiedUser, address: str) -> list[tuple[Any, bool]]:
-    """The other accounts that hold ``address``: ``(pk, is_email_verified)`` of each."""
-    return list(
-        addresses.users_with_address(address)
-        .exclude(pk=user.pk)
-        .values_list("pk", "is_email_verified")
-    )
-
-
-def blocks(holders: list[tuple[Any, bool]]) -> bool:
-    """Return whether any of ``other_holders`` keeps the address from another account.
+def blocks(holders: list[Holder]) -> bool:
+    """Return whether any of ``holders`` keeps the address from another account.
 
     An account that only typed an address and never proved it does not block
     one that proves it (the address is released from it instead), as long as
-    it can be released (``can_release_addresses``).
+    it can be released (``AddressStore.can_release``).
     """
     if not holders:
         return False
-    return not can_release_addresses() or any(verified for _, verified in holders)
+    return not get_store().can_release() or any(holder.verified for holder in holders)
 
 
 def taken_by_other(user: VerifiedUser, address: str) -> bool:
     """Return whether another account holds ``address`` so that ``user`` cannot take it."""
-    return blocks(other_holders(user, address))
+    return blocks(get_store().holders(user, address))
 
 
 def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
@@ -237,40 +200,15 @@ def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
     ``email_address_released`` tells the host. A host constraint that
     refuses the blank address ends it as ``EmailTakenMeanwhile``.
     """
-    holders = other_holders(user, address)
+    holders = get_store().holders(user, address)
     if not holders:
         return True
     if blocks(holders):
         return False
-    _release(user, address, [pk for pk, _ in holders], outbox)
-    return True
-
-
-def _release(user: VerifiedUser, address: str, found: list[Any], outbox: Outbox) -> None:
-    if not found:
-        return
-    field = get_user_model().get_email_field_name()
-    blank = None if getattr(get_user_model()._meta.get_field(field), "null", False) else ""
-    holders = (
-        addresses.users_with_address(address)
-        .filter(pk__in=found, is_email_verified=False)
-        .select_for_update()
-        .order_by("pk")
-    )
-    for holder in holders:
-        released = addresses.of_user(holder)
-        setattr(holder, field, blank)
-        holder.is_email_verified = False
-        holder.email_verified_at = None
-        holder.move_email_security_counter(end_sessions=False)
-        # The flags are set here; the mixin's save must not set them again.
-        holder._verified_email_trusted = True
-        try:
-            with transaction.atomic():
-                holder.save(update_fields=address_fields(field))
-        except IntegrityError:
-            raise EmailTakenMeanwhile from None
+    found = [holder.pk for holder in holders]
+    for holder, released in get_store().release(address, found):
         outbox.signal(signals.email_address_released, user=holder, email=released, taken_by=user)
+    return True
 
 
 def taking_back(act: Callable[[Outbox], EmailChange]) -> EmailChange:

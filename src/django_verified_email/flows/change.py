@@ -33,9 +33,10 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser, lock_user
+from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext
 from ..second_factor import Proof
+from ..stores import get_store
 from ..tokens import Step
 from . import _common, links, recovery, takeover
 
@@ -198,7 +199,7 @@ def _replace_pending(
     if locked.verified_email_has_pending_change:
         EmailChange.objects.pending_for(locked).update(status=Status.SUPERSEDED, closed_at=now)
     current = addresses.of_user(locked)
-    verified_old = locked.is_email_verified and bool(current)
+    verified_old = get_store().is_verified(locked) and bool(current)
     # Without a verified old address there is nothing to lose: the
     # single-link flow applies, with no wait.
     lost = lost and verified_old
@@ -264,7 +265,7 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     subqueries.)
     """
     window = timedelta(seconds=app_settings.CHANGE_LOCK_AFTER_REVERT)
-    user = lock_user(user_id)
+    user = get_store().lock_user(user_id)
     if user is None:
         # Deleted since the password was checked: it no longer opens anything.
         raise WrongPassword
@@ -550,7 +551,7 @@ def resend_change(user: VerifiedUser, *, base_url: str | None = None) -> EmailCh
         with atomic_outbox() as outbox:
             # The user's row first, then the change's: the resent email's code
             # is stored in this transaction (see ``links.CHANGE``).
-            lock_user(user.pk)
+            get_store().lock_user(user.pk)
             change = EmailChange.objects.pending_for(user).select_for_update().first()
             if change is None:
                 raise NoPendingChange

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from .. import tokens
 from ..codes import CHANGE_NEW, CHANGE_OLD, RECOVERY_NEW, VERIFY, use
 from ..exceptions import ExpiredCode, InvalidToken, VerifiedEmailError
-from ..models import EmailChange, VerifiedUser, lock_user
+from ..models import EmailChange, VerifiedUser
+from ..stores import get_store
 from . import change as change_flow
 from . import links
 from . import verify as verify_flow
@@ -30,8 +31,8 @@ def confirm_verification_by_code(user: VerifiedUser, typed: object) -> VerifiedU
     """
 
     def locate() -> VerifiedUser | VerifiedEmailError:
-        locked = lock_user(user.pk)
-        if locked is None or not locked.is_active or locked.is_email_verified:
+        locked = get_store().lock_user(user.pk)
+        if locked is None or not locked.is_active or get_store().is_verified(locked):
             # Verified meanwhile (by the link, say): the step is done.
             return ExpiredCode()
         return use(VERIFY, locked, typed) or locked

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Subquery
 from django.utils.translation import gettext_lazy as _
 
 from .. import addresses, emails, tokens
 from ..exceptions import ExpiredToken, InvalidToken
-from ..models import EmailChange, VerifiedUser, change_with_user, lock_user
+from ..models import EmailChange, VerifiedUser, change_with_user, users_with_state, with_user_state
+from ..stores import get_store
 from ..tokens import Step
 
 Status = EmailChange.Status
@@ -127,9 +127,9 @@ def _refused(kind: LinkKind, reason: str) -> InvalidToken:
 
 def _load_user(link: tokens.VerifyLink | tokens.SetPasswordLink, lock: bool) -> Opened | None:
     if lock:
-        user = lock_user(link.user_id)
+        user = get_store().lock_user(link.user_id)
     else:
-        user = get_user_model()._default_manager.filter(pk=link.user_id).first()
+        user = users_with_state().filter(pk=link.user_id).first()
     return None if user is None else Opened(user)
 
 
@@ -158,7 +158,7 @@ def _load_completed(link: tokens.RevertLink, lock: bool) -> Opened | None:
         # address cannot both win.
         change = EmailChange.objects.lock_for_taking(link.change_id, "old_email")
     else:
-        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
+        change = with_user_state(EmailChange.objects.filter(pk=link.change_id)).first()
     return None if change is None else Opened(change.user, change)
 
 
@@ -179,15 +179,13 @@ def _load_recovery(link: tokens.StopLink, lock: bool) -> Opened | None:
         # A stop writes the user row (password, counter) and the change row:
         # the user row first, as every flow takes them, so none deadlocks.
         owner = EmailChange.objects.filter(pk=link.change_id).values("user_id")[:1]
-        user = (
-            get_user_model()._default_manager.select_for_update().filter(pk=Subquery(owner)).first()
-        )
+        user = get_store().lock_user(Subquery(owner))
         change = EmailChange.objects.select_for_update().filter(pk=link.change_id).first()
         if change is None or user is None or change.user_id != user.pk:
             return None
         change.user = user
     else:
-        change = EmailChange.objects.select_related("user").filter(pk=link.change_id).first()
+        change = with_user_state(EmailChange.objects.filter(pk=link.change_id)).first()
     return None if change is None else Opened(change.user, change)
 
 
@@ -195,7 +193,7 @@ def _load_recovery(link: tokens.StopLink, lock: bool) -> Opened | None:
 
 
 def _fingerprint_fits(*, with_verified_state: bool) -> Callable[[Any, Opened], bool]:
-    # A new address, password or ``email_security_counter`` kills the link.
+    # A new address, password or security counter kills the link.
     def fits(link: Any, opened: Opened) -> bool:
         return link.fingerprint == tokens.fingerprint(
             opened.user, with_verified_state=with_verified_state
@@ -210,7 +208,7 @@ def _same_user(link: tokens.RevertLink | tokens.StopLink | tokens.KeepLink, open
 
 
 def _unverified(link: tokens.VerifyLink, opened: Opened) -> bool:
-    return not opened.user.is_email_verified
+    return not get_store().is_verified(opened.user)
 
 
 def _step_waiting(link: tokens.ChangeLink, opened: Opened) -> bool:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from .. import addresses, codes, emails, throttle
 from ..delivery import atomic_outbox
 from ..exceptions import PasswordRequired
-from ..models import VerifiedUser, lock_user
+from ..models import VerifiedUser
+from ..stores import get_store
 
 #: How a user re-authenticates before a change (``reauthentication``).
 PASSWORD = "password"
@@ -39,7 +40,7 @@ def send_reauth_code(user: VerifiedUser, *, base_url: str | None = None) -> str:
     with throttle.send_cooldown(user, codes.REAUTH, address) as cooldown:
         cooldown.claim()
         with atomic_outbox() as outbox:
-            locked = lock_user(user.pk)
+            locked = get_store().lock_user(user.pk)
             if locked is None or not codes.may_reauthenticate_by_code(locked):
                 raise PasswordRequired
             outbox.email(emails.REAUTH_CODE, user=locked, base_url=base_url)

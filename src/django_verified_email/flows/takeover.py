@@ -23,6 +23,7 @@ from ..conf import DEFAULTS, app_settings
 from ..delivery import atomic_outbox
 from ..exceptions import InvalidPassword
 from ..models import EmailChange, VerifiedUser
+from ..stores import get_store
 from . import links
 
 
@@ -30,15 +31,14 @@ def retire_access(user: VerifiedUser) -> None:
     """End every session of the (locked) user and retire the password in use; save.
 
     The password becomes unusable (whoever asked for the change knew it), and
-    ``email_security_counter`` moves to the next session epoch: every session
+    the security counter moves to the next session epoch: every session
     stored a hash of both at login, so all of them end, on every session
     backend, the one of the request that called this included. Links sent
     before die with the counter. Call it inside the flow's transaction, after
     any address change of the same flow.
     """
     user.set_unusable_password()
-    user.move_email_security_counter(end_sessions=True)
-    user.save(update_fields=["password", "email_security_counter"])
+    get_store().move_security_counter(user, end_sessions=True, with_fields=("password",))
 
 
 def taken_since(change: EmailChange) -> datetime:

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from .. import addresses, emails, signals, throttle, tokens
 from ..delivery import atomic_outbox
-from ..exceptions import AlreadyVerified, InvalidToken, NoEmail, VerifiedEmailError
+from ..exceptions import AlreadyVerified, EmailTaken, InvalidToken, NoEmail, VerifiedEmailError
 from ..models import EmailChange, VerifiedUser
+from ..stores import get_store
 from . import links
 
 
@@ -17,7 +18,7 @@ def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> Non
     """Send (or re-send) a verification link to the user's current address."""
     if not addresses.of_user(user):
         raise NoEmail
-    if user.is_email_verified:
+    if get_store().is_verified(user):
         raise AlreadyVerified
     with throttle.send_cooldown(user, throttle.VERIFY, addresses.of_user(user)) as cooldown:
         cooldown.claim()
@@ -57,8 +58,10 @@ def verify_step(locate: Callable[[], VerifiedUser | VerifiedEmailError]) -> Veri
         else:
             user = located
             now = timezone.now()
-            user.mark_email_verified(now)
-            user.save(update_fields=["is_email_verified", "email_verified_at"])
+            if not get_store().mark_verified(user, now):
+                # Another account proved this address first (a user model
+                # without a unique rule lets two accounts share one).
+                raise EmailTaken
             # A pending single-link change (opened while the address was
             # unverified, so it skips the old address) is superseded: from
             # now on, moving the account needs the dual-link flow.

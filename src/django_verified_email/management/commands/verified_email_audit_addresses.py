@@ -9,7 +9,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from django_verified_email.adoption import audit_addresses
+from django_verified_email.adoption import audit_addresses, drifted, fix_drift
 from django_verified_email.management.database import add_database_argument, database_alias
 
 #: Blank addresses are often many and never a problem: the text report shows this many pks.
@@ -28,21 +28,41 @@ class Command(BaseCommand):
             "--json", action="store_true", dest="as_json", help="Print the report as JSON."
         )
         add_database_argument(parser, "read")
+        parser.add_argument(
+            "--fix",
+            action="store_true",
+            help=(
+                "Clear the verified state of users whose address was written past the app "
+                "(update(), bulk_update(), raw SQL) since it was verified."
+            ),
+        )
 
-    def handle(self, *args, as_json, database, **options):
+    def handle(self, *args, as_json, database, fix, **options):
         database = database_alias(database)
         audit = audit_addresses(database)
+        drift = drifted(database)
+        if fix and drift:
+            fix_drift([pk for pk, _ in drift], database)
         if as_json:
-            self._write_json(audit)
+            self._write_json(audit, drift, fixed=fix)
         else:
             self._write_text(audit)
+            self._write_drift(drift, fixed=fix)
         if audit.problems:
             raise CommandError(
                 f"{len(audit.duplicates)} duplicate group(s), {len(audit.invalid)} invalid "
                 "address(es): fix them before adding the unique constraint."
             )
 
-    def _write_json(self, audit):
+    def _write_drift(self, drift, *, fixed):
+        if not drift:
+            return
+        verb = "cleared" if fixed else "to clear with --fix"
+        self.stdout.write(f"Verified for an address they no longer have ({len(drift)}; {verb}):")
+        for pk, address in drift:
+            self.stdout.write(f"  pk {pk}: now {address!r}")
+
+    def _write_json(self, audit, drift, *, fixed):
         def user(pk, address):
             return {"pk": str(pk), "email": address}
 
@@ -56,6 +76,8 @@ class Command(BaseCommand):
             "invalid": [user(*row) for row in audit.invalid],
             "blank": [str(pk) for pk in audit.blank],
             "problems": audit.problems,
+            "drifted": [user(*row) for row in drift],
+            "drift_fixed": bool(fixed and drift),
         }
         self.stdout.write(json.dumps(report, indent=2, ensure_ascii=False))
 

@@ -1,0 +1,52 @@
+"""The address stores: the public reader and writer, and what each store promises."""
+
+import pytest
+
+import django_verified_email
+from django_verified_email.exceptions import NoEmail
+from django_verified_email.stores import get_store
+from django_verified_email.stores.testing import StoreContract
+from tests.helpers import reloaded
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_public_reader_and_writer_work_on_any_store(make_user):
+    user = make_user(verified=False)
+    assert not django_verified_email.is_email_verified(user)
+
+    django_verified_email.mark_email_verified(user)
+
+    assert django_verified_email.is_email_verified(user)
+    assert django_verified_email.is_email_verified(reloaded(user))
+
+
+def test_marking_a_user_without_an_address_is_refused(make_user):
+    user = make_user(email="", verified=False)
+    with pytest.raises(NoEmail):
+        django_verified_email.mark_email_verified(user)
+    assert not django_verified_email.is_email_verified(reloaded(user))
+
+
+def test_the_package_imports_before_apps_are_ready():
+    import subprocess
+    import sys
+
+    code = "import django_verified_email as v; print(callable(v.is_email_verified))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
+class TestTheStoreInUse(StoreContract):
+    """The store of this run (``user``, or ``profile`` with VE_TEST_STORE=profile)."""
+
+    @pytest.fixture
+    def store(self):
+        return get_store()
+
+    @pytest.fixture
+    def make_user(self, make_user):
+        def make(username, address):
+            return make_user(username, address, verified=False)
+
+        return make
