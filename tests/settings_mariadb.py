@@ -1,8 +1,9 @@
 """The hardening suites on the machine's MariaDB and Redis (service-backed run).
 
-MariaDB has no expression indexes, so a host cannot add a case-insensitive
-unique constraint there: these runs show the flows stay correct through row
-locks alone. PyMySQL (pure Python) stands in for mysqlclient, which needs the
+MariaDB has no expression indexes, so Django skips the test app's Lower()
+constraint here; its unique generated column ``email_lower`` (the
+quickstart's MariaDB recipe) is the rule, and its index serves the
+lookups. PyMySQL (pure Python) stands in for mysqlclient, which needs the
 MariaDB client headers to build.
 """
 

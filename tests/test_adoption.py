@@ -1,6 +1,7 @@
 """Adopting the app on an existing user table: the audit and the trust commands."""
 
 import json
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -38,16 +39,44 @@ def trust(*args):
     return output
 
 
+LOWER_UNIQUE = "testapp_user_email_lower_unique"
+
+
 def without_the_email_constraint():
-    """Drop the test app's case-insensitive unique index, for this test only.
+    """Drop the test app's case-insensitive unique rules, for this test only.
 
     A table from before the app has no such constraint yet, and the audit
     exists to find what would stop one. DDL is transactional on SQLite and
-    PostgreSQL: the test's rollback brings the index back.
+    PostgreSQL: the test's rollback brings the rules back.
     """
-    if connection.vendor in ("sqlite", "postgresql"):
-        with connection.cursor() as cursor:
-            cursor.execute("DROP INDEX IF EXISTS testapp_user_email_unique_ci")
+    if connection.vendor not in ("sqlite", "postgresql"):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX IF EXISTS testapp_user_email_unique_ci")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ALTER TABLE testapp_user DROP CONSTRAINT IF EXISTS {LOWER_UNIQUE}")
+        else:
+            without_sqlite_table_constraint(cursor, "testapp_user", LOWER_UNIQUE)
+
+
+def without_sqlite_table_constraint(cursor, table, name):
+    """Rebuild ``table`` without its constraint ``name``, as Django's SQLite migrations do.
+
+    SQLite keeps a unique constraint on plain columns in the table itself,
+    and cannot drop it; its own schema editor refuses to run inside the
+    test's transaction (it turns foreign key checks off first).
+    """
+    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
+    [create] = cursor.fetchone()
+    stripped = re.sub(rf', CONSTRAINT "{name}" UNIQUE \([^)]*\)', "", create)
+    assert stripped != create, create
+    cursor.execute(f'SELECT * FROM "{table}" LIMIT 0')
+    generated = {"email_lower"}
+    columns = ", ".join(f'"{c[0]}"' for c in cursor.description if c[0] not in generated)
+    cursor.execute(stripped.replace(f'"{table}"', f'"{table}__old_rules"', 1))
+    cursor.execute(f'INSERT INTO "{table}__old_rules" ({columns}) SELECT {columns} FROM "{table}"')
+    cursor.execute(f'DROP TABLE "{table}"')
+    cursor.execute(f'ALTER TABLE "{table}__old_rules" RENAME TO "{table}"')
 
 
 @pytest.fixture

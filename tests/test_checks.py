@@ -6,11 +6,12 @@ import pytest
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import checks
 from django.core.management import call_command
-from django.db import models
-from django.db.models.functions import Lower, Upper
+from django.db import connection, models
+from django.db.models.functions import Lower, NullIf, Upper
 from django.test import override_settings
 from django.test.utils import isolate_apps
 
+from django_verified_email import indexes
 from django_verified_email.checks import (
     check_cache,
     check_code_guessing,
@@ -21,7 +22,7 @@ from django_verified_email.checks import (
     email_index_warnings,
     email_unique_warnings,
 )
-from django_verified_email.indexes import email_index
+from django_verified_email.indexes import Capabilities, email_index
 from django_verified_email.models import VerifiedEmailMixin
 
 
@@ -195,7 +196,23 @@ REDIS = {
 }
 
 
-def user_model(*constraints, indexes=()):
+POSTGRES = Capabilities("postgresql", expression_indexes=True, partial_indexes=True)
+MARIADB = Capabilities("mysql", expression_indexes=False, partial_indexes=False)
+
+
+@pytest.fixture(autouse=True)
+def postgres_like(monkeypatch):
+    """Judge the rules as for PostgreSQL, whatever database the suite runs on."""
+    monkeypatch.setattr(indexes, "capabilities", lambda model: POSTGRES)
+
+
+@pytest.fixture
+def mariadb(monkeypatch):
+    """Judge the rules as for MariaDB: no expression, no partial indexes."""
+    monkeypatch.setattr(indexes, "capabilities", lambda model: MARIADB)
+
+
+def user_model(*constraints, indexes=(), fields=None):
     class Meta:
         app_label = "testapp"
 
@@ -212,8 +229,22 @@ def user_model(*constraints, indexes=()):
             "username": models.CharField(max_length=150, unique=True),
             "USERNAME_FIELD": "username",
             "EMAIL_FIELD": "email",
+            **(fields or {}),
         },
     )
+
+
+def email_lower(**options):
+    """The quickstart's MariaDB recipe: the folded address, NULL when blank."""
+    return models.GeneratedField(
+        expression=NullIf(Lower("email"), models.Value("")),
+        output_field=models.CharField(max_length=254, null=True),
+        db_persist=True,
+        **options,
+    )
+
+
+EMAIL_LOWER_UNIQUE = models.UniqueConstraint(fields=["email_lower"], name="email_lower_unique")
 
 
 @pytest.mark.hardening
@@ -257,6 +288,119 @@ def test_the_w002_hint_is_the_quickstart_recipe():
     assert "condition=~Q(email='')" in warning.hint
     assert "violation_error_code='email_taken'" in warning.hint
     assert "violation_error_message" in warning.hint
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_w002_on_mariadb_when_only_a_lower_constraint_it_cannot_build_is_declared(mariadb):
+    model = user_model(
+        models.UniqueConstraint(Lower("email"), name="email_ci", condition=~models.Q(email=""))
+    )
+    [warning] = email_unique_warnings(model)
+    assert warning.id == "verified_email.W002"
+    # The hint names the recipe MariaDB can build.
+    assert "MariaDB" in warning.hint
+    assert "models.GeneratedField(expression=NullIf(Lower('email'), Value(''))" in warning.hint
+    assert "db_persist=True" in warning.hint
+    assert "models.UniqueConstraint(fields=['email_lower']" in warning.hint
+    assert "violation_error_code='email_taken'" in warning.hint
+    assert "condition=" not in warning.hint
+    [warning] = email_index_warnings(model)
+    assert warning.id == "verified_email.W006"
+    assert "GeneratedField" in warning.hint
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize("database", [POSTGRES, MARIADB], ids=["postgresql", "mariadb"])
+@pytest.mark.parametrize(
+    "model_rules",
+    [
+        pytest.param(
+            {"constraints": [EMAIL_LOWER_UNIQUE], "fields": {"email_lower": email_lower()}},
+            id="constraint",
+        ),
+        pytest.param({"fields": {"email_lower": email_lower(unique=True)}}, id="unique-field"),
+    ],
+)
+def test_no_w002_nor_w006_with_a_unique_generated_column_of_the_folded_address(
+    monkeypatch, database, model_rules
+):
+    monkeypatch.setattr(indexes, "capabilities", lambda model: database)
+    model = user_model(*model_rules.get("constraints", ()), fields=model_rules["fields"])
+    assert email_unique_warnings(model) == []
+    assert email_index_warnings(model) == []
+    index = email_index(model)
+    assert (index.fold, index.condition, index.unique, index.generated) == (
+        Lower,
+        None,
+        True,
+        "email_lower",
+    )
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_on_mariadb_the_lookup_uses_the_generated_column_and_not_the_lower_constraint(mariadb):
+    model = user_model(
+        models.UniqueConstraint(Lower("email"), name="email_ci", condition=~models.Q(email="")),
+        EMAIL_LOWER_UNIQUE,
+        fields={"email_lower": email_lower()},
+    )
+    assert email_index(model).name == "email_lower_unique"
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+def test_where_both_are_built_the_lookup_uses_the_lower_constraint():
+    model = user_model(
+        models.UniqueConstraint(Lower("email"), name="email_ci", condition=~models.Q(email="")),
+        EMAIL_LOWER_UNIQUE,
+        fields={"email_lower": email_lower()},
+    )
+    assert email_index(model).name == "email_ci"
+
+
+@pytest.mark.hardening
+@isolate_apps("tests.testapp")
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param(
+            models.GeneratedField(
+                expression=Lower("username"),
+                output_field=models.CharField(max_length=150),
+                db_persist=True,
+                unique=True,
+            ),
+            id="another-field",
+        ),
+        pytest.param(
+            models.GeneratedField(
+                expression=NullIf(Lower("email"), models.Value("x")),
+                output_field=models.CharField(max_length=254, null=True),
+                db_persist=True,
+                unique=True,
+            ),
+            id="leaves-out-an-address",
+        ),
+    ],
+)
+def test_w002_and_w006_with_a_generated_column_of_something_else(mariadb, field):
+    model = user_model(fields={"email_lower": field})
+    assert ids(email_unique_warnings(model)) == ["verified_email.W002"]
+    assert ids(email_index_warnings(model)) == ["verified_email.W006"]
+
+
+@pytest.mark.hardening
+def test_the_rules_are_judged_for_the_user_models_database(monkeypatch):
+    monkeypatch.undo()  # the real capabilities, not postgres_like's
+    from django.contrib.auth import get_user_model
+
+    found = indexes.capabilities(get_user_model())
+    assert found.vendor == connection.vendor
+    assert found.expression_indexes == connection.features.supports_expression_indexes
+    assert found.partial_indexes == connection.features.supports_partial_indexes
 
 
 NOT_BLANK = ~models.Q(email="")

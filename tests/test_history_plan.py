@@ -10,9 +10,11 @@ asks the database how it would run each statement the flow sent.
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from django_verified_email.models import keeps_own_state
 from tests.helpers import (
     PASSWORD,
     client_for,
@@ -32,10 +34,10 @@ CHANGES = "verified_email_emailchange"
 OLD_ROWS = 40_000
 
 FILL_USERS = """
-    INSERT INTO testapp_user (password, is_superuser, is_email_verified, username,
-                              email_address, is_active, is_staff, email_security_counter)
-    SELECT '!', {false}, {true}, CONCAT('filler', n), CONCAT('filler', n, '@example.com'),
-           {true}, {false}, 0
+    INSERT INTO testapp_user (password, is_superuser, username, email_address, is_active,
+                              is_staff{state_columns})
+    SELECT '!', {false}, CONCAT('filler', n), CONCAT('filler', n, '@example.com'),
+           {true}, {false}{state_values}
     FROM {series}
 """
 FILL_CHANGES = """
@@ -69,6 +71,11 @@ def fill_history(users):
             "series": f"(SELECT seq AS n FROM seq_1_to_{users}) AS numbers",
             "series_of_two": "seq_1_to_2 AS copies",
         }
+    # The mixin keeps the verified state in the user's row; the profile
+    # store (VE_TEST_STORE=profile) in a table of its own, left empty here.
+    mixin = keeps_own_state(get_user_model())
+    words["state_columns"] = ", is_email_verified, email_security_counter" if mixin else ""
+    words["state_values"] = f", {words['true']}, 0" if mixin else ""
     with connection.cursor() as cursor:
         cursor.execute(FILL_USERS.format(**words))
         cursor.execute(FILL_CHANGES.format(**words))
@@ -82,7 +89,7 @@ def explained_statements(queries):
     """The statements to explain: reads and writes of rows, not savepoints and inserts."""
     for query in queries.captured_queries:
         sql = query["sql"]
-        if sql.split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE"):
+        if sql.lstrip("(").split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE"):
             yield sql
 
 
@@ -110,7 +117,12 @@ def full_scans_mariadb(sql):
         columns = [column[0] for column in cursor.description]
         rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     # A table read whole is type ALL (an index read whole, "index", is no better).
-    return [row["table"] for row in rows if row["type"] in ("ALL", "index")]
+    # A UNION's own result (<union1,3>, a few rows in memory) is no table.
+    return [
+        row["table"]
+        for row in rows
+        if row["type"] in ("ALL", "index") and not str(row["table"]).startswith("<union")
+    ]
 
 
 def full_scans(sql):
@@ -159,9 +171,8 @@ def test_mariadb_completion_and_revert_read_through_indexes(
     # not rolled back.
     fill_history(OLD_ROWS // 2)
     statements = run_completion_and_revert(make_user, mailoutbox, settings)
+    # The lookups compare the test app's email_lower column (the quickstart's
+    # recipe on MariaDB), whose index serves them.
+    assert [sql for sql in statements if "`email_lower` IN" in sql]
     scans = {sql: found for sql in statements if (found := full_scans(sql))}
-    # The user table is the host's, and MariaDB cannot index the lower-cased
-    # address the lookup compares (no recipe for it yet). Here: the change
-    # table, whatever its history.
-    on_changes = {sql: found for sql, found in scans.items() if CHANGES in found}
-    assert not on_changes, on_changes
+    assert not scans, scans

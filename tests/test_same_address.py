@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
-from django_verified_email import addresses, flows, is_email_verified
+from django_verified_email import addresses, flows, indexes, is_email_verified
 from django_verified_email.exceptions import EmailTaken
+from django_verified_email.indexes import Capabilities
 from django_verified_email.web import http_status
 from tests.helpers import (
     BASE_URL,
@@ -199,6 +200,8 @@ def test_a_revert_the_constraint_refuses_is_email_taken(make_user, mailoutbox, m
     assert email_of(reloaded(alice)) == "alice@new.example.com"
 
 
+# MariaDB and MySQL build no partial index: the next test.
+@pytest.mark.skipif(connection.vendor == "mysql", reason="no partial indexes")
 def test_the_lookup_repeats_the_declared_expression_and_condition(db):
     sql = str(addresses.users_with_address("Bob@Example.com.").query)
     quote = connection.ops.quote_name  # "..." here, `...` on MySQL/MariaDB
@@ -208,6 +211,29 @@ def test_the_lookup_repeats_the_declared_expression_and_condition(db):
     assert "UPPER(" not in sql
 
 
+@pytest.mark.hardening
+def test_where_no_lower_index_is_built_the_lookup_compares_the_generated_column(db, monkeypatch):
+    # MariaDB builds neither the Lower() nor a partial index: the test
+    # user model's email_lower column (the quickstart's recipe there) serves.
+    mariadb = Capabilities("mysql", expression_indexes=False, partial_indexes=False)
+    monkeypatch.setattr(indexes, "capabilities", lambda model: mariadb)
+    sql = str(addresses.users_with_address("Bob@Example.com.").query)
+    quote = connection.ops.quote_name
+    assert f"{quote('testapp_user')}.{quote('email_lower')} IN (LOWER(" in sql
+    assert "email_address" not in sql.split(" WHERE ")[1]
+
+
+@pytest.mark.hardening
+def test_the_generated_column_finds_the_holder_in_any_case(db, monkeypatch, make_user):
+    mariadb = Capabilities("mysql", expression_indexes=False, partial_indexes=False)
+    monkeypatch.setattr(indexes, "capabilities", lambda model: mariadb)
+    bob = make_user("bob", "Bob@Example.COM")
+    make_user("nobody", "", verified=False)  # NULL in the column: blank addresses may repeat
+    make_user("noone", "", verified=False)
+    assert list(addresses.users_with_address("bob@example.com")) == [bob]
+    assert list(addresses.users_with_address("BOB@example.com.")) == [bob]
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan format")
 def test_sqlite_answers_the_lookup_from_the_constraints_index(db):
     sql, params = addresses.users_with_address("bob@example.com").query.sql_with_params()
@@ -215,3 +241,15 @@ def test_sqlite_answers_the_lookup_from_the_constraints_index(db):
         cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "USING INDEX testapp_user_email_unique_ci" in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plan format")
+def test_sqlite_answers_the_generated_column_lookup_from_its_index(db, monkeypatch):
+    mariadb = Capabilities("mysql", expression_indexes=False, partial_indexes=False)
+    monkeypatch.setattr(indexes, "capabilities", lambda model: mariadb)
+    sql, params = addresses.users_with_address("bob@example.com").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    # SQLite keeps the unique constraint in the table, as an automatic index.
+    assert "USING INDEX" in plan and "(email_lower=?)" in plan, plan

@@ -232,42 +232,48 @@ PROCESS_LOCAL_CACHES = (
 )
 
 
-def _is_case_insensitive_unique(constraint, field_name):
-    from django.db.models import UniqueConstraint
-
-    from .indexes import fold_of
-
+def _recipe(field_name, database):
+    """The quickstart's case-insensitive unique rule for ``database``, as a hint names it."""
+    if database.expression_indexes and database.partial_indexes:
+        return (
+            f"Add models.UniqueConstraint(Lower({field_name!r}), "
+            f"condition=~Q({field_name}=''), name=..., violation_error_code='email_taken', "
+            "violation_error_message=...) to its Meta.constraints"
+        )
+    # MariaDB has no expression indexes, neither it nor MySQL partial ones:
+    # a stored column of the folded address, NULL when blank, indexed plainly.
+    column = f"{field_name}_lower"
     return (
-        isinstance(constraint, UniqueConstraint)
-        and fold_of(constraint.expressions, field_name) is not None
+        f"{_database_name(database)} cannot build a Lower() constraint that lets blank "
+        f"addresses repeat. Add the field {column} = models.GeneratedField("
+        f"expression=NullIf(Lower({field_name!r}), Value('')), "
+        "output_field=models.CharField(max_length=254, null=True), db_persist=True) "
+        f"and models.UniqueConstraint(fields=[{column!r}], name=..., "
+        "violation_error_code='email_taken', violation_error_message=...) to its "
+        "Meta.constraints"
     )
 
 
-def _recipe(field_name):
-    return (
-        f"models.UniqueConstraint(Lower({field_name!r}), condition=~Q({field_name}=''), "
-        "name=..., violation_error_code='email_taken', violation_error_message=...)"
-    )
+def _database_name(database):
+    return {"mysql": "MariaDB or MySQL"}.get(database.vendor, f"The {database.vendor} database")
 
 
 def email_unique_warnings(user_model):
     """W002 for ``user_model``: its address needs a case-insensitive unique rule."""
-    field_name = user_model.get_email_field_name()
-    if any(
-        _is_case_insensitive_unique(constraint, field_name)
-        for constraint in user_model._meta.constraints
-    ):
+    from . import indexes
+
+    if indexes.email_unique_rule(user_model) is not None:
         return []
+    field_name = user_model.get_email_field_name()
     return [
         checks.Warning(
             f"The user model {user_model._meta.label} has no case-insensitive unique "
             f"constraint on its email field {field_name!r}.",
             hint=(
-                f"Add {_recipe(field_name)} to its Meta.constraints, then makemigrations "
-                "(the quickstart shows it). The app's flows lock rows so they never "
-                "give one address to two accounts, but only the database can stop "
-                "other code paths (admin, imports) from doing it. On MariaDB, which "
-                "has no expression indexes, silence this check."
+                f"{_recipe(field_name, indexes.capabilities(user_model))}, then "
+                "makemigrations (the quickstart shows it). The app's flows lock rows so "
+                "they never give one address to two accounts, but only the database can "
+                "stop other code paths (admin, imports) from doing it."
             ),
             obj=user_model,
             id="verified_email.W002",
@@ -277,9 +283,9 @@ def email_unique_warnings(user_model):
 
 def email_index_warnings(user_model):
     """W006 for ``user_model``: no index can serve the "address taken?" lookup."""
-    from .indexes import email_index
+    from . import indexes
 
-    if email_index(user_model) is not None:
+    if indexes.email_index(user_model) is not None:
         return []
     field_name = user_model.get_email_field_name()
     return [
@@ -288,11 +294,11 @@ def email_index_warnings(user_model):
             f'"address taken?" lookup on its email field {field_name!r}: each change '
             "reads the whole user table.",
             hint=(
-                f"Declare {_recipe(field_name)} in its Meta.constraints: the lookup "
-                "compares with the same expression, so the constraint's own index serves "
-                "it. A Lower() or Upper() index or constraint works too, unconditional "
-                "or with a condition that leaves out only blank addresses. On MariaDB, "
-                "which has no expression indexes, silence this check."
+                f"{_recipe(field_name, indexes.capabilities(user_model))}: the lookup "
+                "compares with the same expression (or that column), so the "
+                "constraint's own index serves it. A Lower() or Upper() index or "
+                "constraint the database can build works too, unconditional or with a "
+                "condition that leaves out only blank addresses."
             ),
             obj=user_model,
             id="verified_email.W006",
