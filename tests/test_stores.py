@@ -3,6 +3,7 @@
 import pytest
 
 import django_verified_email
+from django_verified_email import stores
 from django_verified_email.exceptions import NoEmail
 from django_verified_email.stores import get_store
 from django_verified_email.stores.testing import StoreContract
@@ -35,6 +36,29 @@ def test_the_package_imports_before_apps_are_ready():
     code = "import django_verified_email as v; print(callable(v.is_email_verified))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.fixture
+def registered_store(monkeypatch):
+    """Undo a ``use_store`` registration after the test."""
+    monkeypatch.setattr(stores, "_registered", [])
+    yield
+    stores._store_for.cache_clear()
+
+
+def test_an_installed_app_supplies_the_store_over_the_base_one(registered_store):
+    base = get_store()
+
+    class Wrapping:
+        def __init__(self, base):
+            self.base = base
+
+    stores.use_store(Wrapping)
+
+    store = get_store()
+    assert isinstance(store, Wrapping)
+    assert type(store.base) is type(base)
+    assert get_store() is store  # built once
 
 
 class TestTheStoreInUse(StoreContract):

@@ -33,7 +33,8 @@ class Command(BaseCommand):
             action="store_true",
             help=(
                 "Clear the verified state of users whose address was written past the app "
-                "(update(), bulk_update(), raw SQL) since it was verified."
+                "(update(), bulk_update(), raw SQL) since it was verified; with the allauth "
+                "bridge, also make each listed user's address their one primary EmailAddress."
             ),
         )
 
