@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +33,9 @@ from ..models import EmailChange, VerifiedUser
 from ..second_factor import Proof, Verdict, precheck
 from ..second_factor import check as check_second_factor
 from ..stores import Holder, get_store, unproven
+
+#: What a take-back's act returns: the change it closed (None: it refused).
+Taken = TypeVar("Taken", EmailChange, EmailChange | None)
 
 
 def reauthenticate(
@@ -236,7 +240,7 @@ def _release_unproven(user: VerifiedUser, address: str, pks: list, outbox: Outbo
     return True
 
 
-def taking_back(act: Callable[[Outbox], EmailChange]) -> EmailChange:
+def taking_back(act: Callable[[Outbox], Taken]) -> Taken:
     """Run a revert, deny or stop (``act``) in an atomic outbox; return the change it closed.
 
     Once it committed, the account is taken back whatever the mail server
@@ -244,7 +248,8 @@ def taking_back(act: Callable[[Outbox], EmailChange]) -> EmailChange:
     ends still end the session and offer the new password (the failed
     notice is logged, and owed where ``delivery`` records it).
     """
-    change = outbox = None
+    change: Taken | None = None
+    outbox = None
     try:
         with atomic_outbox() as outbox:
             change = act(outbox)
