@@ -644,6 +644,24 @@ def test_a_second_factor_callable_passes(settings):
     assert check_settings() == []
 
 
+@pytest.mark.parametrize(
+    "value", ["no.such.module.release", "django_verified_email.conf.DEFAULTS", 42]
+)
+def test_e013_when_the_unproven_holder_hook_is_not_a_callable(settings, value):
+    settings.VERIFIED_EMAIL = {"RELEASE_UNPROVEN_HOLDER": value}
+
+    assert ids(check_settings()) == ["verified_email.E013"]
+
+
+@pytest.mark.parametrize(
+    "value", [None, "django_verified_email.stores.unproven.release_unproven_holder"]
+)
+def test_the_unproven_holder_hook_may_be_none_or_a_callable(settings, value):
+    settings.VERIFIED_EMAIL = {"RELEASE_UNPROVEN_HOLDER": value}
+
+    assert check_settings() == []
+
+
 # The scheduler (W012): a check with the database tag ------------------------
 
 

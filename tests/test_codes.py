@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 
 from django_verified_email import codes, emails, flows, is_email_verified
@@ -652,3 +653,37 @@ def test_new_code_then_new_link(user, alice_client, mailoutbox):
 
     assert Client().post(link_path(new)).status_code == 400
     assert get_user_model().objects.get(pk=user.pk).email_address == NEW
+
+
+# A password-hash upgrade at login (L13: a documented limit) ----------------
+
+
+class QuickPBKDF2(PBKDF2PasswordHasher):
+    """A newer hasher than the suite's MD5, cheap enough for a test."""
+
+    iterations = 2
+
+
+def test_a_hash_upgrade_at_login_voids_pending_links_and_codes(
+    settings, user, alice_client, mailoutbox
+):
+    # Pins a documented limit (docs/security.md, "A password-hash upgrade at
+    # login"): links and codes are bound to the password hash, and nothing
+    # public tells Django's re-hash at login from a new password.
+    request_change(alice_client, NEW)
+    link, code = link_path(mailoutbox[-1]), code_in(mailoutbox[-1])
+    settings.PASSWORD_HASHERS = [
+        "tests.test_codes.QuickPBKDF2",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    hash_before = reloaded(user).password
+    owner = Client()
+    assert owner.login(username="alice", password=PASSWORD)  # Django re-hashes here
+    assert reloaded(user).password != hash_before
+    assert reloaded(user).password.startswith("pbkdf2_sha256$2$")
+
+    assert type_code(owner, "change-code", code).status_code == 400
+    assert Client().post(link).status_code == 400
+    assert EmailChange.objects.get().status == "awaiting_old"
+    # The right code counted as a wrong try.
+    assert WrongCode.objects.filter(user_id=user.pk).count() == 1

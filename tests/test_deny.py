@@ -6,13 +6,14 @@ import pytest
 from django.test import Client
 
 from django_verified_email import emails, flows, signals
-from django_verified_email.models import EmailChange
+from django_verified_email.models import EmailChange, WrongCode
 from tests.failing_mail import UNREACHABLE, use_mail_backend
 from tests.helpers import (
     PASSWORD,
     SET_PASSWORD_PAGE,
     can_log_in,
     client_for,
+    code_in,
     email_of,
     is_logged_in,
     later,
@@ -22,7 +23,9 @@ from tests.helpers import (
     request_change,
     set_password_path,
     set_password_token_in,
+    snapshot,
     token_of,
+    url,
 )
 
 NEW_PASSWORD = "a brand new passphrase 2026"
@@ -415,3 +418,95 @@ def test_a_replaced_link_that_expired_is_refused_as_expired(attempt, user):
     with later(86400 + 1):
         assert deny(first).status_code == 410
     assert can_log_in(user)
+
+
+# "This wasn't me" with the old address's code ------------------------------
+
+
+def wrong_code(code):
+    digits = f"{(int(code.replace('-', '')) + 1) % 10**6:06d}"
+    return f"{digits[:3]}-{digits[3:]}"
+
+
+def deny_by_code(client, code):
+    return client.post(url("change-code"), {"code": code, "deny": "1"})
+
+
+def test_the_old_addresss_code_denies_the_change(attempt, mailoutbox, user, denied_events):
+    intruder, _link = attempt
+    code = code_in(mailoutbox[-1])
+    owner = client_for(user)  # the owner, logged in on their phone
+
+    response = deny_by_code(owner, code)
+
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "DENY"
+    assert "no-store" in response["Cache-Control"]
+    assert EmailChange.objects.get().status == "denied"
+    assert not can_log_in(reloaded(user))  # the password in use is retired
+    assert not is_logged_in(owner) and not is_logged_in(intruder)
+    assert [m.to for m in mailoutbox[1:]] == [["alice@example.com"], ["mallory@example.com"]]
+    [(_, event)] = denied_events
+    assert event["user"].pk == user.pk
+    # The page hands the mailbox's owner a new password, as the link's deny does.
+    assert b'name="new_password1"' in response.content
+
+
+def test_a_wrong_deny_code_is_refused_counted_and_changes_nothing(attempt, mailoutbox, user):
+    intruder, _link = attempt
+    code = code_in(mailoutbox[-1])
+    before = snapshot()
+
+    response = deny_by_code(intruder, wrong_code(code))
+
+    assert response.status_code == 400
+    assert b"This code is not right" in response.content
+    assert snapshot() == before
+    assert WrongCode.objects.filter(user_id=user.pk).count() == 1
+    assert is_logged_in(intruder)
+    assert can_log_in(reloaded(user))
+
+
+@pytest.mark.parametrize("typed", ["", "12345", "abc-def", "9" * 100])
+def test_a_deny_code_that_is_no_code_is_refused_cleanly(attempt, mailoutbox, user, typed):
+    intruder, _link = attempt
+    before = snapshot()
+
+    response = deny_by_code(intruder, typed)
+
+    assert response.status_code == 400
+    assert snapshot() == before
+    assert not WrongCode.objects.exists()
+
+
+def test_the_old_code_cannot_deny_once_its_step_was_confirmed(attempt, mailoutbox, user):
+    intruder, link = attempt
+    code = code_in(mailoutbox[-1])
+    assert Client().post(link).status_code == 200  # the old step confirmed
+
+    response = deny_by_code(intruder, code)
+
+    assert response.status_code == 410
+    assert EmailChange.objects.get().status == "awaiting_new"
+    assert can_log_in(reloaded(user))
+
+
+def test_a_deny_code_needs_the_accounts_login(attempt, mailoutbox, user):
+    code = code_in(mailoutbox[-1])
+
+    response = deny_by_code(Client(), code)
+
+    assert response.status_code == 302  # to the login page, the code kept
+    assert EmailChange.objects.get().status == "awaiting_old"
+
+
+def test_the_code_page_offers_deny_at_the_old_step_only(attempt, mailoutbox, user):
+    intruder, link = attempt
+    deny_button = b'name="deny" value="1"'
+    assert deny_button in intruder.get(url("change-code")).content
+    assert deny_button in intruder.get(url("status")).content
+
+    Client().post(link)  # the old step confirmed: a deny is the revert's job now
+
+    assert deny_button not in intruder.get(url("change-code")).content
+    assert deny_button not in intruder.get(url("status")).content

@@ -8,6 +8,7 @@ from django.test import Client
 
 from django_verified_email import flows, is_email_verified, signals, tokens
 from django_verified_email.models import EmailChange
+from django_verified_email.stores import unproven
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -27,6 +28,7 @@ from tests.helpers import (
     security_counter,
     set_password_path,
     set_password_token_in,
+    snapshot,
     token_in,
     with_new_password,
 )
@@ -274,18 +276,150 @@ def test_a_holder_that_proved_the_address_still_blocks_with_a_support_pointer(
     assert email_of(reloaded(user)) == "mallory@example.com"
 
 
-def test_an_address_that_is_the_login_name_is_never_released(
-    monkeypatch, user, make_user, mailoutbox
+@pytest.fixture
+def unproven_events():
+    events = []
+
+    def receiver(sender, **kwargs):
+        events.append(kwargs)
+
+    signals.unproven_holder_released.connect(receiver)
+    yield events
+    signals.unproven_holder_released.disconnect(receiver)
+
+
+@pytest.fixture
+def login_name_is_the_address(monkeypatch):
+    """The address is the login name: the store cannot blank it (``can_release`` False)."""
+    monkeypatch.setattr(get_user_model(), "USERNAME_FIELD", "email_address")
+
+
+hook_calls = []
+
+
+def refusing_hook(user, address):
+    hook_calls.append((user.pk, address))
+    return False
+
+
+def recording_hook(user, address):
+    hook_calls.append((user.pk, address))
+    return unproven.release_unproven_holder(user, address)
+
+
+def test_an_unproved_login_name_holder_is_retired_and_the_revert_goes_through(
+    login_name_is_the_address, user, make_user, mailoutbox, unproven_events, released_events
+):
+    revert = take_over(user, mailoutbox, client_for(user))
+    squatter = make_user("squatter", "Alice@example.com", verified=False)
+    squatter_session = client_for(squatter)
+
+    response = Client().post(revert, {"password": PASSWORD})
+
+    assert response.status_code == 200
+    assert email_of(reloaded(user)) == "alice@example.com"
+    assert is_email_verified(reloaded(user))
+    squatter = reloaded(squatter)
+    assert not squatter.is_active
+    placeholder = email_of(squatter)
+    assert placeholder.startswith(f"unclaimed-{squatter.pk}-")
+    assert placeholder.endswith("@unclaimed.invalid")
+    assert not is_email_verified(squatter)
+    assert not is_logged_in(squatter_session)
+    [event] = unproven_events
+    assert event["user"].pk == squatter.pk
+    assert event["address"] == "alice@example.com"
+    assert event["taken_by"].pk == user.pk
+    assert released_events == []  # not blanked: the other signal is for that
+
+
+def test_placeholders_never_collide(make_user):
+    first = make_user("first", "first@example.com")
+    assert unproven.placeholder_address(first) != unproven.placeholder_address(first)
+    assert unproven.placeholder_address(first).split("-")[1] == str(first.pk)
+
+
+def test_the_release_hook_is_called_with_the_holder_and_the_address(
+    settings, login_name_is_the_address, user, make_user, mailoutbox, unproven_events
 ):
     revert = take_over(user, mailoutbox, client_for(user))
     squatter = make_user("squatter", "alice@example.com", verified=False)
-    monkeypatch.setattr(get_user_model(), "USERNAME_FIELD", "email_address")
+    settings.VERIFIED_EMAIL = {
+        "RESEND_COOLDOWN": 0,
+        "RELEASE_UNPROVEN_HOLDER": "tests.test_takeover.recording_hook",
+    }
+    hook_calls.clear()
+
+    response = Client().post(revert, {"password": PASSWORD})
+
+    assert response.status_code == 200
+    assert hook_calls == [(squatter.pk, "alice@example.com")]
+    assert email_of(reloaded(user)) == "alice@example.com"
+    assert [event["user"].pk for event in unproven_events] == [squatter.pk]
+
+
+def test_a_hook_that_refuses_refuses_the_revert_and_changes_nothing(
+    settings, login_name_is_the_address, user, make_user, mailoutbox, unproven_events
+):
+    revert = take_over(user, mailoutbox, client_for(user))
+    squatter = make_user("squatter", "alice@example.com", verified=False)
+    settings.VERIFIED_EMAIL = {
+        "RESEND_COOLDOWN": 0,
+        "RELEASE_UNPROVEN_HOLDER": "tests.test_takeover.refusing_hook",
+    }
+    hook_calls.clear()
+    before = snapshot()
+
+    response = Client().post(revert, {"password": PASSWORD})
+
+    assert response.status_code == 409
+    assert hook_calls == [(squatter.pk, "alice@example.com")]
+    assert snapshot() == before
+    assert unproven_events == []
+
+
+def test_without_a_hook_an_address_that_is_the_login_name_is_never_released(
+    settings, login_name_is_the_address, user, make_user, mailoutbox
+):
+    revert = take_over(user, mailoutbox, client_for(user))
+    squatter = make_user("squatter", "alice@example.com", verified=False)
+    settings.VERIFIED_EMAIL = {"RESEND_COOLDOWN": 0, "RELEASE_UNPROVEN_HOLDER": None}
 
     response = Client().post(revert, {"password": PASSWORD})
 
     assert response.status_code == 409
     assert email_of(reloaded(squatter)) == "alice@example.com"
+    assert reloaded(squatter).is_active
     assert email_of(reloaded(user)) == "mallory@example.com"
+
+
+def test_a_holder_that_proved_the_login_name_still_blocks_whatever_the_hook(
+    login_name_is_the_address, user, make_user, mailoutbox, unproven_events
+):
+    revert = take_over(user, mailoutbox, client_for(user))
+    make_user("bob", "alice@example.com", verified=True)
+
+    response = Client().post(revert, {"password": PASSWORD})
+
+    assert response.status_code == 409
+    assert email_of(reloaded(user)) == "mallory@example.com"
+    assert unproven_events == []
+
+
+def test_a_completion_retires_an_unproved_login_name_holder(
+    login_name_is_the_address, user, make_user, mailoutbox, unproven_events
+):
+    squatter = make_user("squatter", "taken@example.com", verified=False)
+    client = client_for(user)
+    assert request_change(client, "taken@example.com").status_code == 302
+    Client().post(link_path(mailoutbox[-1], to="alice@example.com"))
+
+    response = client.post(link_path(mailoutbox[-1], to="taken@example.com"))
+
+    assert response.status_code == 302
+    assert email_of(reloaded(user)) == "taken@example.com"
+    assert not reloaded(squatter).is_active
+    assert [event["user"].pk for event in unproven_events] == [squatter.pk]
 
 
 def test_a_completion_takes_the_address_from_an_unproved_holder(

@@ -74,6 +74,9 @@ def check_settings(app_configs=None, **kwargs):
         *_check_known_keys(user_values),
         *_check_whole_numbers(user_values),
         *_check_second_factor(user_values.get("RECOVERY_SECOND_FACTOR")),
+        *_check_release_hook(
+            user_values.get("RELEASE_UNPROVEN_HOLDER", DEFAULTS["RELEASE_UNPROVEN_HOLDER"])
+        ),
         *_check_delivery_and_base_url(user_values),
         *_check_switch_and_text_settings(user_values),
     ]
@@ -152,6 +155,25 @@ def _check_second_factor(path):
             "VERIFIED_EMAIL['RECOVERY_SECOND_FACTOR'] must be None or the dotted path of a "
             "callable (request, user) -> bool.",
             id="verified_email.E009",
+        )
+    ]
+
+
+def _check_release_hook(path):
+    """E013: ``RELEASE_UNPROVEN_HOLDER`` names nothing callable (None is fine)."""
+    if path is None:
+        return []
+    try:
+        hook = import_string(path) if isinstance(path, str) else None
+    except ImportError:
+        hook = None
+    if callable(hook):
+        return []
+    return [
+        checks.Error(
+            "VERIFIED_EMAIL['RELEASE_UNPROVEN_HOLDER'] must be None or the dotted path of a "
+            "callable (user, address) -> bool.",
+            id="verified_email.E013",
         )
     ]
 

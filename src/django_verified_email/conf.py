@@ -64,6 +64,12 @@ DEFAULTS = {
     # checked before a change besides the built-in ones for what is installed
     # (django-otp, allauth.mfa); None: the built-in ones only.
     "REAUTHENTICATE": None,
+    # Dotted path of a callable ``(user, address) -> bool`` that takes an
+    # address off an account that never proved it, where the store cannot
+    # blank it (the address is the login name, or required): True once done,
+    # False to refuse. None: such an account keeps the address and blocks
+    # (stores/unproven.py).
+    "RELEASE_UNPROVEN_HOLDER": "django_verified_email.stores.unproven.release_unproven_holder",
 }
 
 DELIVERY_MODES = ("sync", "tasks", "celery")

@@ -59,3 +59,12 @@ email_change_denied = Signal()
 #: now blank and unverified. Arguments: ``user`` (the account that lost it),
 #: ``email: str`` (the address it lost), ``taken_by`` (the account that took it).
 email_address_released = Signal()
+
+#: An account that had typed an address and never proved it was handed to
+#: ``RELEASE_UNPROVEN_HOLDER`` because another account proved the address (a
+#: completed change or a revert) and the address could not simply be blanked
+#: (it is the login name, or required); the hook took it off. With the
+#: default hook the account is now inactive, with a placeholder address.
+#: Arguments: ``user`` (the account that lost it, as the hook left it),
+#: ``address: str`` (the address it lost), ``taken_by`` (the account that took it).
+unproven_holder_released = Signal()

@@ -609,6 +609,8 @@ def verify_code(request):
 @login_not_required  # As verify_code.
 @sensitive_post_parameters("code")
 @sensitive_variables()
+# Its deny answer shows the new-password form: never framed (see change()).
+@xframe_options_deny
 @require_http_methods(["GET", "HEAD", "POST"])
 def change_code(request):
     if not request.user.is_authenticated:
@@ -617,6 +619,8 @@ def change_code(request):
     action = reverse("verified_email:change-code")
     if request.method == "POST":
         try:
+            if request.POST.get("deny"):
+                return _deny_by_code(request)
             pending = web.confirm_change_by_code(request, request.user, request.POST.get("code"))
         except (InvalidCode, ExpiredCode) as error:
             change = flows.pending_change(request.user)
@@ -630,6 +634,20 @@ def change_code(request):
     return _code_page(
         request, _code_context(change, action), _kept_code_for(kept, "change", change)
     )
+
+
+@sensitive_variables()
+def _deny_by_code(request):
+    """Refuse the change with the old address's code ("This wasn't me"), taking the account back."""
+    denied, password_token = web.confirm_deny_by_code(
+        request, request.user, request.POST.get("code")
+    )
+    response = _taken_back_page(
+        request, "verified_email/change_denied.html", denied, password_token
+    )
+    # The page carries the one-time password token: no cache may keep it.
+    add_never_cache_headers(response)
+    return response
 
 
 def _code_context(change, action):

@@ -232,6 +232,20 @@ def confirm_deny(request: HttpRequest, token: object) -> tuple[EmailChange, str]
     return change, flows.set_password_token(change.user)
 
 
+def confirm_deny_by_code(request: HttpRequest, user: Any, code: object) -> tuple[EmailChange, str]:
+    """Refuse the user's change with its old-address code, for a front end (as ``confirm_deny``).
+
+    ``user`` is who the request is authenticated as.
+    """
+
+    def deny(code: object, **options: Any) -> EmailChange:
+        return flows.confirm_deny_by_code(user, code, **options)
+
+    change = _done_even_if_unsent(deny, code, request)
+    sessions.end_this_session(request, change.user)
+    return change, flows.set_password_token(change.user)
+
+
 def confirm_stop(request: HttpRequest, token: object) -> EmailChange:
     """Use a recovery's "stop this change" link for a front end: a deny, answered as one.
 

@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from django_verified_email import flows, is_email_verified
-from django_verified_email.models import EmailChange
+from django_verified_email.models import EmailChange, WrongCode
 from tests.helpers import (
     api_request_change,
     assert_error,
@@ -18,6 +18,7 @@ from tests.helpers import (
     error_report,
     later,
     reloaded,
+    snapshot,
     token_in,
 )
 
@@ -223,3 +224,65 @@ def test_an_error_report_of_a_code_call_carries_no_code(user, alice, monkeypatch
     for spelling in ("314-159", "314159"):
         assert spelling not in text
         assert spelling not in html
+
+
+# "This wasn't me" with the old address's code (change/deny/ {"code"}) -------
+
+
+def test_deny_by_code(user, alice, mailoutbox):
+    api_request_change(alice)
+    code = code_in(mailoutbox[-1])
+
+    response = call(alice, "change-deny", {"code": code})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "denied"
+    assert flows.check_set_password(body["password_token"]).pk == user.pk
+    assert EmailChange.objects.get().status == "denied"
+    assert not reloaded(user).has_usable_password()
+    assert call(alice, "status", method="get").status_code == 403  # its session ended
+
+
+def test_deny_by_code_needs_a_login(user, alice, mailoutbox):
+    api_request_change(alice)
+
+    response = call(Client(), "change-deny", {"code": code_in(mailoutbox[-1])})
+
+    assert_error(response, 403, "not_authenticated")
+    assert EmailChange.objects.get().status == "awaiting_old"
+
+
+def test_deny_by_a_wrong_code_is_refused_and_writes_nothing_but_the_try(user, alice, mailoutbox):
+    api_request_change(alice)
+    code = code_in(mailoutbox[-1])
+    before = snapshot()
+
+    assert_error(call(alice, "change-deny", {"code": wrong(code)}), 400, "invalid_code")
+
+    assert snapshot() == before
+    assert WrongCode.objects.filter(user_id=user.pk).count() == 1
+    assert call(alice, "change-deny", {"code": code}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body", [{"code": 123456}, {"code": "1" * 10000}, {"code": None}, {"code": "", "token": ""}]
+)
+def test_deny_by_a_malformed_code_is_a_clean_400(user, alice, mailoutbox, body):
+    api_request_change(alice)
+    before = snapshot()
+
+    response = call(alice, "change-deny", body)
+
+    assert response.status_code == 400, response.content
+    assert snapshot() == before
+
+
+def test_the_new_addresss_code_cannot_deny(user, alice, mailoutbox):
+    api_request_change(alice)
+    call(alice, "change-confirm", {"code": code_in(mailoutbox[-1])})
+
+    response = call(alice, "change-deny", {"code": code_in(mailoutbox[-1], to=NEW)})
+
+    assert_error(response, 410, "expired_code")
+    assert EmailChange.objects.get().status == "awaiting_new"

@@ -108,8 +108,9 @@ EXPECTED = {
     ("/change/deny/", "post"): {
         "success": 200,
         "errors": {
-            400: {"invalid_request", "invalid_token"},
-            410: {"expired_token"},
+            **AUTH,
+            400: {"invalid_request", "invalid_token", "invalid_code"},
+            410: {"expired_token", "expired_code"},
             429: {"throttled"},
         },
     },

@@ -245,10 +245,10 @@ change_cancel = _endpoint(
 )
 change_deny = _endpoint(
     "denyEmailChange",
-    'The old address refuses the change ("this wasn\'t me")',
+    "The old address refuses the change (\"this wasn't me\"), by its link's token or its code",
     (200, RefusedSerializer, "The change is refused."),
-    {**BAD_TOKEN, **HOST_THROTTLE},
-    request=TokenSerializer,
+    {**BAD_TOKEN_OR_CODE, **BY_CODE_LOGGED_IN, **HOST_THROTTLE},
+    request=ConfirmSerializer,
 )
 change_stop = _endpoint(
     "stopEmailRecovery",

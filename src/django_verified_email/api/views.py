@@ -220,11 +220,20 @@ def _django_session_user(django_request):
 
 @schema.change_deny
 class ChangeDenyView(TokenAPIView):
-    """The old address refuses the change ("this wasn't me"): ``{"token"}`` of its link."""
+    """The old address refuses the change ("this wasn't me"): ``{"token"}`` of its link.
+
+    Or ``{"code"}``, its email's code, from a request authenticated as the
+    account (as ``change/confirm/`` takes one).
+    """
 
     def post(self, request):
-        body = TokenSerializer.read(request.data)
-        change, password_token = web.confirm_deny(self.django_request, body["token"])
+        body = ConfirmSerializer.read(request.data)
+        if "code" in body:
+            change, password_token = web.confirm_deny_by_code(
+                self.django_request, self.code_user(request), body["code"]
+            )
+        else:
+            change, password_token = web.confirm_deny(self.django_request, body["token"])
         return Response({"status": change.status, "password_token": password_token})
 
 

@@ -28,7 +28,7 @@ from .change import (
     resend_change_for_expired_link,
 )
 from .codes import confirm_change_by_code, confirm_verification_by_code
-from .deny import check_deny, confirm_deny
+from .deny import check_deny, confirm_deny, confirm_deny_by_code
 from .notices import send_owed_notices
 from .reauth import reauthentication, send_reauth_code
 from .recovery import (
@@ -74,6 +74,7 @@ __all__ = [
     "confirm_change",
     "confirm_change_by_code",
     "confirm_deny",
+    "confirm_deny_by_code",
     "confirm_keep",
     "confirm_revert",
     "confirm_set_password",

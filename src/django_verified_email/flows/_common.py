@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +32,10 @@ from ..exceptions import (
 from ..models import EmailChange, VerifiedUser
 from ..second_factor import Proof, Verdict, precheck
 from ..second_factor import check as check_second_factor
-from ..stores import Holder, get_store
+from ..stores import Holder, get_store, unproven
+
+#: What a take-back's act returns: the change it closed (None: it refused).
+Taken = TypeVar("Taken", EmailChange, EmailChange | None)
 
 
 def reauthenticate(
@@ -172,12 +176,16 @@ def blocks(holders: list[Holder]) -> bool:
     """Return whether any of ``holders`` keeps the address from another account.
 
     An account that only typed an address and never proved it does not block
-    one that proves it (the address is released from it instead), as long as
-    it can be released (``AddressStore.can_release``).
+    one that proves it: the address is released from it instead
+    (``AddressStore.can_release``), or, where the store cannot blank it (the
+    login name, a required field), handed to the host's
+    ``RELEASE_UNPROVEN_HOLDER``, unless that is None.
     """
     if not holders:
         return False
-    return not get_store().can_release() or any(holder.verified for holder in holders)
+    if any(holder.verified for holder in holders):
+        return True
+    return not get_store().can_release() and unproven.release_hook() is None
 
 
 def taken_by_other(user: VerifiedUser, address: str) -> bool:
@@ -200,18 +208,39 @@ def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
     ``email_address_released`` tells the host. A host constraint that
     refuses the blank address ends it as ``EmailTakenMeanwhile``.
     """
-    holders = get_store().holders(user, address)
+    store = get_store()
+    holders = store.holders(user, address)
     if not holders:
         return True
     if blocks(holders):
         return False
     found = [holder.pk for holder in holders]
-    for holder, released in get_store().release(address, found):
+    if not store.can_release():
+        return _release_unproven(user, address, found, outbox)
+    for holder, released in store.release(address, found):
         outbox.signal(signals.email_address_released, user=holder, email=released, taken_by=user)
     return True
 
 
-def taking_back(act: Callable[[Outbox], EmailChange]) -> EmailChange:
+def _release_unproven(user: VerifiedUser, address: str, pks: list, outbox: Outbox) -> bool:
+    """Hand each unproved holder the store cannot blank to ``RELEASE_UNPROVEN_HOLDER``.
+
+    The owner's way back (a revert) must not end at one sign-up with the old
+    address where that address is the login name. The hook runs in the
+    flow's transaction, on the holder's locked row; False from it refuses
+    the take, as a taken address does (the caller raises, and the flow's
+    transaction, with whatever the hook wrote, is rolled back).
+    """
+    hook = unproven.release_hook()
+    assert hook is not None  # blocks() said so
+    for holder in get_store().lock_unproven(address, pks):
+        if not hook(holder, address):
+            return False
+        outbox.signal(signals.unproven_holder_released, user=holder, address=address, taken_by=user)
+    return True
+
+
+def taking_back(act: Callable[[Outbox], Taken]) -> Taken:
     """Run a revert, deny or stop (``act``) in an atomic outbox; return the change it closed.
 
     Once it committed, the account is taken back whatever the mail server
@@ -219,7 +248,8 @@ def taking_back(act: Callable[[Outbox], EmailChange]) -> EmailChange:
     ends still end the session and offer the new password (the failed
     notice is logged, and owed where ``delivery`` records it).
     """
-    change = outbox = None
+    change: Taken | None = None
+    outbox = None
     try:
         with atomic_outbox() as outbox:
             change = act(outbox)

@@ -9,6 +9,10 @@ it. Both addresses are told; the old one gets a "set a new password" link.
 Any old-address link of the account's that its step never confirmed
 refuses, also one a resend replaced or of a change a later request
 superseded: the account's open change is what closes (``links.DENY``).
+
+The old address's code refuses too (``confirm_deny_by_code``), typed by a
+request authenticated as the account, as every code is: the live code of
+the step the change waits for, counted as every code is.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ import logging
 
 from django.utils import timezone
 
-from .. import emails, signals
+from .. import codes, emails, signals
 from ..delivery import Outbox
-from ..exceptions import InvalidToken
-from ..models import EmailChange
+from ..exceptions import ExpiredCode, InvalidToken, VerifiedEmailError
+from ..models import EmailChange, VerifiedUser
 from ..request_context import RequestContext, refused_fields
 from . import _common, links, takeover
 
@@ -104,3 +108,55 @@ def confirm_deny(
         return change
 
     return _common.taking_back(deny)
+
+
+def confirm_deny_by_code(
+    user: VerifiedUser,
+    typed: object,
+    *,
+    base_url: str | None = None,
+    context: RequestContext | None = None,
+) -> EmailChange:
+    """Refuse the user's change with the code of its old-address email, as its link does.
+
+    ``user`` is who the request is authenticated as: only their own code can
+    match. Only while the change waits for the old address: once that step
+    was confirmed its code is used, and the revert link covers the rest.
+    A wrong code is refused (``InvalidCode``) and stays counted, as on
+    every code step; nothing else is written.
+    """
+    refusal: VerifiedEmailError | None = None
+
+    def deny(outbox: Outbox) -> EmailChange | None:
+        nonlocal refusal
+        located = _locate_by_code(user, typed)
+        if isinstance(located, VerifiedEmailError):
+            # Returned, not raised: the wrong try commits.
+            refusal = located
+            return None
+        refuse(outbox, located, base_url=base_url, context=context)
+        return located
+
+    change = _common.taking_back(deny)
+    if refusal is not None:
+        raise refusal
+    assert change is not None
+    return change
+
+
+def _locate_by_code(user: VerifiedUser, typed: object) -> EmailChange | VerifiedEmailError:
+    """Lock the user's change waiting for the old address, and use its code on it."""
+    pending = EmailChange.objects.pending_for(user).first()
+    if pending is None or pending.status != Status.AWAITING_OLD:
+        logger.debug("Refused a deny code: no change waits for the old address")
+        return ExpiredCode()
+    change = EmailChange.objects.lock_with_user(pending.pk)
+    if (
+        change is None
+        or change.status != Status.AWAITING_OLD
+        or change.user_id != user.pk
+        or not change.user.is_active
+    ):
+        logger.debug("Refused a deny code: the change moved on meanwhile")
+        return ExpiredCode()
+    return codes.use(codes.CHANGE_OLD, change.user, typed, change=change) or change

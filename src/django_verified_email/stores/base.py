@@ -110,6 +110,15 @@ class AddressStore(Protocol):
         """
         ...
 
+    def lock_unproven(self, address: str, pks: list[Any]) -> list[VerifiedUser]:
+        """Lock the accounts ``pks`` that hold ``address`` unproved, in key order; return them.
+
+        For a store that cannot ``release``: the flow hands each to the
+        host's ``RELEASE_UNPROVEN_HOLDER``. One that proved the address since
+        it was looked up is left out.
+        """
+        ...
+
     # For the adoption and audit commands (``adoption``), never the flows.
 
     def never_verified(self, using: str | None = None) -> QuerySet[Any]:

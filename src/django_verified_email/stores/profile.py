@@ -193,6 +193,15 @@ class ProfileStore:
             released.append((holder, had))
         return released
 
+    def lock_unproven(self, address: str, pks: list[Any]) -> list[VerifiedUser]:
+        holders = (
+            addresses.users_with_address(address)
+            .filter(pk__in=pks)
+            .select_for_update()
+            .order_by("pk")
+        )
+        return [holder for holder in holders if not self.is_verified(holder)]
+
     def never_verified(self, using: str | None = None) -> QuerySet[Any]:
         # A row with a date was verified once: the app cleared it since, and
         # trusting it again would undo that.

@@ -131,6 +131,14 @@ class UserStore:
             released.append((holder, had))
         return released
 
+    def lock_unproven(self, address: str, pks: list[Any]) -> list[VerifiedUser]:
+        return list(
+            addresses.users_with_address(address)
+            .filter(pk__in=pks, is_email_verified=False)
+            .select_for_update()
+            .order_by("pk")
+        )
+
     def never_verified(self, using: str | None = None) -> QuerySet[Any]:
         # email_verified_at too: a user whose flag was cleared since (an
         # address set in the admin) has it cleared as well, but one verified
