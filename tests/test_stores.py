@@ -74,3 +74,27 @@ class TestTheStoreInUse(StoreContract):
             return make_user(username, address, verified=False)
 
         return make
+
+
+def store_classes():
+    from django_verified_email.stores.profile import ProfileStore
+    from django_verified_email.stores.user import UserStore
+
+    # The allauth store's models load only with allauth installed: its host
+    # project (tests/allauth_host) runs this test for it.
+    return [UserStore, ProfileStore]
+
+
+@pytest.mark.parametrize("store", store_classes(), ids=lambda cls: cls.__name__)
+def test_every_store_has_every_method_of_the_interface(store):
+    assert_implements_the_interface(store)
+
+
+def assert_implements_the_interface(store):
+    members = {
+        name
+        for name, value in vars(stores.AddressStore).items()
+        if callable(value) and not name.startswith("_")
+    }
+    assert members, "the interface lists its methods"
+    assert {name for name in members if not callable(getattr(store, name, None))} == set()

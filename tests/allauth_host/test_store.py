@@ -314,3 +314,10 @@ def test_the_audit_fix_puts_disagreeing_rows_right(make_bare_user):
     # The base store follows allauth's table: make_user marked it verified.
     assert get_store().base.is_verified(reloaded(elsewhere)) is False
     assert rows(fine) == [("d@example.com", True, True)]
+
+
+def test_the_allauth_store_has_every_method_of_the_interface():
+    from django_verified_email.contrib.allauth.store import AllauthStore
+    from tests.test_stores import assert_implements_the_interface
+
+    assert_implements_the_interface(AllauthStore)

@@ -185,6 +185,17 @@ class AllauthStore:
             released.append((holder, had[holder.pk]))
         return released
 
+    def lock_unproven(self, address: str, pks: list[Any]) -> list[VerifiedUser]:
+        locked = self.base.lock_unproven(address, pks)
+        # Read after the locks: one that proved the address in allauth's
+        # table meanwhile keeps it.
+        proved = set(
+            rows_for(address)
+            .filter(user_id__in=[user.pk for user in locked], verified=True)
+            .values_list("user_id", flat=True)
+        )
+        return [user for user in locked if user.pk not in proved]
+
     # For the adoption and audit commands.
 
     def never_verified(self, using: str | None = None) -> QuerySet[Any]:
