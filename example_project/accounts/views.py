@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_verified_email import flows, is_email_verified
-from django_verified_email.stores import get_store
 from django_verified_email.exceptions import VerifiedEmailError
+from django_verified_email.stores import get_store
 
 from . import demo
 from .forms import SignupForm
