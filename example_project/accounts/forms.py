@@ -1,8 +1,10 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from .models import User
+# accounts.User or auth.User, as the settings choose (settings_auth_user.py).
+User = get_user_model()
 
 
 class SignupForm(UserCreationForm):

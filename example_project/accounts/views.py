@@ -6,8 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
-from django_verified_email import flows
+from django_verified_email import flows, is_email_verified
 from django_verified_email.exceptions import VerifiedEmailError
+from django_verified_email.stores import get_store
 
 from . import demo
 from .forms import SignupForm
@@ -48,4 +49,11 @@ class LoginView(auth_views.LoginView):
 
 @login_required
 def profile(request):
-    return render(request, "accounts/profile.html", {"change": flows.pending_change(request.user)})
+    # Read through the app, not the user's fields: on auth.User the verified
+    # state lives in the app's own table (settings_auth_user.py).
+    context = {
+        "change": flows.pending_change(request.user),
+        "email_verified": is_email_verified(request.user),
+        "email_verified_at": get_store().verified_at(request.user),
+    }
+    return render(request, "accounts/profile.html", context)

@@ -1,6 +1,7 @@
 """Fixtures for the real-browser test: the example project served by Django's
 development server on 127.0.0.1 with a fresh SQLite file, and a page of a
-headless Chromium driven by Playwright.
+headless Chromium driven by Playwright. The dual-link journey also runs on
+a second server, the project on Django's default auth.User.
 
 The default test run does not collect this folder: it needs Chromium and
 starts processes. The tox env `browser` (scripts/test-browser) sets
@@ -64,23 +65,26 @@ def wait_until_serving(url, process, log_path):
     pytest.fail(f"the development server did not answer in time:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def live_url(tmp_path_factory):
-    """The example project on a free local port, on a new SQLite database.
-
-    Its settings are example_settings.py (next to this file): the project's own,
-    with the resend cooldown off.
-    """
-    workdir = tmp_path_factory.mktemp("example_project")
-    log_path = workdir / "server.log"
-    env = {
+def site_env(workdir, settings):
+    """The environment of the example project with ``settings``, on a new SQLite file."""
+    return {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "example_settings",
+        "DJANGO_SETTINGS_MODULE": settings,
         "PYTHONPATH": os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")])),
         "POCKET_WALLET_DB": str(workdir / "db.sqlite3"),
         "POCKET_WALLET_CONSOLE_MAIL": "0",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def serve(workdir, env, host):
+    """Migrate and serve the example project in ``env`` on a free local port; yield its URL.
+
+    Every server listens on 127.0.0.1; ``host`` is the name the browser uses.
+    Cookies are kept per host name, not per port, so a second site gets a
+    name of its own ("localhost") and its sessions never replace the first's.
+    """
+    log_path = workdir / "server.log"
     with log_path.open("w") as log:
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"],
@@ -100,9 +104,8 @@ def live_url(tmp_path_factory):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     SERVER_LOGS.append(log_path)
-    SERVER_ENV.update(env)
     try:
         wait_until_serving(url + "/", server, log_path)
         yield url
@@ -113,6 +116,29 @@ def live_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(tmp_path_factory):
+    """The example project on its custom user model (the mixin), on a free local port.
+
+    Its settings are example_settings.py (next to this file): the project's own.
+    """
+    workdir = tmp_path_factory.mktemp("example_project")
+    env = site_env(workdir, "example_settings")
+    SERVER_ENV.update(env)
+    yield from serve(workdir, env, "127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def auth_user_live_url(tmp_path_factory):
+    """The example project on Django's default auth.User (the profile store).
+
+    Its settings are example_settings_auth_user.py: the project's
+    settings_auth_user.py.
+    """
+    workdir = tmp_path_factory.mktemp("example_project_auth_user")
+    yield from serve(workdir, site_env(workdir, "example_settings_auth_user"), "localhost")
 
 
 @pytest.fixture

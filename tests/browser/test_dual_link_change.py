@@ -1,7 +1,8 @@
 """The whole journey in a real browser: sign up on the example project, verify
 the address from the outbox page, then change it with the dual-link flow by
 clicking the links the site emailed, and check what the profile and the
-outbox show at the end."""
+outbox show at the end. It runs on both of the project's user models: its
+custom one with the mixin, and Django's default auth.User (the profile store)."""
 
 import re
 
@@ -23,15 +24,22 @@ CHANGE_LINK = (
 )
 
 
-def test_signup_verify_then_dual_link_change(page, live_url):
+@pytest.fixture(params=["custom_user_model", "auth_user"])
+def site_url(request):
+    """The example project on its custom user model, then on auth.User."""
+    name = "live_url" if request.param == "custom_user_model" else "auth_user_live_url"
+    return request.getfixturevalue(name)
+
+
+def test_signup_verify_then_dual_link_change(page, site_url):
     # Sign up: the site logs the new user in and sends the verification link.
-    page.goto(f"{live_url}/signup/")
+    page.goto(f"{site_url}/signup/")
     page.locator("#id_username").fill(USERNAME)
     page.locator("#id_email").fill(OLD_EMAIL)
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
     page.locator("#signup-submit").click()
-    page.wait_for_url(f"{live_url}/profile/")
+    page.wait_for_url(f"{site_url}/profile/")
     expect(page.locator("#profile-email")).to_have_text(OLD_EMAIL)
     expect(page.locator("#profile-email-verified")).to_have_attribute("data-verified", "false")
 
@@ -40,7 +48,7 @@ def test_signup_verify_then_dual_link_change(page, live_url):
     verify_link = follow_single_link(page, OLD_EMAIL, VERIFY_LINK)
     expect(page.get_by_role("heading", name="Verify your email address")).to_be_visible()
     page.get_by_role("button", name="Verify my address").click()
-    page.wait_for_url(f"{live_url}/profile/")
+    page.wait_for_url(f"{site_url}/profile/")
     expect(page.locator("#profile-email-verified")).to_have_attribute("data-verified", "true")
 
     # Ask for the change from the email settings, with the password.
@@ -66,7 +74,7 @@ def test_signup_verify_then_dual_link_change(page, live_url):
     follow_single_link(page, NEW_EMAIL, CHANGE_LINK)
     expect(page.get_by_role("heading", name="Confirm the email change")).to_be_visible()
     page.get_by_role("button", name="Confirm", exact=True).click()
-    page.wait_for_url(f"{live_url}/profile/")
+    page.wait_for_url(f"{site_url}/profile/")
     expect(page.locator("#profile-email")).to_have_text(NEW_EMAIL)
     expect(page.locator("#profile-email-verified")).to_have_attribute("data-verified", "true")
     expect(page.locator("#profile-pending-change")).to_have_count(0)
