@@ -39,3 +39,7 @@ ACCOUNT_REAUTHENTICATION_REQUIRED = False
 ACCOUNT_RATE_LIMITS = False
 
 HEADLESS_CLIENTS = ("browser", "app")
+
+# pytest-django's live_server (test_browser_walk.py) serves static files
+# under STATIC_URL: it must be set.
+STATIC_URL = "/static/"

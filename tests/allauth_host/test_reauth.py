@@ -131,7 +131,8 @@ def test_without_code_the_totp_alone_stands_in(client, social, settings, mailout
 
     assert call(client, "status", method="get").json()["reauthentication"] == "second_factor"
     # No code is sent: allauth allows none.
-    assert_error(call(client, "change-reauth-code"), 400, "password_required")
+    refused = assert_error(call(client, "change-reauth-code"), 403, "reauthentication_unavailable")
+    assert "authenticator app" in refused["detail"]
     assert mailoutbox == []
     # The page asks for the authenticator's code, not a password; not the
     # "pass your second factor" page: the code is the re-authentication.
@@ -206,7 +207,7 @@ def test_socialaccount_only_sends_no_code(client, social, settings, mailoutbox):
     client.force_login(social)
 
     assert flows.reauthentication(social) == "none"
-    assert_error(call(client, "change-reauth-code"), 400, "password_required")
+    assert_error(call(client, "change-reauth-code"), 403, "reauthentication_unavailable")
     assert mailoutbox == []
 
 

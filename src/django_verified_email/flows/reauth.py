@@ -16,9 +16,11 @@ second factor that takes a one-time password re-authenticates with that alone
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from .. import addresses, codes, emails, reauth_methods, second_factor, throttle
 from ..delivery import atomic_outbox
-from ..exceptions import PasswordRequired
+from ..exceptions import PasswordRequired, ReauthenticationUnavailable
 from ..models import VerifiedUser
 from ..stores import get_store
 
@@ -56,11 +58,12 @@ def send_reauth_code(user: VerifiedUser, *, base_url: str | None = None) -> str:
 
     Raises ``PasswordRequired`` for an account that re-authenticates with a
     password (or whose address is not verified: no code goes to an
-    unproved address), ``Throttled`` within ``RESEND_COOLDOWN``. A new code
+    unproved address), ``ReauthenticationUnavailable`` for one without a
+    password where the host allows no code, ``Throttled`` within ``RESEND_COOLDOWN``. A new code
     replaces the one sent before.
     """
     if not codes.may_reauthenticate_by_code(user):
-        raise PasswordRequired
+        _refuse_code(user)
     address = addresses.of_user(user)
     with throttle.send_cooldown(user, codes.REAUTH, address) as cooldown:
         cooldown.claim()
@@ -70,3 +73,16 @@ def send_reauth_code(user: VerifiedUser, *, base_url: str | None = None) -> str:
                 raise PasswordRequired
             outbox.email(emails.REAUTH_CODE, user=locked, base_url=base_url)
     return address
+
+
+def _refuse_code(user: VerifiedUser) -> None:
+    """Say why no code is sent: the account has a password, or the host allows no code."""
+    if user.has_usable_password() or reauth_methods.CODE in reauth_methods.passwordless_methods(
+        user
+    ):
+        raise PasswordRequired
+    if reauthentication(user) == SECOND_FACTOR:
+        raise ReauthenticationUnavailable(
+            _("We send no codes by email here: use the code from your authenticator app.")
+        )
+    raise ReauthenticationUnavailable
