@@ -46,7 +46,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from . import tokens
+from . import reauth_methods, tokens
 from .conf import app_settings
 from .exceptions import ExpiredCode, InvalidCode, VerifiedEmailError
 from .models import EmailChange, OneTimeCode, VerifiedUser, WrongCode
@@ -141,9 +141,11 @@ def may_reauthenticate_by_code(user: VerifiedUser) -> bool:
 
     A user without a usable password, whose current address is verified: a
     code to an unproved address proves nothing about the account's owner.
+    And only while the host allows it (``reauth_methods``).
     """
     return (
         not user.has_usable_password()
+        and reauth_methods.CODE in reauth_methods.passwordless_methods(user)
         and get_store().is_verified(user)
         and bool(get_store().address(user))
     )

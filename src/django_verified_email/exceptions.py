@@ -149,6 +149,20 @@ class PasswordRequired(VerifiedEmailError):
     detail = _("Your account has a password: use it to confirm it's you.")
 
 
+class ReauthenticationUnavailable(VerifiedEmailError):
+    """An account without a password that has no way allowed to re-authenticate without one.
+
+    The host allows neither a code to the current address nor the user's
+    second factor alone (``reauth_methods``), or the user has none of them.
+    """
+
+    code = "reauthentication_unavailable"
+    detail = _(
+        "Your account has no password, and no other way to confirm it's you is available "
+        "here. Set a password first, or contact support."
+    )
+
+
 class RecoveryNeedsPassword(VerifiedEmailError):
     """A recovery asked by an account without a password and without an accepted ``otp``."""
 

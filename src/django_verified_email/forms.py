@@ -25,7 +25,7 @@ class ChangeEmailForm(forms.Form):
         help_text=_("We ask for it again because changing your address is sensitive."),
     )
 
-    def __init__(self, *args, lost_address="", by_code=False, **kwargs):
+    def __init__(self, *args, lost_address="", by_code=False, by_second_factor=False, **kwargs):
         super().__init__(*args, **kwargs)
         if by_code:
             # No usable password (a social login): a code sent to the
@@ -40,6 +40,20 @@ class ChangeEmailForm(forms.Form):
                 help_text=_(
                     "Your account has no password, so we send a code to your current "
                     "address instead."
+                ),
+            )
+        elif by_second_factor:
+            # No usable password, and the host allows no code: the second
+            # factor's one-time password alone (``reauth_methods``).
+            del self.fields["password"]
+            self.fields["otp"] = forms.CharField(
+                label=_("The code from your authenticator app"),
+                max_length=64,
+                widget=forms.TextInput(
+                    attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+                ),
+                help_text=_(
+                    "Your account has no password, so we ask for your second factor instead."
                 ),
             )
         # Offered only to a user whose verified address could approve a
@@ -62,4 +76,5 @@ class ChangeEmailForm(forms.Form):
         "wrong_password": "password",
         "invalid_code": "code",
         "expired_code": "code",
+        "wrong_second_factor": "otp",
     }

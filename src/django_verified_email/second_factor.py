@@ -36,7 +36,9 @@ class SecondFactor(Protocol):
     most once per request, after the password was found right.
 
     A factor may also have ``url_name``: the URL name of the host's page
-    where a logged-in session passes it again (the change page links to it).
+    where a logged-in session passes it again (the change page links to it),
+    and ``has_otp(user)``: whether the user has a factor of this kind that
+    ``verify`` can check (a factor without it: every enabled one can).
     """
 
     def is_enabled(self, user: Any) -> bool:
@@ -94,6 +96,14 @@ class AllauthMFA:
             return False
         records = get_authentication_records(request, user)
         return any(record.get("method") == "mfa" for record in records)
+
+    def has_otp(self, user: Any) -> bool:
+        """A TOTP authenticator: the only kind ``verify`` checks (WebAuthn has no code)."""
+        from allauth.mfa.models import Authenticator
+
+        return Authenticator._default_manager.filter(
+            user=user, type=Authenticator.Type.TOTP
+        ).exists()
 
     def verify(self, user: Any, otp: str) -> bool:
         from allauth.mfa.models import Authenticator
@@ -156,6 +166,15 @@ class Proof:
 def enabled_for(user: Any) -> list[SecondFactor]:
     """The factors ``user`` has confirmed."""
     return [factor for factor in factors() if factor.is_enabled(user)]
+
+
+def takes_otp(user: Any) -> bool:
+    """Whether one of ``user``'s factors can check a one-time password sent in the request."""
+    for factor in enabled_for(user):
+        has_otp = getattr(factor, "has_otp", None)
+        if has_otp is None or has_otp(user):
+            return True
+    return False
 
 
 def precheck(user: Any, proof: Proof) -> Verdict:

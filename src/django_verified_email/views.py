@@ -32,6 +32,7 @@ from .exceptions import (
     InvalidCode,
     InvalidToken,
     LockedOut,
+    ReauthenticationUnavailable,
     SecondFactorRequired,
     VerifiedEmailError,
 )
@@ -318,13 +319,23 @@ def _resend_for_expired_link(request, token, resend):
 @require_http_methods(["GET", "HEAD", "POST"])
 def change(request):
     # An empty POST is still a submission: it must show "required" errors.
-    by_code = flows.reauthentication(request.user) == "code"
+    method = flows.reauthentication(request.user)
+    if method == "none":
+        # No password and no other way the host allows: said at once, no form.
+        return error_page(request, ReauthenticationUnavailable())
+    by_code = method == "code"
+    by_second_factor = method == "second_factor"
     form = ChangeEmailForm(
         request.POST if request.method == "POST" else None,
         lost_address=_recoverable_address(request.user),
         by_code=by_code,
+        by_second_factor=by_second_factor,
     )
-    if request.method != "POST" and web.second_factor_missing(request, request.user):
+    if (
+        request.method != "POST"
+        and not by_second_factor
+        and web.second_factor_missing(request, request.user)
+    ):
         # Said before the form is filled in: no password would be enough.
         return second_factor_page(request, SecondFactorRequired())
     # A lock is shown before the form is filled in, not after.
@@ -373,7 +384,7 @@ def _request_change(request, form):
         old_email_lost=lost,
         code=form.cleaned_data.get("code"),
         second_factor=lost and web.passed_second_factor(request, request.user),
-        second_factor_proof=web.second_factor_proof(request),
+        second_factor_proof=web.second_factor_proof(request, form.cleaned_data.get("otp")),
     )
 
 
@@ -423,7 +434,7 @@ def _refusal(form, error):
     the address as typed, never the password.
     """
     field = ChangeEmailForm.ERROR_FIELDS.get(error.code)
-    if field is None:
+    if field is None or field not in form.fields:
         return error
     form.add_error(field, error.message)
     return None

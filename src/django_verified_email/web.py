@@ -26,6 +26,7 @@ from .exceptions import (
     LockedOut,
     NoEmail,
     NoPendingChange,
+    ReauthenticationUnavailable,
     RevertPending,
     SecondFactorRequired,
     Throttled,
@@ -48,6 +49,7 @@ HTTP_STATUS: dict[type[VerifiedEmailError], int] = {
     Throttled: 429,
     NoPendingChange: 404,
     SecondFactorRequired: 403,
+    ReauthenticationUnavailable: 403,
     DeliveryFailed: 503,
 }
 

@@ -1,4 +1,4 @@
-"""A host project with django-allauth (account and headless) and the bridge, on PostgreSQL.
+"""A host project with django-allauth (account, mfa and headless) and the bridge, on PostgreSQL.
 
 The database and cache are tests/settings_postgres.py's (VE_PG_*, VE_REDIS_URL).
 """
@@ -10,6 +10,7 @@ INSTALLED_APPS = [
     *INSTALLED_APPS,
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "allauth.headless",
     "django_verified_email.contrib.allauth",
 ]
@@ -38,3 +39,7 @@ ACCOUNT_REAUTHENTICATION_REQUIRED = False
 ACCOUNT_RATE_LIMITS = False
 
 HEADLESS_CLIENTS = ("browser", "app")
+
+# pytest-django's live_server (test_browser_walk.py) serves static files
+# under STATIC_URL: it must be set.
+STATIC_URL = "/static/"

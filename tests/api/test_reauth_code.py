@@ -2,6 +2,7 @@
 
 import pytest
 
+from django_verified_email import reauth_methods
 from django_verified_email.models import EmailChange, ReauthAttempts
 from tests import paper_factor
 from tests.helpers import PASSWORD, assert_error, call, code_in
@@ -79,3 +80,44 @@ def test_a_recovery_without_a_password_passes_with_a_second_factor(social, user,
     change_row = EmailChange.objects.get(user=user)
     assert change_row.old_email_lost
     assert change_row.second_factor
+
+
+# A host's policy (reauth_methods): what the allauth bridge installs, tested here
+# without allauth.
+
+
+@pytest.fixture
+def policy():
+    yield reauth_methods.use_policy
+    reauth_methods.use_policy(None)
+
+
+def test_without_the_code_a_second_factor_stands_in_alone(social, user, settings, policy):
+    settings.VERIFIED_EMAIL = {**settings.VERIFIED_EMAIL, "REAUTHENTICATE": paper_factor.PATH}
+    policy(lambda user: {reauth_methods.SECOND_FACTOR})
+    paper_factor.reset()
+    paper_factor.enrol(user)
+    try:
+        status = call(social, "status", method="get").json()["reauthentication"]
+        no_code = call(social, "change-reauth-code")
+        wrong = change(social, otp="000000")
+        right = change(social, otp=paper_factor.OTP)
+    finally:
+        paper_factor.reset()
+
+    assert status == "second_factor"
+    assert_error(no_code, 403, "reauthentication_unavailable")
+    assert_error(wrong, 400, "wrong_second_factor")
+    assert right.status_code == 202, right.content
+    assert EmailChange.objects.get(user=user).status == "awaiting_old"
+    assert not ReauthAttempts.objects.exists()
+
+
+def test_with_no_allowed_way_the_change_is_refused_clearly(social, user, policy, mailoutbox):
+    policy(lambda user: set())
+
+    assert call(social, "status", method="get").json()["reauthentication"] == "none"
+    assert_error(change(social, code="123456"), 403, "reauthentication_unavailable")
+    assert_error(call(social, "change-reauth-code"), 403, "reauthentication_unavailable")
+    assert not ReauthAttempts.objects.exists()
+    assert mailoutbox == []

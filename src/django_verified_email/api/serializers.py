@@ -107,7 +107,11 @@ class ChangeRequestSerializer(RequestSerializer):
     otp = StringField(required=False, allow_blank=True)
 
     def validate(self, attrs):
-        if ("password" in attrs) == ("code" in attrs):
+        # Neither is right only with ``otp``: an account whose
+        # ``reauthentication`` is "second_factor" sends that alone.
+        both = "password" in attrs and "code" in attrs
+        neither = "password" not in attrs and "code" not in attrs and "otp" not in attrs
+        if both or neither:
             raise serializers.ValidationError(_("Send either a password or a code, not both."))
         return attrs
 
@@ -133,8 +137,9 @@ class StatusSerializer(serializers.Serializer):
     email = serializers.CharField()
     is_email_verified = serializers.BooleanField()
     pending_change = PendingChangeSerializer(allow_null=True)
-    # How the user re-authenticates before a change: "password", or "code"
-    # for an account without a usable password.
+    # How the user re-authenticates before a change: "password"; for an
+    # account without a usable password "code", "second_factor" (``otp``
+    # alone) or "none" (refused: ``reauthentication_unavailable``).
     reauthentication = serializers.CharField()
 
     class Meta:

@@ -23,6 +23,7 @@ from ..exceptions import (
     ExpiredCode,
     InvalidCode,
     LockedOut,
+    ReauthenticationUnavailable,
     RecoveryNeedsPassword,
     SecondFactorRequired,
     VerifiedEmailError,
@@ -33,6 +34,7 @@ from ..models import EmailChange, VerifiedUser
 from ..second_factor import Proof, Verdict, precheck
 from ..second_factor import check as check_second_factor
 from ..stores import Holder, get_store, unproven
+from .reauth import CODE, NONE, SECOND_FACTOR, reauthentication
 
 #: What a take-back's act returns: the change it closed (None: it refused).
 Taken = TypeVar("Taken", EmailChange, EmailChange | None)
@@ -66,8 +68,21 @@ def reauthenticate(
     code is. Not for a ``recovery``: that code would go to the mailbox the
     user lost, so only an accepted one-time password of a second factor
     stands in for the password there (else ``RecoveryNeedsPassword``).
+
+    Where the host allows no code (``reauth_methods``), a user without a
+    usable password whose second factor takes a one-time password sends
+    that alone (``reauth.reauthentication`` is ``"second_factor"``; else
+    ``SecondFactorRequired``); one with no allowed way is refused with
+    ``ReauthenticationUnavailable`` before any attempt is taken.
     """
-    by_code = codes.may_reauthenticate_by_code(user)
+    method = reauthentication(user)
+    if method == NONE:
+        throttle.check_lockout(user)
+        raise ReauthenticationUnavailable
+    if method == SECOND_FACTOR:
+        _reauthenticate_by_second_factor(user, second_factor, missing=SecondFactorRequired)
+        return
+    by_code = method == CODE
     if by_code and recovery:
         _reauthenticate_by_second_factor(user, second_factor)
         return
@@ -125,11 +140,21 @@ def _use_reauth_code(user: VerifiedUser, typed: object) -> VerifiedEmailError | 
         return codes.use(codes.REAUTH, locked, typed)
 
 
-def _reauthenticate_by_second_factor(user: VerifiedUser, proof: Proof | None) -> None:
-    """Re-authenticate a user without a password for a recovery: an accepted ``otp`` only."""
+def _reauthenticate_by_second_factor(
+    user: VerifiedUser,
+    proof: Proof | None,
+    *,
+    missing: type[VerifiedEmailError] = RecoveryNeedsPassword,
+) -> None:
+    """Re-authenticate a user without a password by an accepted ``otp`` only, or raise ``missing``.
+
+    For a recovery (the code would go to the lost mailbox), and wherever the
+    host allows no code. A session that passed the factor once is not
+    enough: the one-time password stands in for the password, in this request.
+    """
     if proof is None or proof.otp is None or precheck(user, proof) == Verdict.NOT_NEEDED:
         throttle.check_lockout(user)
-        raise RecoveryNeedsPassword
+        raise missing
     attempt = throttle.take_attempt(user)
     if check_second_factor(user, proof) == Verdict.PASSED:
         return
