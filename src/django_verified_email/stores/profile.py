@@ -100,8 +100,18 @@ class ProfileStore:
         if taken.exists():
             return False
         row = profile_for_write(user)
+        before = row.verified_address, row.verified_at
         row.verified_address, row.verified_at = current, when
-        row.save(update_fields=["verified_address", "verified_at"])
+        try:
+            # A savepoint: the check above locks nothing of the other
+            # account, which may prove the address meanwhile; the unique
+            # index then refuses this row, and the caller's transaction
+            # must still be usable to say so.
+            with transaction.atomic():
+                row.save(update_fields=["verified_address", "verified_at"])
+        except IntegrityError:
+            row.verified_address, row.verified_at = before
+            return False
         return True
 
     def set_verified_address(
@@ -203,6 +213,15 @@ class ProfileStore:
 
     def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
         profiles = VerifiedEmailProfile.objects.using(using)
+        # An address another account's row still holds (proved, then written
+        # past the app: the audit's drift) stays that account's: the unique
+        # index would refuse it, and the batch with it.
+        held = set(
+            profiles.filter(verified_address__in=[key(address) for _, address in rows])
+            .exclude(user_id__in=[pk for pk, _ in rows])
+            .values_list("verified_address", flat=True)
+        )
+        rows = [(pk, address) for pk, address in rows if key(address) not in held]
         existing = set(
             profiles.filter(user_id__in=[pk for pk, _ in rows]).values_list("user_id", flat=True)
         )
@@ -234,9 +253,22 @@ class ProfileStore:
                 yield pk, address or ""
 
     def unverify(self, pks: list[Any], using: str | None = None) -> int:
+        # ``pks`` come from a scan that may have taken minutes: a user may
+        # have proved the new address since. The users are locked (first,
+        # as in every flow) and only the rows still drifted are cleared.
+        model = get_user_model()
+        field = model.get_email_field_name()
+        locked = model._default_manager.using(using).filter(pk__in=pks).order_by("pk")
+        list(locked.select_for_update().values_list("pk", flat=True))
+        rows = (
+            VerifiedEmailProfile.objects.using(using)
+            .filter(user_id__in=pks, verified_address__isnull=False)
+            .values_list("user_id", "verified_address", f"user__{field}")
+        )
+        still = [pk for pk, verified, address in rows if verified != key(address or "")]
         return (
             VerifiedEmailProfile.objects.using(using)
-            .filter(user_id__in=pks)
+            .filter(user_id__in=still)
             .update(verified_address=None, verified_at=None)
         )
 
@@ -244,9 +276,11 @@ class ProfileStore:
 def unverify(user: VerifiedUser, *, end_sessions: bool) -> None:
     """Clear the user's verified state and move its counter (an address written elsewhere)."""
     with transaction.atomic():
-        row = VerifiedEmailProfile.objects.select_for_update().filter(user_id=user.pk).first()
-        if row is None:
-            row = VerifiedEmailProfile.objects.create(user_id=user.pk)
+        # The user's row first, as every flow locks it, and the profile row
+        # created under that lock: locking the profile alone, or creating it
+        # unlocked, races a flow's first use of the row into the unique index.
+        locked = ProfileStore().lock_user(user.pk)
+        row = profile_for_write(locked if locked is not None else user)
         row.verified_address = row.verified_at = None
         row.security_counter = moved(row.security_counter, end_sessions=end_sessions)
         row.save(update_fields=["verified_address", "verified_at", "security_counter"])
