@@ -10,7 +10,6 @@ from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, DELIVERY_MODES, app_settings
 
-
 #: Django's middleware the session epoch middleware must come after.
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 

@@ -11,6 +11,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import checks
 from django.core.management import call_command
+from django.db import transaction
+from django.db.models import ProtectedError
 from django.test import Client
 from django.urls import reverse
 
@@ -248,3 +250,20 @@ def test_the_middleware_before_authentication_is_reported(settings):
     # Before: quiet, and AuthenticationMiddleware replaced its request.user,
     # so no session ever ended.
     assert "verified_email.W013" in ids
+
+
+def test_a_profile_row_is_not_deleted_without_its_user(alice, mailoutbox, settings):
+    no_cooldown(settings, LOGOUT_OTHER_SESSIONS=True)
+    elsewhere, changing = client_for(alice), client_for(alice)
+    dual_link_change(changing, mailoutbox)
+
+    # Before: deleted, and the counter with it; the new row started at 0 and
+    # the session the change had ended was logged in again.
+    with pytest.raises(ProtectedError), transaction.atomic():
+        VerifiedEmailProfile.objects.filter(user=alice).delete()
+    with pytest.raises(ProtectedError), transaction.atomic():
+        VerifiedEmailProfile.objects.get(user=alice).delete()
+
+    assert not is_logged_in(elsewhere)
+    alice.delete()
+    assert not VerifiedEmailProfile.objects.exists()

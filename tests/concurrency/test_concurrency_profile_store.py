@@ -59,9 +59,7 @@ def test_two_accounts_proving_one_address_at_once_one_is_told_it_is_taken(
     )
 
     # Before: the loser's row hit the unique index (IntegrityError, a 500).
-    outcomes = sorted(
-        type(value).__name__ if kind == "error" else kind for kind, value in results
-    )
+    outcomes = sorted(type(value).__name__ if kind == "error" else kind for kind, value in results)
     assert outcomes == ["EmailTaken", "ok"], results
     assert [is_email_verified(reloaded(u)) for u in (alice, bob)].count(True) == 1
 
@@ -98,7 +96,7 @@ def test_an_address_saved_by_the_host_while_a_flow_holds_the_user_does_not_deadl
 
 def test_a_host_save_and_a_first_use_create_one_profile_row(make_user, monkeypatch):
     alice = make_user("alice", "alice@example.com", verified=False)
-    VerifiedEmailProfile.objects.filter(user_id=alice.pk).delete()
+    assert not VerifiedEmailProfile.objects.filter(user_id=alice.pk).exists()
     first = VerifiedEmailProfile.objects.create
 
     def slow_create(**fields):
@@ -134,7 +132,5 @@ def test_marking_one_address_on_two_accounts_at_once_raises_email_taken(
 
     results = run_at_once(lambda: mark_email_verified(alice), lambda: mark_email_verified(bob))
 
-    outcomes = sorted(
-        type(value).__name__ if kind == "error" else kind for kind, value in results
-    )
+    outcomes = sorted(type(value).__name__ if kind == "error" else kind for kind, value in results)
     assert outcomes == [EmailTaken.__name__, "ok"], results

@@ -22,7 +22,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, ProtectedError, QuerySet
 
 from .. import addresses, models
 from ..conf import app_settings
@@ -327,3 +327,25 @@ def address_saved(sender: type, instance: Any, raw: bool = False, **kwargs: Any)
     # A new address by any path: links sent to the old one die, and
     # sessions too where a completed change would end them.
     unverify(instance, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS)
+
+
+def deleted_alone(
+    sender: type, instance: VerifiedEmailProfile, origin: Any = None, **kwargs: Any
+) -> None:
+    """pre_delete: refuse to delete a profile row by itself, not with its user.
+
+    The row holds the security counter, which must never move back: a new
+    row starts at 0, and every link and session a move of it had ended
+    (a completed change's, a revert's) would work again.
+    """
+    # A cascade from anything else (the user, or a tenant that owns users)
+    # takes the user with it.
+    if not isinstance(origin, VerifiedEmailProfile) and not (
+        isinstance(origin, QuerySet) and origin.model is VerifiedEmailProfile
+    ):
+        return
+    raise ProtectedError(
+        "A verified email state is deleted only with its user: it holds the security "
+        "counter that keeps ended links and sessions ended.",
+        {instance},
+    )
