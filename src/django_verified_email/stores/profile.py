@@ -103,12 +103,11 @@ class ProfileStore:
         before = row.verified_address, row.verified_at
         row.verified_address, row.verified_at = current, when
         try:
-            # A savepoint: the check above locks nothing of the other
-            # account, which may prove the address meanwhile; the unique
-            # index then refuses this row, and the caller's transaction
-            # must still be usable to say so.
-            with transaction.atomic():
-                row.save(update_fields=["verified_address", "verified_at"])
+            # The check above locks nothing of the other account, which may
+            # prove the address meanwhile: the unique index then refuses
+            # this row. No savepoint, as in set_verified_address: the caller
+            # raises at once and its transaction is rolled back.
+            row.save(update_fields=["verified_address", "verified_at"])
         except IntegrityError:
             row.verified_address, row.verified_at = before
             return False
