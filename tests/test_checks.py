@@ -53,13 +53,23 @@ def test_a_user_model_without_the_mixin_is_accepted_but_needs_the_epoch_middlewa
     assert "django_verified_email.middleware.SessionEpochMiddleware" in warning.hint
 
 
-@override_settings(
-    AUTH_USER_MODEL="testapp.PlainUser",
-    MIDDLEWARE=["django_verified_email.middleware.SessionEpochMiddleware"],
-)
+AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+EPOCH = "django_verified_email.middleware.SessionEpochMiddleware"
+
+
+@override_settings(AUTH_USER_MODEL="testapp.PlainUser", MIDDLEWARE=[AUTH, EPOCH])
 def test_a_user_model_without_the_mixin_passes_with_the_epoch_middleware():
     assert check_user_model() == []
     assert check_email_unique() == []
+
+
+@override_settings(AUTH_USER_MODEL="testapp.PlainUser", MIDDLEWARE=[EPOCH, AUTH])
+def test_the_epoch_middleware_before_authentication_is_reported():
+    # AuthenticationMiddleware would replace the request.user it wraps.
+    [warning] = check_user_model()
+
+    assert warning.id == "verified_email.W013"
+    assert "after 'django.contrib.auth.middleware.AuthenticationMiddleware'" in warning.hint
 
 
 @override_settings(AUTH_USER_MODEL="testapp.DoesNotExist")

@@ -28,5 +28,8 @@ def mark_email_verified(user) -> None:
     if not store.address(user):
         raise NoEmail
     with transaction.atomic():
+        # Locked first, as every flow does: the profile store creates a
+        # missing row under this lock (two first uses at once would collide).
+        store.lock_user(user.pk)
         if not store.mark_verified(user, timezone.now()):
             raise EmailTaken

@@ -27,14 +27,15 @@ def connect_store_receivers():
     """Connect what the address store needs to hear of the user model.
 
     With the profile store: a ``save()`` that writes a new address clears the
-    verified state (the mixin's own ``save()`` does it otherwise), and a
-    login records the session epoch (``middleware``).
+    verified state (the mixin's own ``save()`` does it otherwise), a profile
+    row is deleted only with its user, and a login records the session epoch
+    (``middleware``).
     """
     from django.contrib.auth import get_user_model, user_logged_in
-    from django.db.models.signals import post_init, post_save, pre_save
+    from django.db.models.signals import post_init, post_save, pre_delete, pre_save
 
     from .middleware import remember_epoch
-    from .models import keeps_own_state
+    from .models import VerifiedEmailProfile, keeps_own_state
     from .stores import profile
 
     user_logged_in.connect(remember_epoch, dispatch_uid="verified_email_epoch")
@@ -45,6 +46,7 @@ def connect_store_receivers():
     post_init.connect(profile.remember_address, sender=model, dispatch_uid=uid)
     post_save.connect(profile.remember_address, sender=model, dispatch_uid=uid)
     pre_save.connect(profile.address_saved, sender=model, dispatch_uid=uid)
+    pre_delete.connect(profile.deleted_alone, sender=VerifiedEmailProfile, dispatch_uid=uid)
 
 
 def load_task_delivery():

@@ -10,6 +10,9 @@ from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, DELIVERY_MODES, app_settings
 
+#: Django's middleware the session epoch middleware must come after.
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
 
 @checks.register(checks.Tags.models)
 def check_user_model(app_configs=None, **kwargs):
@@ -25,17 +28,22 @@ def check_user_model(app_configs=None, **kwargs):
         user_model = apps.get_model(settings.AUTH_USER_MODEL, require_ready=False)
     except (LookupError, ValueError):
         return []  # Django's own auth checks report a bad AUTH_USER_MODEL.
-    if keeps_own_state(user_model) or PATH in getattr(settings, "MIDDLEWARE", []):
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if keeps_own_state(user_model) or (
+        PATH in middleware
+        and AUTH_MIDDLEWARE in middleware
+        and middleware.index(AUTH_MIDDLEWARE) < middleware.index(PATH)
+    ):
         return []
+    # Before AuthenticationMiddleware it wraps a request.user that
+    # AuthenticationMiddleware then replaces: it would end nothing.
     return [
         checks.Warning(
             f"The user model {settings.AUTH_USER_MODEL} has no VerifiedEmailMixin, and "
-            "MIDDLEWARE lacks the session epoch middleware: a completed change under "
-            "LOGOUT_OTHER_SESSIONS does not end the account's other sessions.",
-            hint=(
-                f"Add {PATH!r} to MIDDLEWARE, after "
-                "'django.contrib.auth.middleware.AuthenticationMiddleware'."
-            ),
+            "MIDDLEWARE lacks the session epoch middleware after AuthenticationMiddleware: "
+            "a completed change under LOGOUT_OTHER_SESSIONS does not end the account's "
+            "other sessions.",
+            hint=f"Add {PATH!r} to MIDDLEWARE, after {AUTH_MIDDLEWARE!r}.",
             obj=user_model,
             id="verified_email.W013",
         )

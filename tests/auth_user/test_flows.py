@@ -11,10 +11,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import checks
 from django.core.management import call_command
+from django.db import transaction
+from django.db.models import ProtectedError
 from django.test import Client
 from django.urls import reverse
 
-from django_verified_email import flows, is_email_verified, mark_email_verified
+from django_verified_email import adoption, flows, is_email_verified, mark_email_verified
 from django_verified_email.exceptions import EmailTaken
 from django_verified_email.models import EmailChange, VerifiedEmailProfile
 from django_verified_email.stores import get_store
@@ -206,5 +208,62 @@ def test_a_revert_logs_every_session_out(alice, mailoutbox, settings):
 
 
 def test_deleting_a_user_deletes_its_row(alice):
+    alice.delete()
+    assert not VerifiedEmailProfile.objects.exists()
+
+
+def test_the_audit_fix_leaves_a_user_who_proved_the_new_address_meanwhile(alice):
+    User.objects.filter(pk=alice.pk).update(email="elsewhere@example.com")
+    drift = adoption.drifted()
+    assert [pk for pk, _ in drift] == [alice.pk]
+    # While the audit scans a large table, alice proves her new address.
+    mark_email_verified(reloaded(alice))
+
+    adoption.fix_drift([pk for pk, _ in drift])
+
+    # Before: cleared by pk, her fresh proof with it.
+    assert is_email_verified(reloaded(alice))
+
+
+def test_trust_existing_skips_an_address_a_stale_row_still_holds(alice, make_user):
+    # Alice's address written past the app: her row still holds the old one.
+    User.objects.filter(pk=alice.pk).update(email="elsewhere@example.com")
+    bob = make_user("bob", "ALICE@example.com", verified=False)
+    carol = make_user("carol", "carol@example.com", verified=False)
+
+    # Before: bob's row hit the unique index and the whole command failed.
+    call_command("verified_email_trust_existing", stdout=StringIO())
+
+    assert not is_email_verified(reloaded(bob))
+    assert is_email_verified(reloaded(carol))
+    assert VerifiedEmailProfile.objects.get(user=alice).verified_address == "alice@example.com"
+
+
+def test_the_middleware_before_authentication_is_reported(settings):
+    epoch = "django_verified_email.middleware.SessionEpochMiddleware"
+    others = [m for m in settings.MIDDLEWARE if m != epoch]
+    auth = others.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    settings.MIDDLEWARE = [*others[:auth], epoch, *others[auth:]]
+
+    ids = {message.id for message in checks.run_checks() if message.id.startswith("verified")}
+
+    # Before: quiet, and AuthenticationMiddleware replaced its request.user,
+    # so no session ever ended.
+    assert "verified_email.W013" in ids
+
+
+def test_a_profile_row_is_not_deleted_without_its_user(alice, mailoutbox, settings):
+    no_cooldown(settings, LOGOUT_OTHER_SESSIONS=True)
+    elsewhere, changing = client_for(alice), client_for(alice)
+    dual_link_change(changing, mailoutbox)
+
+    # Before: deleted, and the counter with it; the new row started at 0 and
+    # the session the change had ended was logged in again.
+    with pytest.raises(ProtectedError), transaction.atomic():
+        VerifiedEmailProfile.objects.filter(user=alice).delete()
+    with pytest.raises(ProtectedError), transaction.atomic():
+        VerifiedEmailProfile.objects.get(user=alice).delete()
+
+    assert not is_logged_in(elsewhere)
     alice.delete()
     assert not VerifiedEmailProfile.objects.exists()

@@ -22,7 +22,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, ProtectedError, QuerySet
 
 from .. import addresses, models
 from ..conf import app_settings
@@ -100,8 +100,17 @@ class ProfileStore:
         if taken.exists():
             return False
         row = profile_for_write(user)
+        before = row.verified_address, row.verified_at
         row.verified_address, row.verified_at = current, when
-        row.save(update_fields=["verified_address", "verified_at"])
+        try:
+            # The check above locks nothing of the other account, which may
+            # prove the address meanwhile: the unique index then refuses
+            # this row. No savepoint, as in set_verified_address: the caller
+            # raises at once and its transaction is rolled back.
+            row.save(update_fields=["verified_address", "verified_at"])
+        except IntegrityError:
+            row.verified_address, row.verified_at = before
+            return False
         return True
 
     def set_verified_address(
@@ -212,6 +221,15 @@ class ProfileStore:
 
     def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
         profiles = VerifiedEmailProfile.objects.using(using)
+        # An address another account's row still holds (proved, then written
+        # past the app: the audit's drift) stays that account's: the unique
+        # index would refuse it, and the batch with it.
+        held = set(
+            profiles.filter(verified_address__in=[key(address) for _, address in rows])
+            .exclude(user_id__in=[pk for pk, _ in rows])
+            .values_list("verified_address", flat=True)
+        )
+        rows = [(pk, address) for pk, address in rows if key(address) not in held]
         existing = set(
             profiles.filter(user_id__in=[pk for pk, _ in rows]).values_list("user_id", flat=True)
         )
@@ -243,9 +261,22 @@ class ProfileStore:
                 yield pk, address or ""
 
     def unverify(self, pks: list[Any], using: str | None = None) -> int:
+        # ``pks`` come from a scan that may have taken minutes: a user may
+        # have proved the new address since. The users are locked (first,
+        # as in every flow) and only the rows still drifted are cleared.
+        model = get_user_model()
+        field = model.get_email_field_name()
+        locked = model._default_manager.using(using).filter(pk__in=pks).order_by("pk")
+        list(locked.select_for_update().values_list("pk", flat=True))
+        rows = (
+            VerifiedEmailProfile.objects.using(using)
+            .filter(user_id__in=pks, verified_address__isnull=False)
+            .values_list("user_id", "verified_address", f"user__{field}")
+        )
+        still = [pk for pk, verified, address in rows if verified != key(address or "")]
         return (
             VerifiedEmailProfile.objects.using(using)
-            .filter(user_id__in=pks)
+            .filter(user_id__in=still)
             .update(verified_address=None, verified_at=None)
         )
 
@@ -253,9 +284,11 @@ class ProfileStore:
 def unverify(user: VerifiedUser, *, end_sessions: bool) -> None:
     """Clear the user's verified state and move its counter (an address written elsewhere)."""
     with transaction.atomic():
-        row = VerifiedEmailProfile.objects.select_for_update().filter(user_id=user.pk).first()
-        if row is None:
-            row = VerifiedEmailProfile.objects.create(user_id=user.pk)
+        # The user's row first, as every flow locks it, and the profile row
+        # created under that lock: locking the profile alone, or creating it
+        # unlocked, races a flow's first use of the row into the unique index.
+        locked = ProfileStore().lock_user(user.pk)
+        row = profile_for_write(locked if locked is not None else user)
         row.verified_address = row.verified_at = None
         row.security_counter = moved(row.security_counter, end_sessions=end_sessions)
         row.save(update_fields=["verified_address", "verified_at", "security_counter"])
@@ -302,3 +335,25 @@ def address_saved(sender: type, instance: Any, raw: bool = False, **kwargs: Any)
     # A new address by any path: links sent to the old one die, and
     # sessions too where a completed change would end them.
     unverify(instance, end_sessions=app_settings.LOGOUT_OTHER_SESSIONS)
+
+
+def deleted_alone(
+    sender: type, instance: VerifiedEmailProfile, origin: Any = None, **kwargs: Any
+) -> None:
+    """pre_delete: refuse to delete a profile row by itself, not with its user.
+
+    The row holds the security counter, which must never move back: a new
+    row starts at 0, and every link and session a move of it had ended
+    (a completed change's, a revert's) would work again.
+    """
+    # A cascade from anything else (the user, or a tenant that owns users)
+    # takes the user with it.
+    if not isinstance(origin, VerifiedEmailProfile) and not (
+        isinstance(origin, QuerySet) and origin.model is VerifiedEmailProfile
+    ):
+        return
+    raise ProtectedError(
+        "A verified email state is deleted only with its user: it holds the security "
+        "counter that keeps ended links and sessions ended.",
+        {instance},
+    )
