@@ -178,7 +178,7 @@ def drifted(using=None):
 def fix_drift(pks, using=None):
     """Clear the verified state of the drifted users ``pks``; return how many."""
     with transaction.atomic(using=using):
-        return get_store().unverify(pks, using)
+        return get_store().unverify(pks, using, only_drifted=True)
 
 
 def sync_profiles(*, batch_size=1000, using=None):

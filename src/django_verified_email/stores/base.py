@@ -133,8 +133,15 @@ class AddressStore(Protocol):
         """Yield ``(pk, address)`` of users marked verified for an address they no longer have."""
         ...
 
-    def unverify(self, pks: list[Any], using: str | None = None) -> int:
-        """Clear the verified state of the users ``pks``; return how many were cleared."""
+    def unverify(
+        self, pks: list[Any], using: str | None = None, *, only_drifted: bool = False
+    ) -> int:
+        """Clear the verified state of the users ``pks``; return how many were cleared.
+
+        With ``only_drifted`` (the audit's ``--fix``, whose list may be
+        minutes old), only of those still ``drifted``, checked again under
+        their locks: one that proved its new address meanwhile keeps it.
+        """
         ...
 
 

@@ -260,10 +260,13 @@ class ProfileStore:
             if verified != key(address or ""):
                 yield pk, address or ""
 
-    def unverify(self, pks: list[Any], using: str | None = None) -> int:
-        # ``pks`` come from a scan that may have taken minutes: a user may
-        # have proved the new address since. The users are locked (first,
-        # as in every flow) and only the rows still drifted are cleared.
+    def unverify(
+        self, pks: list[Any], using: str | None = None, *, only_drifted: bool = False
+    ) -> int:
+        # With ``only_drifted``, ``pks`` come from a scan that may have taken
+        # minutes: a user may have proved the new address since. The users
+        # are locked (first, as in every flow) and only the rows still
+        # drifted are cleared.
         model = get_user_model()
         field = model.get_email_field_name()
         locked = model._default_manager.using(using).filter(pk__in=pks).order_by("pk")
@@ -273,7 +276,11 @@ class ProfileStore:
             .filter(user_id__in=pks, verified_address__isnull=False)
             .values_list("user_id", "verified_address", f"user__{field}")
         )
-        still = [pk for pk, verified, address in rows if verified != key(address or "")]
+        still = [
+            pk
+            for pk, verified, address in rows
+            if not only_drifted or verified != key(address or "")
+        ]
         return (
             VerifiedEmailProfile.objects.using(using)
             .filter(user_id__in=still)

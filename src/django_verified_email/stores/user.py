@@ -164,7 +164,11 @@ class UserStore:
         # which address it was set for, so there is nothing to compare.
         return iter(())
 
-    def unverify(self, pks: list[Any], using: str | None = None) -> int:
+    def unverify(
+        self, pks: list[Any], using: str | None = None, *, only_drifted: bool = False
+    ) -> int:
+        if only_drifted:
+            return 0  # the flag cannot drift (``drifted``)
         return (
             get_user_model()
             ._default_manager.using(using)

@@ -238,7 +238,9 @@ class AllauthStore:
             if pk not in seen:
                 yield pk, address
 
-    def unverify(self, pks: list[Any], using: str | None = None) -> int:
+    def unverify(
+        self, pks: list[Any], using: str | None = None, *, only_drifted: bool = False
+    ) -> int:
         """Put the users' rows right: one primary, their address; verified only if it was."""
         unproved = []
         users = get_user_model()._default_manager.using(using).filter(pk__in=pks)
@@ -249,6 +251,6 @@ class AllauthStore:
             ):
                 unproved.append(user.pk)
         # The base store follows: its state of a now unverified address is cleared.
-        drifted = {pk for pk, _ in self.base.drifted(using)}
-        self.base.unverify([pk for pk in pks if pk in drifted or pk in unproved], using)
+        self.base.unverify(unproved, using)
+        self.base.unverify([pk for pk in pks if pk not in unproved], using, only_drifted=True)
         return len(pks)
