@@ -156,7 +156,11 @@ def _spent(rows: list[tuple[datetime, datetime | None, int]], now: datetime) -> 
     (the others are left out here, as the aggregate leaves them out).
     """
     since = now - _BUDGET_WINDOW
-    counted = [row for row in rows if row[1] is not None and row[1] > since]
+    counted = [
+        (created, sent, generation)
+        for created, sent, generation in rows
+        if sent is not None and sent > since
+    ]
     requested = [created for created, _sent, _generation in counted if created > since]
     return {
         "requests": len(requested),
