@@ -289,16 +289,17 @@ def users_with_address(address):
     if index is None:
         return users.filter(address_q(model.get_email_field_name(), address))
     folded = [index.fold(Value(spelling)) for spelling in spellings(address)]
+    # A partial index serves only a query that repeats its condition. It is
+    # on the address alone (email_index checks), and a blank address, the
+    # usual one left out, is never looked up. One filter() for both: each
+    # call copies the query.
+    condition = () if index.condition is None else (index.condition,)
     if index.generated is not None:
         # The column already holds the folded address (the MariaDB and MySQL
         # recipe): comparing it, not LOWER(email), is what its index serves.
-        users = users.filter(**{f"{index.generated}__in": folded})
-    else:
-        users = users.alias(**{FOLDED: index.fold(index.field)}).filter(**{f"{FOLDED}__in": folded})
-    # A partial index serves only a query that repeats its condition. It is
-    # on the address alone (email_index checks), and a blank address, the
-    # usual one left out, is never looked up.
-    return users.filter(index.condition) if index.condition is not None else users
+        return users.filter(Q(**{f"{index.generated}__in": folded}), *condition)
+    users = users.alias(**{FOLDED: index.fold(index.field)})
+    return users.filter(Q(**{f"{FOLDED}__in": folded}), *condition)
 
 
 def masked(address):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, models, router
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -465,8 +465,12 @@ def change_with_user(change_id: Any) -> EmailChange | None:
     manager or queryset may hide users (soft deletion, the current tenant),
     and a hidden user's changes are not there either.
     """
-    shown = get_user_model()._default_manager.filter(pk=OuterRef("user_id"))
-    return with_user_state(EmailChange.objects.filter(Exists(shown), pk=change_id)).first()
+    # ``user__in`` the manager's queryset: the same rows as an ``Exists()``
+    # of it, with less to build (each link read runs this). No ORDER BY:
+    # the primary key finds one row at most.
+    shown = get_user_model()._default_manager.all()
+    changes = with_user_state(EmailChange.objects.filter(pk=change_id, user__in=shown))
+    return next(iter(changes.order_by()[:1]), None)
 
 
 def with_user_state(changes: EmailChangeQuerySet) -> EmailChangeQuerySet:

@@ -12,11 +12,12 @@ each block is the text between its markers.
 
 import email.policy
 import secrets
+import weakref
 from typing import Any
 
 import django
 from django.core import mail
-from django.template import Context, Engine
+from django.template import Context, Engine, Template
 
 #: The blocks of an email's template.
 BLOCKS = ("subject", "text_body", "html_body")
@@ -43,13 +44,46 @@ def _long_lines_allowed(policy: Any) -> Any:
     return policy.clone(max_line_length=MAX_LINE_BYTES)
 
 
-def _wrapped(name, start, end):
-    """An override of block ``name`` that renders it as it is, between two markers."""
+#: The names the wrapper reads its parent and its markers under: in the
+#: context, under names nobody uses (random, once per process, so that the
+#: wrapper's source is the same for every message and compiled once).
+_NAME = f"verified_email_rendering_{secrets.token_hex(8)}"
+_PARENT = f"{_NAME}_parent"
+
+
+def _wrapped(name):
+    """An override of block ``name`` that renders it as it is, between two markers.
+
+    The markers come from the context (``_NAME``), as they are (never
+    escaped): they are new for every message, and the source stays the same.
+    """
     escape = "on" if name in HTML_BLOCKS else "off"
+    start, end = f"{_NAME}_{name}_start", f"{_NAME}_{name}_end"
     return (
-        f"{{% block {name} %}}{start}{{% autoescape {escape} %}}{{{{ block.super }}}}"
-        f"{{% endautoescape %}}{end}{{% endblock %}}"
+        f"{{% block {name} %}}{{% autoescape off %}}{{{{ {start} }}}}{{% endautoescape %}}"
+        f"{{% autoescape {escape} %}}{{{{ block.super }}}}{{% endautoescape %}}"
+        f"{{% autoescape off %}}{{{{ {end} }}}}{{% endautoescape %}}{{% endblock %}}"
     )
+
+
+#: The compiled wrapper of each set of block names, by engine: an engine
+#: replaced (``TEMPLATES`` changed) gets wrappers of its own, and drops its
+#: old ones with it. Only our own constant source is kept here: the
+#: template it extends is looked up for every message (``get_template``, as
+#: the engine's loaders and ``DEBUG`` say), and ``{% extends %}`` resolves it
+#: at render time.
+_wrappers: weakref.WeakKeyDictionary[Engine, dict[tuple[str, ...], Template]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _wrapper(engine, names):
+    compiled = _wrappers.setdefault(engine, {})
+    wrapper = compiled.get(names)
+    if wrapper is None:
+        source = f"{{% extends {_PARENT} %}}" + "".join(_wrapped(name) for name in names)
+        wrapper = compiled[names] = engine.from_string(source)
+    return wrapper
 
 
 def render_blocks(template_name, context, names):
@@ -59,16 +93,17 @@ def render_blocks(template_name, context, names):
     not have (nor render).
     """
     engine = Engine.get_default()
+    names = tuple(names)
     token = secrets.token_hex(16)
-    # In the context under a name nobody uses: {% extends %} takes a template
-    # object, so the name is looked up once, here, as get_template() does.
-    parent = f"verified_email_template_{token}"
     markers = {name: (f"[{token}:{name}[", f"]{token}:{name}]") for name in names}
-    source = f"{{% extends {parent} %}}" + "".join(
-        _wrapped(name, start, end) for name, (start, end) in markers.items()
-    )
-    output = engine.from_string(source).render(
-        Context({**context, parent: engine.get_template(template_name)})
+    placed = {}
+    for name, (start, end) in markers.items():
+        placed[f"{_NAME}_{name}_start"] = start
+        placed[f"{_NAME}_{name}_end"] = end
+    # {% extends %} takes a template object, so the name is looked up once,
+    # here, as get_template() does.
+    output = _wrapper(engine, names).render(
+        Context({**context, **placed, _PARENT: engine.get_template(template_name)})
     )
     rendered = {}
     for name, (start, end) in markers.items():

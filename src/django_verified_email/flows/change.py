@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
@@ -96,7 +97,7 @@ def request_change(
         now = timezone.now()
         with atomic_outbox() as outbox:
             locked = _lock_for_request(user, new_email, now)
-            _check_daily_budget(locked, now, requests=True)
+            _check_spent(locked.verified_email_budget_spent, now, requests=True)
             # Only now, so bad input is reported before "wait a bit".
             cooldown.claim()
             change = _replace_pending(
@@ -136,10 +137,37 @@ def _check_daily_budget(locked: VerifiedUser, now: datetime, *, requests: bool) 
         oldest_request=Min("created_at", filter=Q(created_at__gt=since)),
         oldest_email=Min("link_sent_at"),
     )
+    _check_spent(spent, now, requests=requests)
+
+
+def _check_spent(spent: dict[str, Any], now: datetime, *, requests: bool) -> None:
+    """Raise ``Throttled`` if ``spent`` (``_check_daily_budget``'s figures) is over the budget."""
     if requests and spent["requests"] >= app_settings.CHANGE_REQUESTS_PER_DAY:
         raise _over_budget(spent["oldest_request"], now)
     if (spent["emails"] or 0) >= app_settings.CHANGE_EMAILS_PER_DAY:
         raise _over_budget(spent["oldest_email"], now)
+
+
+def _spent(rows: list[tuple[datetime, datetime | None, int]], now: datetime) -> dict[str, Any]:
+    """Return ``_check_daily_budget``'s figures, counted from rows already read.
+
+    ``rows``: ``(created_at, link_sent_at, link_generation)`` of the
+    account's changes, those whose link was sent in the window among them
+    (the others are left out here, as the aggregate leaves them out).
+    """
+    since = now - _BUDGET_WINDOW
+    counted = [
+        (created, sent, generation)
+        for created, sent, generation in rows
+        if sent is not None and sent > since
+    ]
+    requested = [created for created, _sent, _generation in counted if created > since]
+    return {
+        "requests": len(requested),
+        "emails": sum(generation for _created, _sent, generation in counted) if counted else None,
+        "oldest_request": min(requested, default=None),
+        "oldest_email": min((sent for _created, sent, _generation in counted), default=None),
+    }
 
 
 _BUDGET_WINDOW = timedelta(days=1)
@@ -251,9 +279,11 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     Refuses while a recent revert locks changes: a revert means the account
     was probably taken over, and whoever did it may still know the password.
     Also read, onto the returned row: whether another account has
-    ``new_email`` (``verified_email_address_taken``), and whether the user
+    ``new_email`` (``verified_email_address_taken``), whether the user
     has a pending change to supersede (``verified_email_has_pending_change``;
-    most have none: no UPDATE then).
+    most have none: no UPDATE then), and the account's daily budget spent
+    (``verified_email_budget_spent``, ``_check_daily_budget``'s figures), in
+    the same read as the pending change.
 
     Read by statements of their own after the lock, not as subqueries of the
     locking statement: on PostgreSQL a ``SELECT ... FOR UPDATE`` that waited
@@ -273,15 +303,20 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     user.verified_email_has_pending_change = False
     # The pending change (at most one) and the reverts still locking changes.
     # And a scheduled revert: the account is on its way back to the old address.
-    changes = EmailChange.objects.filter(user_id=user_id).filter(
+    # And the changes the daily budget counts (their link sent in its window).
+    changes = EmailChange.objects.filter(
         Q(status__in=EmailChange.PENDING_STATUSES)
         | Q(reverted_at__gt=now - window)
         | Q(revert_due_at__isnull=False, reverted_at__isnull=True)
+        | Q(link_sent_at__gt=now - _BUDGET_WINDOW),
+        user_id=user_id,
     )
     revert_pending = False
-    for status, reverted, revert_due in changes.values_list(
-        "status", "reverted_at", "revert_due_at"
+    budget = []
+    for status, reverted, revert_due, created, sent, generation in changes.values_list(
+        "status", "reverted_at", "revert_due_at", "created_at", "link_sent_at", "link_generation"
     ):
+        budget.append((created, sent, generation))
         if status in EmailChange.PENDING_STATUSES:
             user.verified_email_has_pending_change = True
         if reverted is not None and reverted > now - window:
@@ -292,6 +327,7 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
         raise RevertPending
     if reverted_at is not None:
         raise _revert_lock(reverted_at, window, now)
+    user.verified_email_budget_spent = _spent(budget, now)
     user.verified_email_address_taken = _common.taken_by_other(user, new_email)
     return user
 
