@@ -18,15 +18,21 @@ def mark_email_verified(user) -> None:
     address first (the profile store keeps one proved address per account),
     and ``exceptions.NoEmail`` for a user without an address.
     """
-    from django.db import transaction
+    from django.db import router, transaction
     from django.utils import timezone
 
     from .exceptions import EmailTaken, NoEmail
+    from .models import lock_address
     from .stores import get_store
 
     store = get_store()
-    if not store.address(user):
+    address = store.address(user)
+    if not address:
         raise NoEmail
-    with transaction.atomic():
-        if not store.mark_verified(user, timezone.now()):
+    using = user._state.db or router.db_for_write(type(user))
+    with transaction.atomic(using=using):
+        # The lock every step that proves an address takes (models.AddressLock).
+        lock_address(address, using=using)
+        taken = any(holder.verified for holder in store.holders(user, address))
+        if taken or not store.mark_verified(user, timezone.now()):
             raise EmailTaken

@@ -33,7 +33,7 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser
+from ..models import EmailChange, VerifiedUser, write_database
 from ..request_context import RequestContext
 from ..second_factor import Proof
 from ..stores import get_store
@@ -129,7 +129,9 @@ def _check_daily_budget(locked: VerifiedUser, now: datetime, *, requests: bool) 
     until the oldest counted one leaves the window.
     """
     since = now - _BUDGET_WINDOW
-    rows = EmailChange.objects.filter(user_id=locked.pk, link_sent_at__gt=since)
+    rows = EmailChange.objects.using(write_database(locked)).filter(
+        user_id=locked.pk, link_sent_at__gt=since
+    )
     spent = rows.aggregate(
         requests=Count("pk", filter=Q(created_at__gt=since)),
         emails=Sum("link_generation"),
@@ -273,10 +275,14 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     user.verified_email_has_pending_change = False
     # The pending change (at most one) and the reverts still locking changes.
     # And a scheduled revert: the account is on its way back to the old address.
-    changes = EmailChange.objects.filter(user_id=user_id).filter(
-        Q(status__in=EmailChange.PENDING_STATUSES)
-        | Q(reverted_at__gt=now - window)
-        | Q(revert_due_at__isnull=False, reverted_at__isnull=True)
+    changes = (
+        EmailChange.objects.using(write_database(user))
+        .filter(user_id=user_id)
+        .filter(
+            Q(status__in=EmailChange.PENDING_STATUSES)
+            | Q(reverted_at__gt=now - window)
+            | Q(revert_due_at__isnull=False, reverted_at__isnull=True)
+        )
     )
     revert_pending = False
     for status, reverted, revert_due in changes.values_list(

@@ -94,9 +94,8 @@ class ProfileStore:
             return False
         # One proved address per row: a row of another account that holds it
         # (two auth.User rows may share an address) keeps it.
-        taken = VerifiedEmailProfile.objects.filter(verified_address=current).exclude(
-            user_id=user.pk
-        )
+        profiles = VerifiedEmailProfile.objects.using(models.write_database(user))
+        taken = profiles.filter(verified_address=current).exclude(user_id=user.pk)
         if taken.exists():
             return False
         row = profile_for_write(user)
@@ -134,10 +133,12 @@ class ProfileStore:
         model = get_user_model()
         field = model.get_email_field_name()
         current = key(address)
+        using = models.write_database(user)
         # Only users the host's manager shows (a tenant's, not soft-deleted).
         shown = model._default_manager.filter(pk=OuterRef("user_id"))
         proved = (
-            VerifiedEmailProfile.objects.filter(Exists(shown), verified_address=current)
+            VerifiedEmailProfile.objects.using(using)
+            .filter(Exists(shown), verified_address=current)
             .exclude(user_id=user.pk)
             .order_by()
             .values_list("user_id", f"user__{field}", "verified_address")
@@ -149,7 +150,7 @@ class ProfileStore:
         # they keep it, unverified: they never block.
         if email_index(model) is not None:
             holding = (
-                addresses.users_with_address(address)
+                addresses.users_with_address(address, using=using)
                 .exclude(pk=user.pk)
                 .order_by()
                 .values_list("pk", field, f"{PROFILE}__verified_address")
@@ -185,7 +186,7 @@ class ProfileStore:
             setattr(holder, field, blank)
             setattr(holder, TRUSTED, True)
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=holder._state.db):
                     holder.save(update_fields=[field])
                     self.move_security_counter(holder, end_sessions=False)
             except IntegrityError:
@@ -243,10 +244,12 @@ class ProfileStore:
 
 def unverify(user: VerifiedUser, *, end_sessions: bool) -> None:
     """Clear the user's verified state and move its counter (an address written elsewhere)."""
-    with transaction.atomic():
-        row = VerifiedEmailProfile.objects.select_for_update().filter(user_id=user.pk).first()
+    using = models.write_database(user)
+    with transaction.atomic(using=using):
+        profiles = VerifiedEmailProfile.objects.using(using)
+        row = profiles.select_for_update().filter(user_id=user.pk).first()
         if row is None:
-            row = VerifiedEmailProfile.objects.create(user_id=user.pk)
+            row = profiles.create(user_id=user.pk)
         row.verified_address = row.verified_at = None
         row.security_counter = moved(row.security_counter, end_sessions=end_sessions)
         row.save(update_fields=["verified_address", "verified_at", "security_counter"])
