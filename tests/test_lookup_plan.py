@@ -78,8 +78,9 @@ def test_the_flows_taken_lookups_use_the_email_index(make_user, mailoutbox):
 
     lookups = [query["sql"] for query in queries.captured_queries if LOOKUP_RE.search(query["sql"])]
     # Request, confirm old (taken?), confirm new (who holds it: taken, or
-    # only typed by accounts to release it from).
-    assert len(lookups) == 3, lookups
+    # only typed by accounts to release it from; then taken? again, under
+    # the address lock, before the address is given).
+    assert len(lookups) == 4, lookups
     for sql in lookups:
         nodes = explain(sql)
         on_users = [node for node in nodes if node.get("Relation Name") == "testapp_user"]
