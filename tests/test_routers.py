@@ -153,7 +153,9 @@ def test_every_write_flow_runs_on_the_database_of_its_models(settings, make_user
     carol = make_user("carol", "carol@example.com", verified=False)
     assert alice._state.db == carol._state.db == "other"
 
-    with statements_on("other", wrong_while=flow_transaction_elsewhere) as (seen, wrong):
+    on_other = statements_on("other", wrong_while=flow_transaction_elsewhere)
+    on_default = statements_on("default", wrong_while=lambda: True)
+    with on_other as (seen, wrong), on_default as (_, astray):
         flows.send_verification(carol, base_url=BASE_URL)
         flows.confirm_verification(token_in(mailoutbox[-1], to="carol@example.com"))
         flows.request_change(alice, "alice.new@example.com", PASSWORD, base_url=BASE_URL)
@@ -168,6 +170,8 @@ def test_every_write_flow_runs_on_the_database_of_its_models(settings, make_user
         )
 
     assert seen and not wrong, "\n".join(wrong)
+    # Not even a transaction opened on default (a revoker's savepoint, say).
+    assert not astray, "\n".join(astray)
     assert reverted.reverted_at is not None
     assert is_email_verified(reloaded(carol))
     assert email_of(reloaded(alice)) == "alice@example.com"
