@@ -14,6 +14,9 @@ DATABASES = {
         "PASSWORD": os.environ.get("VE_PG_PASSWORD", ""),
     }
 }
+# tests/test_routers.py: a second database, and a replica of the default one.
+DATABASES["other"] = {**DATABASES["default"], "NAME": f"{DATABASES['default']['NAME']}_other"}
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 
 CACHES = {
     "default": {

@@ -78,8 +78,9 @@ def run_flow_lookups(make_user, mailoutbox, pattern):
 
     lookups = [query["sql"] for query in queries.captured_queries if pattern.search(query["sql"])]
     # Request, confirm old (taken?), confirm new (who holds it: taken, or
-    # only typed by accounts to release it from).
-    assert len(lookups) == 3, lookups
+    # only typed by accounts to release it from; then taken? again, under
+    # the address lock, before the address is given).
+    assert len(lookups) == 4, lookups
     return lookups
 
 

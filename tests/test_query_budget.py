@@ -26,6 +26,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Per step: data statements (session and user lookups included), the
 # transactions it commits, each adding BEGIN and COMMIT where Django logs them,
 # and the savepoints it makes, if any.
+# Making an address verified locks its AddressLock row (one upsert, whether
+# the row exists or not) and reads the holders again under that lock: no two
+# accounts prove one address at once.
+ADDRESS_LOCK = 2
+
 BUDGETS = {
     # Session, user, the attempt reserved (the user's row locked, then the
     # insert, in a transaction of its own: parallel guesses must see it, and
@@ -55,7 +60,8 @@ BUDGETS = {
     # session attributes. With rest_framework.authtoken installed (these
     # settings), the user's other tokens end with the other sessions: one
     # delete, in a savepoint.
-    "confirm new": (13, 2, 2),
+    # Then the address lock (``ADDRESS_LOCK``).
+    "confirm new": (13 + ADDRESS_LOCK, 2, 2),
     # Session, user, the pending change, and the two locks the page shows
     # before the form: a password lockout (its row), a revert's lock.
     "status page": (5, 0),
@@ -69,7 +75,7 @@ BUDGETS = {
 # session key is cycle_key()'s ("confirm new"), and the user's DRF tokens
 # end at completion (rest_framework.authtoken is installed), and the password
 # hash kept at the request (a revert's proof of ownership).
-FLOW_BUDGET = 31
+FLOW_BUDGET = 31 + ADDRESS_LOCK  # the address lock of "confirm new"
 # Giving the session a new key at completion, with the database session
 # backend: cycle_key() (a free key looked up, the new row inserted, the old
 # row read and deleted), then the middleware's save.
@@ -285,7 +291,8 @@ def recovery_query_counts(client, mailoutbox, new_email):
 # change locked, the address's holders, the user and the change updated,
 # the user's API tokens deleted, the next batch and reminders looked up,
 # and the run recorded).
-RECOVERY_BUDGETS = [12, 6, 14]
+# The completion then takes the address lock (``ADDRESS_LOCK``).
+RECOVERY_BUDGETS = [12, 6, 14 + ADDRESS_LOCK]
 
 
 def test_a_recovery_stays_in_budget_whatever_the_tables_hold(rows, session_client, mailoutbox):

@@ -166,7 +166,9 @@ def blind_lookup(monkeypatch):
 
 def blind(monkeypatch):
     monkeypatch.setattr(
-        addresses, "users_with_address", lambda address: get_user_model()._default_manager.none()
+        addresses,
+        "users_with_address",
+        lambda address, using=None: get_user_model()._default_manager.none(),
     )
 
 

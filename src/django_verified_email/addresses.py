@@ -271,7 +271,7 @@ def address_q(field, address):
     return query
 
 
-def users_with_address(address):
+def users_with_address(address, using=None):
     """Users whose address is ``address``: every flow's "address taken?" lookup.
 
     "The same address" is what ``comparable`` says, or what the database's
@@ -282,9 +282,10 @@ def users_with_address(address):
     (``indexes.email_index``), or with the generated column of the folded
     address that index is on, so that index serves it; without one, with
     ``__iexact`` (a full scan on a large table: check ``verified_email.W006``).
+    On ``using`` when given: after a lock, the locked row's database.
     """
     model = get_user_model()
-    users = model._default_manager
+    users = model._default_manager.db_manager(using)
     index = email_index(model)
     if index is None:
         return users.filter(address_q(model.get_email_field_name(), address))

@@ -761,9 +761,17 @@ TAKE_BACK_MODELS = [
 def _flow_models():
     from django.contrib.auth import get_user_model
 
-    from .models import EmailChange, OneTimeCode, ReauthAttempts, WrongCode
+    from .models import (
+        AddressLock,
+        EmailChange,
+        OneTimeCode,
+        ReauthAttempts,
+        VerifiedEmailProfile,
+        WrongCode,
+    )
 
     found = [get_user_model(), EmailChange, OneTimeCode, ReauthAttempts, WrongCode]
+    found += [VerifiedEmailProfile, AddressLock]
     if apps.is_installed("django.contrib.sessions") and settings.SESSION_ENGINE in (
         "django.contrib.sessions.backends.db",
         "django.contrib.sessions.backends.cached_db",

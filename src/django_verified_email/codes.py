@@ -49,7 +49,7 @@ from django.utils.translation import gettext_lazy as _
 from . import reauth_methods, tokens
 from .conf import app_settings
 from .exceptions import ExpiredCode, InvalidCode, VerifiedEmailError
-from .models import EmailChange, OneTimeCode, VerifiedUser, WrongCode
+from .models import EmailChange, OneTimeCode, VerifiedUser, WrongCode, write_database
 from .stores import get_store
 
 logger = logging.getLogger("django_verified_email")
@@ -209,7 +209,7 @@ def issue(
     code = generate()
     # No savepoint inside a flow's transaction (``Outbox.prepare``): a
     # failure here fails the flow's transaction anyway.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(using=write_database(user), savepoint=False):
         if not (locked and change is not None) and not _still_waiting(purpose, user, change):
             logger.debug("No code: the %s step is no longer waiting", purpose)
             return None
@@ -268,7 +268,9 @@ def use(
         # Not a guess at all: not counted.
         logger.debug("Refused a code: not %s digits", LENGTH)
         return InvalidCode()
-    recent = WrongCode.objects.filter(user_id=user.pk, failed_at__gt=now - DAY)
+    recent = WrongCode.objects.using(write_database(user)).filter(
+        user_id=user.pk, failed_at__gt=now - DAY
+    )
     if recent.count() >= app_settings.CODE_MAX_ATTEMPTS_PER_DAY:
         logger.debug("Refused a code: the account's wrong tries for the day are used up")
         return ExpiredCode(TOO_MANY_TODAY)

@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .addresses import same_address
+from .addresses import comparable, same_address
 
 #: An instance of the host's user model, which has ``VerifiedEmailMixin``.
 #: Typed loosely: the model is the host's, and its email field too.
@@ -282,6 +282,15 @@ def users_with_state() -> models.QuerySet[Any]:
     return users if keeps_own_state(model) else users.select_related(PROFILE)
 
 
+def write_database(user: models.Model) -> str:
+    """The database ``user``'s rows are locked and written in: the router's for writes.
+
+    A flow's transaction runs there, and every read that follows a lock
+    reads there: a replica could miss what another request just committed.
+    """
+    return router.db_for_write(type(user), instance=user)
+
+
 def lock_user(pk: Any, *, using: str | None = None) -> VerifiedUser | None:
     """Lock the user row ``pk`` names (a value or a subquery) and return it, or None.
 
@@ -446,19 +455,20 @@ class EmailChangeQuerySet(models.QuerySet["EmailChange"]):
         # manager with a ``get_queryset`` of its own (annotations,
         # select_related) gives the user as the locks do, through it.
         manager = get_user_model()._default_manager
+        changes = self.for_write()
         if type(manager).get_queryset is models.Manager.get_queryset:
-            return change_with_user(change_id)
-        change = self.filter(pk=change_id).first()
+            return change_with_user(change_id, using=changes.db)
+        change = changes.filter(pk=change_id).first()
         if change is None or change.user_id is None:
             return None
-        user = lock_user(change.user_id)
+        user = lock_user(change.user_id, using=changes.db)
         if user is None:
             return None
         change.user = user
         return change
 
 
-def change_with_user(change_id: Any) -> EmailChange | None:
+def change_with_user(change_id: Any, *, using: str | None = None) -> EmailChange | None:
     """The change ``change_id`` with its user, in one read; None if either is not there.
 
     The user must be one the user model's default manager returns: a host's
@@ -468,9 +478,9 @@ def change_with_user(change_id: Any) -> EmailChange | None:
     # ``user__in`` the manager's queryset: the same rows as an ``Exists()``
     # of it, with less to build (each link read runs this). No ORDER BY:
     # the primary key finds one row at most.
-    shown = get_user_model()._default_manager.all()
-    changes = with_user_state(EmailChange.objects.filter(pk=change_id, user__in=shown))
-    return next(iter(changes.order_by()[:1]), None)
+    shown = get_user_model()._default_manager.db_manager(using).all()
+    changes = EmailChange.objects.db_manager(using).filter(pk=change_id, user__in=shown)
+    return next(iter(with_user_state(changes).order_by()[:1]), None)
 
 
 def with_user_state(changes: EmailChangeQuerySet) -> EmailChangeQuerySet:
@@ -842,3 +852,63 @@ class VerifiedEmailProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.verified_address or '-'}"
+
+
+class AddressLock(models.Model):
+    """A row to lock while an address becomes verified: one per compared address.
+
+    Every step that makes an address verified (a verification, a change's
+    completion, a revert, ``mark_email_verified``) locks the row of that
+    address (``lock_address``) before it asks "is it taken?", so two accounts
+    can't both prove one address: without a unique rule the database could
+    enforce (MariaDB has no expression index; a host may have no rule at
+    all), two such steps for two accounts would each find the other's
+    uncommitted claim invisible and both commit. Rows are never deleted and
+    name no account: the key is a SHA-256 of the compared address, not the
+    address (though a hash of a known address can be matched to it).
+    """
+
+    key = models.CharField(_("address hash"), max_length=64, primary_key=True)
+    # Written by every lock: the upsert that takes the lock must update something.
+    locked_at = models.DateTimeField(_("last locked at"), null=True)
+
+    class Meta:
+        verbose_name = _("address lock")
+        verbose_name_plural = _("address locks")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def address_lock_key(address: str) -> str:
+    """The ``AddressLock`` key of ``address``: a hash of its compared form."""
+    return hashlib.sha256(comparable(address).encode()).hexdigest()
+
+
+def lock_address(address: str, *, using: str) -> None:
+    """Lock the ``AddressLock`` row of ``address`` until the transaction ends.
+
+    Take it last, after every user and change row the step locks (the
+    holders ``claim_address`` releases too): a verification holds its
+    user's row while it waits here, so a completion that waited here first
+    and then locked that user would deadlock with it. On ``using``, the
+    database of the locked user (``user._state.db``).
+
+    One statement, whether the row exists or not: an insert that, on the
+    key's conflict, updates the row instead (``bulk_create`` with
+    ``update_conflicts``), which locks it on every database, waiting for a
+    step that holds it; a racing first insert of the same key waits too,
+    then updates. (A locking read, then an insert, cost three statements
+    for a new address, and on MariaDB an ignored duplicate takes a shared
+    lock that two steps can't both upgrade.)
+    """
+    rows = AddressLock.objects.using(using)
+    unique = {}
+    if connections[using].features.supports_update_conflicts_with_target:
+        unique["unique_fields"] = ["key"]
+    rows.bulk_create(
+        [AddressLock(key=address_lock_key(address), locked_at=timezone.now())],
+        update_conflicts=True,
+        update_fields=["locked_at"],
+        **unique,
+    )

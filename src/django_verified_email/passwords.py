@@ -24,7 +24,7 @@ from django.db.models.signals import pre_save
 from django.utils import timezone
 
 from .conf import DEFAULTS, app_settings
-from .models import EmailChange, PasswordHash
+from .models import EmailChange, PasswordHash, write_database
 
 
 def delay() -> timedelta:
@@ -59,16 +59,16 @@ def _replaced(sender: Any, instance: Any, raw: bool = False, update_fields: Any 
     if not stored or stored == instance.password:
         return
     now = timezone.now()
+    # On the database the user is saved to: a replica may lack the last hash.
+    hashes = PasswordHash.objects.using(kwargs.get("using"))
     since = (
-        PasswordHash.objects.filter(user_id=instance.pk)
+        hashes.filter(user_id=instance.pk)
         .exclude(password=stored)
         .order_by("-current_until")
         .values_list("current_until", flat=True)
         .first()
     )
-    PasswordHash.objects.create(
-        user_id=instance.pk, password=stored, current_from=since, current_until=now
-    )
+    hashes.create(user_id=instance.pk, password=stored, current_from=since, current_until=now)
 
 
 def connect() -> None:
@@ -91,7 +91,8 @@ def proves_ownership(change: EmailChange, raw: object) -> bool:
     start = change.created_at - delay()
     end = change.closed_at or timezone.now()
     hashes = (
-        PasswordHash.objects.filter(user_id=user.pk, current_until__gte=start)
+        PasswordHash.objects.using(write_database(user))
+        .filter(user_id=user.pk, current_until__gte=start)
         .filter(Q(current_from__isnull=True) | Q(current_from__lte=end))
         .values_list("password", flat=True)
         .distinct()

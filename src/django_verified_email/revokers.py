@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from django.apps import apps
-from django.db import transaction
+from django.db import router, transaction
 from django.utils.module_loading import import_string
 
 from .conf import app_settings
@@ -212,7 +212,8 @@ def run(
             revoker = load(path)
             if completion and not getattr(revoker, "on_completion", False):
                 continue
-            with transaction.atomic():
+            # On the user's database: the flow's transaction is there (E011).
+            with transaction.atomic(using=router.db_for_write(type(user), instance=user)):
                 kept = revoker(user, since=since)
         except Exception:
             logger.exception("Access revoker %s failed for user %s; it is owed", path, user.pk)

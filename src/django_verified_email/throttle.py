@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -117,6 +117,15 @@ def send_cooldown(user, purpose=ANY_PURPOSE, address=None) -> Iterator[SendCoold
         raise
 
 
+def _database(user):
+    """The database of the user's row, where its attempts are locked and counted.
+
+    Where ``_lock_user_row`` locks it: callers may pass any object with a
+    ``pk``, not only a model instance.
+    """
+    return router.db_for_write(get_user_model())
+
+
 def _lockouts():
     # Imported late: this module is loaded before the app registry is ready.
     from .models import ReauthAttempts
@@ -157,7 +166,7 @@ def _insert_first_attempt(user, now):
     double click).
     """
     try:
-        with transaction.atomic():
+        with transaction.atomic(using=_database(user)):
             _lock_user_row(user)
             _lockouts().create(user_id=user.pk, count=1, window_started_at=timezone.now())
     except IntegrityError:
@@ -186,11 +195,11 @@ def take_attempt(user):
     lockout starts a fresh count when it ends.
     """
     now = timezone.now()
-    in_transaction = transaction.get_connection().in_atomic_block
+    in_transaction = transaction.get_connection(_database(user)).in_atomic_block
     if not in_transaction and _insert_first_attempt(user, now):
         return 1
     window = timedelta(seconds=app_settings.REAUTH_LOCKOUT)
-    with transaction.atomic():
+    with transaction.atomic(using=_database(user)):
         _lock_user_row(user)
         now = timezone.now()  # after any wait for the lock
         row = _lockouts().select_for_update().filter(user_id=user.pk).first()
@@ -223,7 +232,7 @@ def lock(user):
     # take_attempt created the row; a right password in a parallel request
     # may have deleted it since.
     if not _lockouts().filter(user_id=user.pk).update(locked_until=until):
-        with transaction.atomic():
+        with transaction.atomic(using=_database(user)):
             _lock_user_row(user)
             _lockouts().update_or_create(
                 user_id=user.pk,

@@ -30,7 +30,7 @@ from ..exceptions import (
     WrongPassword,
     WrongSecondFactor,
 )
-from ..models import EmailChange, VerifiedUser
+from ..models import EmailChange, VerifiedUser, lock_address, write_database
 from ..second_factor import Proof, Verdict, precheck
 from ..second_factor import check as check_second_factor
 from ..stores import Holder, get_store, unproven
@@ -133,7 +133,7 @@ def _use_reauth_code(user: VerifiedUser, typed: object) -> VerifiedEmailError | 
     In a transaction of its own, under the user's row lock (the order
     ``codes.use`` needs): a wrong try stays counted whatever follows.
     """
-    with transaction.atomic():
+    with transaction.atomic(using=write_database(user)):
         locked = get_store().lock_user(user.pk)
         if locked is None:
             return ExpiredCode()
@@ -194,7 +194,28 @@ def set_verified_address(
     statements more on every completion): the caller raises at once, so the
     flow's transaction is rolled back and nothing runs in it after the error.
     """
+    hold_address(user, address)
+    if taken_by_other(user, address):
+        # Another account proved it since ``claim_address`` looked: it held
+        # its own row, which ``claim_address`` then found verified.
+        return False
     return get_store().set_verified_address(user, address, now, end_sessions=end_sessions)
+
+
+def hold_address(user: VerifiedUser, address: str) -> None:
+    """Lock ``address`` for the (locked) ``user`` until the flow's transaction ends.
+
+    Every step that makes an address verified takes this lock, as its last
+    lock, before it asks whether another account holds the address
+    (``models.lock_address``): two accounts can then never both prove one
+    address, whatever unique rule the database has or lacks.
+    """
+    lock_address(address, using=write_database(user))
+
+
+def proved_by_other(user: VerifiedUser, address: str) -> bool:
+    """Return whether another account has ``address`` verified (call under ``hold_address``)."""
+    return any(holder.verified for holder in get_store().holders(user, address))
 
 
 def blocks(holders: list[Holder]) -> bool:

@@ -34,7 +34,7 @@ from ..exceptions import (
     VerifiedEmailError,
     WrongPassword,
 )
-from ..models import EmailChange, VerifiedUser
+from ..models import EmailChange, VerifiedUser, write_database
 from ..request_context import RequestContext
 from ..second_factor import Proof
 from ..stores import get_store
@@ -130,7 +130,9 @@ def _check_daily_budget(locked: VerifiedUser, now: datetime, *, requests: bool) 
     until the oldest counted one leaves the window.
     """
     since = now - _BUDGET_WINDOW
-    rows = EmailChange.objects.filter(user_id=locked.pk, link_sent_at__gt=since)
+    rows = EmailChange.objects.using(write_database(locked)).filter(
+        user_id=locked.pk, link_sent_at__gt=since
+    )
     spent = rows.aggregate(
         requests=Count("pk", filter=Q(created_at__gt=since)),
         emails=Sum("link_generation"),
@@ -304,12 +306,15 @@ def _locked_user_for_new_change(user_id: object, new_email: str, now: datetime) 
     # The pending change (at most one) and the reverts still locking changes.
     # And a scheduled revert: the account is on its way back to the old address.
     # And the changes the daily budget counts (their link sent in its window).
-    changes = EmailChange.objects.filter(
-        Q(status__in=EmailChange.PENDING_STATUSES)
-        | Q(reverted_at__gt=now - window)
-        | Q(revert_due_at__isnull=False, reverted_at__isnull=True)
-        | Q(link_sent_at__gt=now - _BUDGET_WINDOW),
-        user_id=user_id,
+    changes = (
+        EmailChange.objects.using(write_database(user))
+        .filter(user_id=user_id)
+        .filter(
+            Q(status__in=EmailChange.PENDING_STATUSES)
+            | Q(reverted_at__gt=now - window)
+            | Q(revert_due_at__isnull=False, reverted_at__isnull=True)
+            | Q(link_sent_at__gt=now - _BUDGET_WINDOW)
+        )
     )
     revert_pending = False
     budget = []

@@ -67,7 +67,8 @@ def confirm_change_by_code(
             raise InvalidToken
 
     def locate() -> tuple[EmailChange, tokens.Step] | VerifiedEmailError:
-        pending = EmailChange.objects.pending_for(user).first()
+        # Read where the locks below are taken: a replica may not have it yet.
+        pending = EmailChange.objects.pending_for(user).for_write().first()
         step = _step_of(pending)
         if pending is None or step is None:
             return ExpiredCode()

@@ -32,7 +32,14 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import addresses, emails, tokens
 from ..exceptions import ExpiredToken, InvalidToken
-from ..models import EmailChange, VerifiedUser, change_with_user, users_with_state, with_user_state
+from ..models import (
+    EmailChange,
+    VerifiedUser,
+    change_with_user,
+    users_with_state,
+    with_user_state,
+    write_database,
+)
 from ..stores import get_store
 from ..tokens import Step
 
@@ -257,7 +264,8 @@ def _address_still_set_by_changes_since(link: tokens.RevertLink, opened: Opened)
     """
     change = opened.change
     assert change is not None
-    latest = EmailChange.objects.completed_since(change).order_by("-pk").first()
+    changes = EmailChange.objects.using(write_database(opened.user))
+    latest = changes.completed_since(change).order_by("-pk").first()
     return latest is not None and addresses.same_address(
         addresses.of_user(opened.user), latest.new_email
     )

@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connections
 from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -221,12 +221,15 @@ def complete_scheduled_revert(change_id: int, *, base_url: str | None = None) ->
         return False
     except DeliveryFailed:
         # Committed; only the notices failed (delivery logged them).
-        return EmailChange.objects.filter(pk=change_id, reverted_at__isnull=False).exists()
+        reverted = EmailChange.objects.filter(pk=change_id, reverted_at__isnull=False)
+        return reverted.for_write().exists()
 
 
 def _hold_owner(change_id: int) -> bool:
     """Lock the change's user, with SKIP LOCKED where there is one: another run may hold it."""
-    options = {"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}
+    users = get_user_model()._default_manager.select_for_update()
+    features = connections[users.db].features
+    options = {"skip_locked": True} if features.has_select_for_update_skip_locked else {}
     owner = EmailChange.objects.filter(pk=change_id).values("user_id")[:1]
     held = (
         get_user_model()

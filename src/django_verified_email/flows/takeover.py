@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from .. import revokers, tokens
@@ -94,7 +94,7 @@ def revoke_owed() -> int:
     """
     done = 0
     for change_id in owed_revocations().order_by("pk").values_list("pk", flat=True):
-        with transaction.atomic():
+        with transaction.atomic(using=router.db_for_write(EmailChange)):
             change = EmailChange.objects.lock_with_user(change_id)
             if change is None or change.access_owed_at is None:
                 continue  # done by another run meanwhile

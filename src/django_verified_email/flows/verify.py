@@ -11,7 +11,7 @@ from ..delivery import atomic_outbox
 from ..exceptions import AlreadyVerified, EmailTaken, InvalidToken, NoEmail, VerifiedEmailError
 from ..models import EmailChange, VerifiedUser
 from ..stores import get_store
-from . import links
+from . import _common, links
 
 
 def send_verification(user: VerifiedUser, *, base_url: str | None = None) -> None:
@@ -58,7 +58,9 @@ def verify_step(locate: Callable[[], VerifiedUser | VerifiedEmailError]) -> Veri
         else:
             user = located
             now = timezone.now()
-            if not get_store().mark_verified(user, now):
+            address = addresses.of_user(user)
+            _common.hold_address(user, address)
+            if _common.proved_by_other(user, address) or not get_store().mark_verified(user, now):
                 # Another account proved this address first (a user model
                 # without a unique rule lets two accounts share one).
                 raise EmailTaken

@@ -94,9 +94,8 @@ class ProfileStore:
             return False
         # One proved address per row: a row of another account that holds it
         # (two auth.User rows may share an address) keeps it.
-        taken = VerifiedEmailProfile.objects.filter(verified_address=current).exclude(
-            user_id=user.pk
-        )
+        profiles = VerifiedEmailProfile.objects.using(models.write_database(user))
+        taken = profiles.filter(verified_address=current).exclude(user_id=user.pk)
         if taken.exists():
             return False
         row = profile_for_write(user)
@@ -143,10 +142,12 @@ class ProfileStore:
         model = get_user_model()
         field = model.get_email_field_name()
         current = key(address)
+        using = models.write_database(user)
         # Only users the host's manager shows (a tenant's, not soft-deleted).
         shown = model._default_manager.filter(pk=OuterRef("user_id"))
         proved = (
-            VerifiedEmailProfile.objects.filter(Exists(shown), verified_address=current)
+            VerifiedEmailProfile.objects.using(using)
+            .filter(Exists(shown), verified_address=current)
             .exclude(user_id=user.pk)
             .order_by()
             .values_list("user_id", f"user__{field}", "verified_address")
@@ -158,7 +159,7 @@ class ProfileStore:
         # they keep it, unverified: they never block.
         if email_index(model) is not None:
             holding = (
-                addresses.users_with_address(address)
+                addresses.users_with_address(address, using=using)
                 .exclude(pk=user.pk)
                 .order_by()
                 .values_list("pk", field, f"{PROFILE}__verified_address")
@@ -194,7 +195,7 @@ class ProfileStore:
             setattr(holder, field, blank)
             setattr(holder, TRUSTED, True)
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=holder._state.db):
                     holder.save(update_fields=[field])
                     self.move_security_counter(holder, end_sessions=False)
             except IntegrityError:
@@ -290,7 +291,8 @@ class ProfileStore:
 
 def unverify(user: VerifiedUser, *, end_sessions: bool) -> None:
     """Clear the user's verified state and move its counter (an address written elsewhere)."""
-    with transaction.atomic():
+    using = models.write_database(user)
+    with transaction.atomic(using=using):
         # The user's row first, as every flow locks it, and the profile row
         # created under that lock: locking the profile alone, or creating it
         # unlocked, races a flow's first use of the row into the unique index.

@@ -96,7 +96,7 @@ class UserStore:
 
     def holders(self, user: VerifiedUser, address: str) -> list[Holder]:
         rows = (
-            addresses.users_with_address(address)
+            addresses.users_with_address(address, using=models.write_database(user))
             .exclude(pk=user.pk)
             .values_list("pk", "is_email_verified")
         )
@@ -124,7 +124,7 @@ class UserStore:
             # The flags are set here; the mixin's save must not set them again.
             holder._verified_email_trusted = True
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=holder._state.db):
                     holder.save(update_fields=address_fields(field))
             except IntegrityError:
                 raise EmailTakenMeanwhile from None
