@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils.translation import gettext_lazy as _
 
 from .. import codes, signals, throttle
@@ -183,6 +183,8 @@ def set_verified_address(
 ) -> bool:
     """Give the (locked) user ``address``, verified, and save it (``AddressStore``).
 
+    Call after ``claim_address`` for the same address, in the same transaction.
+
     Only for an address a link proved. The account's security counter moves
     (links sent before die), to the next session epoch with
     ``end_sessions`` (every session ends).
@@ -194,12 +196,25 @@ def set_verified_address(
     statements more on every completion): the caller raises at once, so the
     flow's transaction is rolled back and nothing runs in it after the error.
     """
-    hold_address(user, address)
-    if taken_by_other(user, address):
-        # Another account proved it since ``claim_address`` looked: it held
-        # its own row, which ``claim_address`` then found verified.
-        return False
+    if not _holds_first(user):
+        hold_address(user, address)
+        if taken_by_other(user, address):
+            # Another account proved it since ``claim_address`` looked: it
+            # held its own row, which ``claim_address`` then found verified.
+            return False
     return get_store().set_verified_address(user, address, now, end_sessions=end_sessions)
+
+
+def _holds_first(user: VerifiedUser) -> bool:
+    """Return whether ``claim_address`` takes the address lock before it looks.
+
+    Where the database has no row locks (SQLite: the lock's write holds the
+    whole database until the transaction ends), nothing can wait on a
+    holder's row, so the lock can come first and one lookup after it
+    answers for the whole step. Elsewhere the address lock is the last lock
+    (``hold_address``), and the lookup is made again under it.
+    """
+    return not connections[write_database(user)].features.has_select_for_update
 
 
 def hold_address(user: VerifiedUser, address: str) -> None:
@@ -255,6 +270,8 @@ def claim_address(user: VerifiedUser, address: str, outbox: Outbox) -> bool:
     refuses the blank address ends it as ``EmailTakenMeanwhile``.
     """
     store = get_store()
+    if _holds_first(user):
+        hold_address(user, address)
     holders = store.holders(user, address)
     if not holders:
         return True
