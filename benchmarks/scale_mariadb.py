@@ -21,9 +21,8 @@ serves. Exits non-zero when a step's p50 at the large size is more than
 import argparse
 import os
 import sys
-import time
 
-from scale_postgres import STEPS, measure, p50s
+from scale_postgres import compare_sizes
 
 WHERE = "127.0.0.1"
 
@@ -131,33 +130,7 @@ def lookup_plan():
 def main():
     args = parse_args()
     setup_django(args.database, args.before)
-
-    small_runs, large_runs = [], []
-    for round_ in (1, 2):
-        empty_users()
-        fill_users(1, 1)
-        small_runs += measure(f"small-{round_}", args.flows // 2)
-        started = time.perf_counter()
-        total = fill_users(2, args.users)
-        print(f"round {round_}: filled to {total:,} users in {time.perf_counter() - started:.1f} s")
-        large_runs += measure(f"large-{round_}", args.flows - args.flows // 2)
-    print(f'the "address taken?" lookup:\n{lookup_plan()}\n')
-    small, large = p50s(small_runs), p50s(large_runs)
-
-    print(f"p50 per step, {len(small_runs)} flows at each size, ms")
-    print(f"{'step':<16}{'1 user':>10}{f'{total:,} users':>18}{'ratio':>8}")
-    worst = 0.0
-    for step, before, after in zip(STEPS, small, large, strict=True):
-        ratio = after / before
-        worst = max(worst, ratio)
-        print(f"{step:<16}{before:>10.2f}{after:>18.2f}{ratio:>8.2f}")
-    whole = sum(large) / sum(small)
-    print(f"{'whole flow':<16}{sum(small):>10.2f}{sum(large):>18.2f}{whole:>8.2f}")
-    if worst > args.max_ratio:
-        print(f"FAIL: a step is {worst:.2f}x slower at {total:,} users (most {args.max_ratio}x)")
-        return 1
-    print(f"OK: every step within {args.max_ratio}x")
-    return 0
+    return compare_sizes(args, fill_users, empty_users, lookup_plan)
 
 
 if __name__ == "__main__":

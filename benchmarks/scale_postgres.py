@@ -229,7 +229,15 @@ def main():
     args = parse_args()
     setup_django(args.store, args.database or DATABASES[args.store])
     print(f"store: {args.store}")
+    return compare_sizes(args, fill_users, empty_users, lookup_plan)
 
+
+def compare_sizes(args, fill_users, empty_users, lookup_plan):
+    """Run the flows at 1 user and at ``args.users``, in two rounds; print and judge the p50s.
+
+    The database's own ``fill_users``, ``empty_users`` and ``lookup_plan``
+    are passed in (``scale_mariadb`` reuses this). Returns the exit code.
+    """
     small_runs, large_runs = [], []
     for round_ in (1, 2):
         empty_users()
