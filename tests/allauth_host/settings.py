@@ -4,7 +4,11 @@ The database and cache are tests/settings_postgres.py's (VE_PG_*, VE_REDIS_URL).
 """
 
 from tests.settings_postgres import *  # noqa: F403
-from tests.settings_postgres import INSTALLED_APPS, MIDDLEWARE
+from tests.settings_postgres import DATABASES, INSTALLED_APPS, MIDDLEWARE
+
+# Only the default database (tests/test_routers.py's aliases are for the main
+# suite; Django's checks would connect to each).
+DATABASES = {"default": DATABASES["default"]}
 
 INSTALLED_APPS = [
     *INSTALLED_APPS,

@@ -12,6 +12,9 @@ from ..settings_postgres import DATABASES, INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]
 
+# Only the default database: the workers know no other (tests/test_routers.py's
+# aliases are for the main suite; Django's checks would connect to each).
+DATABASES = {"default": DATABASES["default"]}
 # Its own test database: the other PostgreSQL suite may run at the same time.
 DATABASES["default"]["TEST"] = {"NAME": "test_verified_email_services"}
 
