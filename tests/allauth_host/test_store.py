@@ -88,34 +88,35 @@ class TestAllauthStore(StoreContract):
 # Verified state ----------------------------------------------------------------------------
 
 
+#: allauth rows that disagree with the user's address: each reads as unverified.
+BAD_ROWS = [
+    pytest.param(lambda user: None, id="no-row"),
+    pytest.param(
+        lambda user: EmailAddress.objects.create(
+            user=user, email=OLD, primary=False, verified=True
+        ),
+        id="no-primary",
+    ),
+    pytest.param(
+        lambda user: EmailAddress.objects.create(
+            user=user, email=OLD, primary=True, verified=False
+        ),
+        id="unverified-primary",
+    ),
+    pytest.param(
+        lambda user: EmailAddress.objects.create(
+            user=user, email="elsewhere@example.com", primary=True, verified=True
+        ),
+        id="primary-for-another-address",
+    ),
+]
+
+
 def test_an_address_allauth_verified_counts_as_verified(alice):
     assert is_email_verified(alice)
 
 
-@pytest.mark.parametrize(
-    "arrange",
-    [
-        pytest.param(lambda user: None, id="no-row"),
-        pytest.param(
-            lambda user: EmailAddress.objects.create(
-                user=user, email=OLD, primary=False, verified=True
-            ),
-            id="no-primary",
-        ),
-        pytest.param(
-            lambda user: EmailAddress.objects.create(
-                user=user, email=OLD, primary=True, verified=False
-            ),
-            id="unverified-primary",
-        ),
-        pytest.param(
-            lambda user: EmailAddress.objects.create(
-                user=user, email="elsewhere@example.com", primary=True, verified=True
-            ),
-            id="primary-for-another-address",
-        ),
-    ],
-)
+@pytest.mark.parametrize("arrange", BAD_ROWS)
 def test_rows_that_disagree_with_the_user_read_as_unverified(make_bare_user, arrange):
     # The base store says verified: allauth's table decides.
     user = make_bare_user(verified=True)
@@ -235,30 +236,7 @@ def test_the_holders_lookup_uses_allauths_email_index(alice, make_bare_user):
 # Bad rows through the pages ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "arrange",
-    [
-        pytest.param(lambda user: None, id="no-row"),
-        pytest.param(
-            lambda user: EmailAddress.objects.create(
-                user=user, email=OLD, primary=False, verified=True
-            ),
-            id="no-primary",
-        ),
-        pytest.param(
-            lambda user: EmailAddress.objects.create(
-                user=user, email=OLD, primary=True, verified=False
-            ),
-            id="unverified-primary",
-        ),
-        pytest.param(
-            lambda user: EmailAddress.objects.create(
-                user=user, email="elsewhere@example.com", primary=True, verified=True
-            ),
-            id="primary-for-another-address",
-        ),
-    ],
-)
+@pytest.mark.parametrize("arrange", BAD_ROWS)
 def test_a_change_from_rows_that_disagree_is_single_link_and_puts_them_right(
     make_bare_user, arrange, mailoutbox
 ):
