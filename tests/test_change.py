@@ -31,6 +31,9 @@ from tests.helpers import (
 
 from .failing_mail import LOCMEM, REFUSING, UNREACHABLE, use_mail_backend
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 
 @pytest.fixture
 def heard():

@@ -32,6 +32,9 @@ from tests.helpers import (
     url,
 )
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 NEW = "alice.new@example.com"
 
 
@@ -122,6 +125,7 @@ def test_verify_by_code(unverified, mailoutbox):
 
 
 def test_dual_link_change_by_codes(user, alice_client, mailoutbox):
+    elsewhere = client_for(user)
     request_change(alice_client, NEW)
 
     response = type_code(alice_client, "change-code", code_in(mailoutbox[-1]))
@@ -141,8 +145,9 @@ def test_dual_link_change_by_codes(user, alice_client, mailoutbox):
     assert is_email_verified(alice)
     assert EmailChange.objects.get().status == "completed"
     assert [m.to for m in mailoutbox[2:]] == [[NEW], ["alice@example.com"]]
-    # Still logged in after the change.
+    # Still logged in after the change; the account's other sessions ended.
     assert alice_client.get(url("status")).status_code == 200
+    assert elsewhere.get(url("status")).status_code == 302
 
 
 def test_add_email_by_code(make_user, mailoutbox):

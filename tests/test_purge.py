@@ -12,7 +12,14 @@ from time_machine import travel
 
 from django_verified_email import codes, flows, is_email_verified, tokens
 from django_verified_email.exceptions import LockedOut
-from django_verified_email.models import EmailChange, OneTimeCode, ReauthAttempts, WrongCode
+from django_verified_email.models import (
+    AddressLock,
+    EmailChange,
+    OneTimeCode,
+    ReauthAttempts,
+    WrongCode,
+    address_lock_key,
+)
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
@@ -414,3 +421,31 @@ def test_purge_keeps_the_used_code_of_a_pending_changes_first_step(user, mailout
     assert not WrongCode.objects.exists()
     new_code = code_in(mailoutbox[-1], to="alice.new@example.com")
     assert browser.post(url("change-code"), {"code": new_code}).status_code == 302
+
+
+def test_purge_deletes_address_locks_a_day_old_and_a_later_lock_makes_the_row_again(
+    make_user, mailoutbox
+):
+    # A lock row outlives its transaction only as a hash of an address the
+    # accounts that held it may have left: the purge takes it a day on.
+    una = make_user("una", "una@example.com", verified=False)
+    AddressLock.objects.bulk_create(
+        [
+            AddressLock(key=address_lock_key("una@example.com"), locked_at=OLD),
+            AddressLock(key=address_lock_key("gone@example.com"), locked_at=None),
+            AddressLock(key=address_lock_key("recent@example.com"), locked_at=timezone.now()),
+        ]
+    )
+
+    output = purge("--batch-size", "1")
+
+    assert "Deleted 2 address lock(s) a day old." in output
+    assert list(AddressLock.objects.values_list("key", flat=True)) == [
+        address_lock_key("recent@example.com")
+    ]
+    # The next step that makes the address verified locks it again.
+    browser = client_for(una)
+    send_verification(browser)
+    assert browser.post(url("verify-code"), {"code": code_in(mailoutbox[-1])}).status_code == 302
+    assert is_email_verified(reloaded(una))
+    assert AddressLock.objects.filter(key=address_lock_key("una@example.com")).exists()

@@ -88,8 +88,11 @@ SESSION_ROTATION_BUDGET = 5
 # and read with the user's, in one statement (models.lock_user). The mixin
 # keeps the state in the user's row: no extra join, no extra row.
 STORE_EXTRA = 0 if keeps_own_state(get_user_model()) else 2
-# The same, for the whole flow: the session epoch, once per request.
-FLOW_STORE_EXTRA = 0 if keeps_own_state(get_user_model()) else 3
+# The same, for the whole flow: the session epoch read once (the request),
+# and the profile's UPDATE. The completing request judges the session's epoch
+# against the state it reads under the user's lock anyway
+# (middleware.judged_after_move): no read of its own.
+FLOW_STORE_EXTRA = 0 if keeps_own_state(get_user_model()) else 2
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 MANY = 2_000
 

@@ -7,6 +7,9 @@ from django_verified_email.exceptions import InvalidCode, RecoveryNeedsPassword
 from django_verified_email.models import EmailChange, ReauthAttempts, WrongCode
 from tests.helpers import BASE_URL, code_in, url
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 
 @pytest.fixture
 def social(user, settings):

@@ -35,6 +35,9 @@ from tests.helpers import (
     token_in,
 )
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 DELAY = 604800  # the default RECOVERY_DELAY: 7 days
 NEW = "alice.new@example.org"
 

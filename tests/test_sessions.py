@@ -20,6 +20,7 @@ from tests.helpers import (
     later,
     link_path,
     links_in,
+    move_counter,
     reloaded,
     request_change,
     revert_path,
@@ -64,6 +65,18 @@ def test_completing_a_change_cycles_the_session_key_and_keeps_the_user_in(
 
     assert session_key(client) != before
     assert is_logged_in(client)
+
+
+def test_a_session_ended_before_the_completion_stays_ended_when_it_completes(user, mailoutbox):
+    # Ended by an earlier move of the epoch (a completion elsewhere, a
+    # revert): the completing link works without a session, but must not
+    # bring this one back with the new epoch.
+    ended = client_for(user)
+    move_counter(user, end_sessions=True)
+
+    complete_change_in(ended, reloaded(user), mailoutbox)
+
+    assert not is_logged_in(ended)
 
 
 @pytest.mark.parametrize("engine", SESSION_ENGINES)

@@ -33,6 +33,9 @@ from tests.helpers import (
     with_new_password,
 )
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 NEW_PASSWORD = "a brand new passphrase 2026"
 
 

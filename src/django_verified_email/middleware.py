@@ -8,6 +8,13 @@ store the epoch goes into the session at login (``remember_epoch``, a
 session whose epoch is older than the user's. A revert also retires the
 password, which changes Django's own hash; the epoch is what ends the other
 sessions when a completed change does so (``LOGOUT_OTHER_SESSIONS``).
+
+The request that completes a change judges its own session in the
+completing transaction instead (``session_user_before_move``,
+``judged_after_move``): the flow reads the user's state there under the
+lock, so the middleware's read would be a second one, and a front end that
+reads the session past the middleware (the JSON API's confirm view, which
+authenticates nobody) is judged the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth import get_user, logout
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
@@ -27,6 +35,8 @@ from .stores import get_store, session_epoch
 EPOCH_SESSION_KEY = "_verified_email_epoch"
 #: Where ``MIDDLEWARE`` names it (system check W013).
 PATH = "django_verified_email.middleware.SessionEpochMiddleware"
+#: Who the middleware found the request's session logged in as, once it looked.
+JUDGED = "_verified_email_session_user"
 
 
 def current_epoch(user: Any) -> int:
@@ -48,8 +58,46 @@ def _checked(request: HttpRequest) -> Any:
         # still being worked out.
         request.user = user
         logout(request)
-        return request.user
+        user = request.user
+    setattr(request, JUDGED, user)
     return user
+
+
+def session_user_before_move(request: HttpRequest) -> Any:
+    """Return who ``request``'s session is logged in as, its epoch not yet judged.
+
+    For a request that is about to move its user's session epoch (a
+    completion): ``judged_after_move`` judges it then, against the state the
+    move read under the user's lock, rather than spend a read on it now.
+    Where the middleware already looked, its verdict. None without a session.
+    """
+    if hasattr(request, JUDGED):
+        return getattr(request, JUDGED)
+    if not hasattr(request, "session"):
+        return None
+    return get_user(request)
+
+
+def judged_after_move(request: HttpRequest, session_user: Any, moved_user: Any) -> Any:
+    """Judge ``session_user`` (``session_user_before_move``) once ``moved_user``'s epoch moved.
+
+    Call it in the transaction that moved the epoch by one, ending sessions
+    (``stores.moved(end_sessions=True)``), with the locked user: a session of
+    that user logged in before the epoch the move left behind had ended
+    already, and is anonymous here (the middleware logs it out at its next
+    request). A session of anyone else is returned as it is: only whether it
+    is ``moved_user``'s matters to the caller.
+    """
+    if hasattr(request, JUDGED):
+        # The middleware looked (before the move, or after it: then ended).
+        return getattr(request, JUDGED)
+    if session_user is None or not session_user.is_authenticated:
+        return session_user
+    if session_user.pk != moved_user.pk:
+        return session_user
+    if request.session.get(EPOCH_SESSION_KEY, 0) < current_epoch(moved_user) - 1:
+        return AnonymousUser()
+    return session_user
 
 
 async def _achecked(request: HttpRequest) -> Any:

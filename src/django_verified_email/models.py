@@ -863,9 +863,11 @@ class AddressLock(models.Model):
     can't both prove one address: without a unique rule the database could
     enforce (MariaDB has no expression index; a host may have no rule at
     all), two such steps for two accounts would each find the other's
-    uncommitted claim invisible and both commit. Rows are never deleted and
-    name no account: the key is a SHA-256 of the compared address, not the
-    address (though a hash of a known address can be matched to it).
+    uncommitted claim invisible and both commit. Rows name no account: the
+    key is a SHA-256 of the compared address, not the address (though a hash
+    of a known address can be matched to it). A lock lasts only as long as
+    the transaction that took it, so ``verified_email_purge`` deletes rows
+    last locked a day ago; the next lock makes the row again.
     """
 
     key = models.CharField(_("address hash"), max_length=64, primary_key=True)

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from . import flows, sessions, tokens
+from . import flows, middleware, sessions, tokens
 from . import request_context as context
 from . import second_factor as factors
 from .conf import app_settings
@@ -33,6 +33,7 @@ from .exceptions import (
     VerifiedEmailError,
 )
 from .models import EmailChange
+from .stores import get_store
 
 # The HTTP status of each flow error; any other answers 400 (bad input, a
 # link that is not valid). Read through the class hierarchy, so a subclass
@@ -194,7 +195,17 @@ def _confirm_and_renew(
     may_complete: bool,
 ) -> EmailChange:
     completes = app_settings.LOGOUT_OTHER_SESSIONS and may_complete
-    before = read_session_user(request) if completes else None
+    # The session hash carries the epoch (the mixin): the session is judged
+    # before the completion moves it. Otherwise (SessionEpochMiddleware) its
+    # epoch is judged in the completing transaction, against the user's state
+    # read there under the lock: one read fewer than judging it first.
+    judged_in_hash = get_store().epoch_in_session_hash
+    if not completes:
+        before = None
+    elif judged_in_hash:
+        before = read_session_user(request)
+    else:
+        before = middleware.session_user_before_move(request)
 
     def renew(change: EmailChange) -> None:
         # In the completing transaction: the new session row, the old one's
@@ -202,7 +213,10 @@ def _confirm_and_renew(
         # and a change whose notices then fail has renewed the session all
         # the same. (Django saves no session on a 5xx answer, so with
         # database or cache sessions that failure logs the user out.)
-        sessions.after_address_changed(request, change.user, session_user=before)
+        who = before
+        if completes and not judged_in_hash:
+            who = middleware.judged_after_move(request, before, change.user)
+        sessions.after_address_changed(request, change.user, session_user=who)
 
     return confirm(renew)
 

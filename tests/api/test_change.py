@@ -1,5 +1,6 @@
 """change/, change/confirm/, change/resend/ and change/cancel/ through the API."""
 
+import pytest
 import time_machine
 from django.test import Client
 from django.utils import timezone
@@ -17,6 +18,9 @@ from tests.helpers import (
     snapshot,
     token_in,
 )
+
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
 
 NEW = "alice.new@example.com"
 

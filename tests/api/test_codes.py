@@ -22,6 +22,9 @@ from tests.helpers import (
     token_in,
 )
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 NEW = "alice.new@example.com"
 
 

@@ -7,6 +7,9 @@ from django_verified_email.models import EmailChange, ReauthAttempts
 from tests import paper_factor
 from tests.helpers import PASSWORD, assert_error, call, code_in
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 
 @pytest.fixture
 def social(logged_in, user, settings):

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -18,6 +19,9 @@ from tests.helpers import (
     stop_token_in,
     token_in,
 )
+
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
 
 NEW = "alice.new@example.org"
 DELAY = 604800

@@ -5,7 +5,15 @@ from django.test import Client
 from django.urls import reverse
 
 from django_verified_email import flows
-from tests.helpers import BASE_URL, PASSWORD, client_for, email_of, reloaded, token_in
+from tests.helpers import (
+    BASE_URL,
+    PASSWORD,
+    client_for,
+    email_of,
+    move_counter,
+    reloaded,
+    token_in,
+)
 
 CONFIRM = "/api/account/email/change/confirm/"
 
@@ -37,6 +45,18 @@ def test_api_completion_cycles_the_session_key_and_keeps_the_user_in(user, mailo
 
     assert session_key(client) != before
     assert is_logged_in(client)
+
+
+def test_a_session_ended_before_an_api_completion_stays_ended(user, mailoutbox):
+    # The confirm view authenticates nobody, so it reads the session itself:
+    # its epoch is judged as the middleware would (the profile store), or by
+    # the session hash (the mixin).
+    ended = client_for(user)
+    move_counter(user, end_sessions=True)
+
+    confirm_new_step_through_api(ended, reloaded(user), mailoutbox)
+
+    assert not is_logged_in(ended)
 
 
 def test_api_completion_with_logout_other_sessions_keeps_only_this_one(settings, user, mailoutbox):

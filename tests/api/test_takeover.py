@@ -21,6 +21,9 @@ from tests.helpers import (
     token_in,
 )
 
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
+
 NEW_PASSWORD = "a brand new passphrase 2026"
 
 

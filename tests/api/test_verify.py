@@ -1,5 +1,6 @@
 """verify/ and verify/confirm/: the rows of the verify flow in the API table."""
 
+import pytest
 import time_machine
 from django.test import Client
 from django.utils import timezone
@@ -7,6 +8,9 @@ from django.utils import timezone
 from django_verified_email import is_email_verified
 from tests.failing_mail import LOCMEM, REFUSING, use_mail_backend
 from tests.helpers import assert_error, call, snapshot, token_in, verified_at
+
+# Every flow on every database and store: the mariadb envs run these too.
+pytestmark = pytest.mark.flows
 
 
 def test_verify_sends_a_link_to_the_html_confirm_page(client, make_user, mailoutbox):

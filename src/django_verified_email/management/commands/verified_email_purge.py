@@ -13,8 +13,11 @@ its own short transaction, so a million rows never hold one long lock.
 
 Re-authentication counters go too once both their window and any lockout are
 over: a user's next attempt would start a fresh count anyway. So do one-time
-code rows no try can use (used, used up, or older than ``CODE_MAX_AGE``) and
-wrong code tries a day old, which the per-day limit no longer counts.
+code rows no try can use (used, used up, or older than ``CODE_MAX_AGE``),
+wrong code tries a day old, which the per-day limit no longer counts, and
+address locks last taken a day ago (``AddressLock``: a lock is held only for
+the transaction that took it, and the next step that needs it makes the row
+again), so the hash of an address does not outlive the accounts that held it.
 """
 
 from datetime import timedelta
@@ -29,7 +32,7 @@ from django_verified_email.conf import app_settings
 from django_verified_email.flows.notices import owed_notices
 from django_verified_email.management.database import add_database_argument, database_alias
 from django_verified_email.management.database import batch_size as checked_batch_size
-from django_verified_email.models import EmailChange, ReauthAttempts
+from django_verified_email.models import AddressLock, EmailChange, ReauthAttempts
 
 #: A "this wasn't me" link lives REVERT_MAX_AGE from when its email was sent,
 #: and a task worker may send it well after the change completed (retries go
@@ -108,6 +111,18 @@ def scrubbable(now):
     )
 
 
+#: An ``AddressLock`` row last locked longer ago than this is no transaction's.
+ADDRESS_LOCK_KEPT = timedelta(days=1)
+
+
+def stale_address_locks(now):
+    # No index on locked_at: each lock would write it too. Purged daily, the
+    # table holds about a day of addresses verified, which a scan reads fast.
+    return AddressLock.objects.filter(
+        Q(locked_at__isnull=True) | Q(locked_at__lt=now - ADDRESS_LOCK_KEPT)
+    )
+
+
 def stale_attempts(now):
     window = timedelta(seconds=app_settings.REAUTH_LOCKOUT)
     return ReauthAttempts.objects.filter(
@@ -137,8 +152,8 @@ class Command(BaseCommand):
     help = (
         "Delete closed and long-expired email changes older than VERIFIED_EMAIL['PURGE_AFTER'], "
         "and blank the addresses (and request context) of those kept longer for a revert once "
-        "no revert needs them; delete expired re-authentication counters, dead one-time codes "
-        "and wrong code tries a day old."
+        "no revert needs them; delete expired re-authentication counters, dead one-time codes, "
+        "wrong code tries and address locks a day old."
     )
 
     def add_arguments(self, parser):
@@ -169,6 +184,13 @@ class Command(BaseCommand):
         )
         if hashes:
             self.stdout.write(f"Deleted {hashes} earlier password hash(es) no revert needs.")
+        # A step that locks the address meanwhile waits for the delete, then
+        # finds the row gone, or updated (and kept): either way it holds a lock.
+        locks, _ = delete_in_batches(
+            stale_address_locks(now), database=database, batch_size=batch_size
+        )
+        if locks:
+            self.stdout.write(f"Deleted {locks} address lock(s) a day old.")
         self._send_owed_notices(database)
 
     def _scrub(self, now, database, batch_size):
