@@ -187,7 +187,8 @@ def test_trust_marks_valid_unshared_addresses_and_skips_the_rest(table):
         "Trusted 2 address(es) in 1 batch(es).",
         "Left alone: 1 already verified;",
         "  skipped 1 blank, 1 invalid, 2 shared with another account "
-        "(verified_email_audit_addresses lists them), 0 with an email change in the app.",
+        "(verified_email_audit_addresses lists them), 0 verified on another account, "
+        "0 with an email change in the app.",
     ]
     for name in ("plain", "other"):
         user = reloaded(table[name])
@@ -238,13 +239,95 @@ def test_trust_works_in_batches(make_user):
         output = trust("--batch-size", "2")
 
     assert output.splitlines()[0] == "Trusted 5 address(es) in 3 batch(es)."
-    # One write per batch: an UPDATE of the users (the mixin) or an INSERT of
+    # Two writes per batch, however large: the upsert that locks its
+    # addresses, then an UPDATE of the users (the mixin) or an INSERT of
     # their profile rows.
     writes = [q for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))]
-    assert len(writes) == 3
+    assert len(writes) == 6
     assert all(is_email_verified(reloaded(user)) for user in users)
 
 
 def test_trust_refuses_a_batch_size_below_one(db):
     with pytest.raises(CommandError):
         call_command("verified_email_trust_existing", "--batch-size", "0", stdout=StringIO())
+
+
+# Addresses that appear or are verified while the command runs -----------------
+
+
+@pytest.fixture
+def after_the_audit(monkeypatch):
+    """Run a callable between the command's audit and its first batch.
+
+    The audit is one scan at the start; on a large table the batches take
+    minutes, and users sign up, change or verify their address meanwhile.
+    """
+    from django_verified_email import adoption
+
+    scan = adoption.audit_addresses
+    pending = []
+
+    def audit_then(using=None):
+        found = scan(using)
+        for call in pending:
+            call()
+        return found
+
+    monkeypatch.setattr(adoption, "audit_addresses", audit_then)
+    return pending.append
+
+
+def verified_accounts(*users):
+    return [user.username for user in users if is_email_verified(reloaded(user))]
+
+
+def test_trust_skips_an_address_it_trusted_in_an_earlier_batch(make_user, after_the_audit):
+    without_the_email_constraint()
+    first = make_user("first", "ann@bücher.de", verified=False)
+    late = []
+    # Signed up after the scan, in another spelling of the same mailbox.
+    after_the_audit(lambda: late.append(make_user("late", "ANN@xn--bcher-kva.de", verified=False)))
+
+    output = trust("--batch-size", "1")
+
+    assert verified_accounts(first, *late) == ["first"]
+    assert "1 verified on another account" in output
+
+
+def test_trust_skips_both_users_of_an_address_shared_within_one_batch(make_user, after_the_audit):
+    without_the_email_constraint()
+    users = []
+    after_the_audit(
+        lambda: users.extend(
+            [
+                make_user("one", "pat@example.com", verified=False),
+                make_user("two", "Pat@Example.COM", verified=False),
+            ]
+        )
+    )
+
+    output = trust()
+
+    assert verified_accounts(*users) == []
+    assert output.splitlines()[0] == "Trusted 0 address(es) in 1 batch(es)."
+    assert "2 shared with another account" in output
+
+
+def test_trust_skips_an_address_another_account_verified_since_the_audit(
+    make_user, after_the_audit
+):
+    without_the_email_constraint()
+    alice = make_user("alice", "kim@example.com", verified=False)
+    bob = make_user("bob", "bob@example.com", verified=False)
+
+    def bob_proves_it():
+        bob.email_address = "KIM@example.com"
+        bob.save()
+        mark_verified_at(bob, ADOPTION)
+
+    after_the_audit(bob_proves_it)
+
+    output = trust()
+
+    assert verified_accounts(alice, bob) == ["bob"]
+    assert "1 verified on another account" in output

@@ -284,12 +284,22 @@ def users_with_address(address, using=None):
     ``__iexact`` (a full scan on a large table: check ``verified_email.W006``).
     On ``using`` when given: after a lock, the locked row's database.
     """
+    return users_with_addresses([address], using=using)
+
+
+def users_with_addresses(found, using=None):
+    """Users whose address is any of ``found``, in one lookup (``users_with_address``)."""
     model = get_user_model()
     users = model._default_manager.db_manager(using)
     index = email_index(model)
+    every = sorted({spelling for address in found for spelling in spellings(address)})
     if index is None:
-        return users.filter(address_q(model.get_email_field_name(), address))
-    folded = [index.fold(Value(spelling)) for spelling in spellings(address)]
+        field = model.get_email_field_name()
+        query = Q()
+        for spelling in every:
+            query |= Q(**{f"{field}__iexact": spelling})
+        return users.filter(query)
+    folded = [index.fold(Value(spelling)) for spelling in every]
     # A partial index serves only a query that repeats its condition. It is
     # on the address alone (email_index checks), and a blank address, the
     # usual one left out, is never looked up. One filter() for both: each

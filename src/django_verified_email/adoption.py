@@ -15,11 +15,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import addresses
-from .models import EmailChange
+from .models import EmailChange, lock_addresses
 from .stores import get_store
 
 #: Rows read per query while scanning the whole user table.
 SCAN_CHUNK = 2000
+#: Addresses looked up per query for other accounts that have them verified
+#: (several spellings each: a query's parameters stay well under every limit).
+HOLDER_CHUNK = 500
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Trust:
     skipped_blank: int = 0
     skipped_invalid: int = 0
     skipped_shared: int = 0
+    skipped_taken: int = 0
     skipped_used_the_app: int = 0
 
 
@@ -103,9 +107,12 @@ def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
     ``email_verified_at``) and never used the app's change flow (no
     ``EmailChange`` row: an open change was started under the rules of an
     unverified address). Skips blank and invalid addresses, and any address
-    another account also has. Each batch is locked, checked again and
-    marked in its own transaction by the store (``AddressStore.trust``); no
-    signal is sent (nothing was proved). Running it twice trusts nobody twice.
+    another account also has: at the audit, in the same batch, or verified
+    since (by a flow, or by an earlier batch of this run). Each batch locks
+    its users, then their addresses (``models.lock_addresses``, the lock
+    every step that verifies an address takes), checks again and is marked
+    in its own transaction by the store (``AddressStore.trust``); no signal
+    is sent (nothing was proved). Running it twice trusts nobody twice.
     """
     User = get_user_model()
     now = now or timezone.now()
@@ -122,6 +129,7 @@ def trust_existing(*, batch_size=1000, dry_run=False, using=None, now=None):
                 break
             last_pk = rows[-1][0]
             trusted = _trustable(rows, audit, result, using)
+            trusted = _unclaimed(trusted, result, using, lock=not dry_run)
             if trusted and not dry_run:
                 result.trusted += get_store().trust(trusted, now, using)
             else:
@@ -159,6 +167,42 @@ def _trustable(rows, audit, result, using):
             result.skipped_shared += 1
         elif pk in used_the_app:
             result.skipped_used_the_app += 1
+        else:
+            trusted.append((pk, address))
+    return trusted
+
+
+def _unclaimed(rows, result, using, *, lock):
+    """The users of ``rows`` whose address no other account has; count the others.
+
+    The audit is a scan from the start of the run: an address may have been
+    typed, or proved, on another account since. Two users of the batch with
+    one address are both skipped, as the audit's duplicates are. The
+    others' addresses are locked after their users, as a flow locks them,
+    so a flow that verifies one waits for the batch, or the batch for it,
+    and whichever comes second sees the first's account verified.
+    """
+    by_address: dict[str, list] = {}
+    for pk, address in rows:
+        by_address.setdefault(addresses.comparable(address), []).append(pk)
+    single = [
+        (pk, address) for pk, address in rows if len(by_address[addresses.comparable(address)]) == 1
+    ]
+    result.skipped_shared += len(rows) - len(single)
+    if not single:
+        return []
+    found = [address for _, address in single]
+    if lock:
+        lock_addresses(found, using=using)
+    held: dict[str, set] = {}
+    for start in range(0, len(found), HOLDER_CHUNK):
+        chunk = found[start : start + HOLDER_CHUNK]
+        for key, pks in get_store().verified_holders(chunk, using).items():
+            held.setdefault(key, set()).update(pks)
+    trusted = []
+    for pk, address in single:
+        if held.get(addresses.comparable(address), set()) - {pk}:
+            result.skipped_taken += 1
         else:
             trusted.append((pk, address))
     return trusted

@@ -904,12 +904,24 @@ def lock_address(address: str, *, using: str) -> None:
     for a new address, and on MariaDB an ignored duplicate takes a shared
     lock that two steps can't both upgrade.)
     """
-    rows = AddressLock.objects.using(using)
+    lock_addresses([address], using=using)
+
+
+def lock_addresses(found: list[str], *, using: str) -> None:
+    """Lock the ``AddressLock`` rows of every address of ``found``, in key order.
+
+    For the adoption command's batches, which hold many user rows and then
+    many addresses: in one order, two runs never wait on each other's
+    addresses the other way round, and a flow holds at most one. Each key
+    once: PostgreSQL refuses an upsert that touches one row twice.
+    """
+    now = timezone.now()
+    keys = sorted({address_lock_key(address) for address in found})
     unique = {}
     if connections[using].features.supports_update_conflicts_with_target:
         unique["unique_fields"] = ["key"]
-    rows.bulk_create(
-        [AddressLock(key=address_lock_key(address), locked_at=timezone.now())],
+    AddressLock.objects.using(using).bulk_create(
+        [AddressLock(key=key, locked_at=now) for key in keys],
         update_conflicts=True,
         update_fields=["locked_at"],
         **unique,

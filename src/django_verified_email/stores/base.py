@@ -125,8 +125,19 @@ class AddressStore(Protocol):
         """The users this store never marked verified, as a queryset of the user model."""
         ...
 
+    def verified_holders(self, found: list[str], using: str | None = None) -> dict[str, set[Any]]:
+        """The accounts that have any of ``found`` verified: pks by compared address.
+
+        One lookup for a whole batch (call under the addresses' locks).
+        """
+        ...
+
     def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
-        """Mark the ``(pk, address)`` rows verified, as of ``when``; return how many."""
+        """Mark the ``(pk, address)`` rows verified, as of ``when``; return how many.
+
+        The caller has checked, under the addresses' locks, that no other
+        account has them verified (``verified_holders``).
+        """
         ...
 
     def drifted(self, using: str | None = None) -> Iterator[tuple[Any, str]]:

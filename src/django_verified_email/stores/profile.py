@@ -220,17 +220,21 @@ class ProfileStore:
         )
         return get_user_model()._default_manager.using(using).filter(~Exists(verified_once))
 
+    def verified_holders(self, found: list[str], using: str | None = None) -> dict[str, set[Any]]:
+        # Every row that holds the address, drifted ones too (proved, then
+        # written past the app): the unique index would refuse another.
+        rows = (
+            VerifiedEmailProfile.objects.using(using)
+            .filter(verified_address__in={key(address) for address in found})
+            .values_list("verified_address", "user_id")
+        )
+        held: dict[str, set[Any]] = {}
+        for verified, pk in rows:
+            held.setdefault(verified, set()).add(pk)
+        return held
+
     def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
         profiles = VerifiedEmailProfile.objects.using(using)
-        # An address another account's row still holds (proved, then written
-        # past the app: the audit's drift) stays that account's: the unique
-        # index would refuse it, and the batch with it.
-        held = set(
-            profiles.filter(verified_address__in=[key(address) for _, address in rows])
-            .exclude(user_id__in=[pk for pk, _ in rows])
-            .values_list("verified_address", flat=True)
-        )
-        rows = [(pk, address) for pk, address in rows if key(address) not in held]
         existing = set(
             profiles.filter(user_id__in=[pk for pk, _ in rows]).values_list("user_id", flat=True)
         )

@@ -149,6 +149,18 @@ class UserStore:
             .filter(is_email_verified=False, email_verified_at__isnull=True)
         )
 
+    def verified_holders(self, found: list[str], using: str | None = None) -> dict[str, set[Any]]:
+        field = get_user_model().get_email_field_name()
+        rows = (
+            addresses.users_with_addresses(found, using=using)
+            .filter(is_email_verified=True)
+            .values_list("pk", field)
+        )
+        held: dict[str, set[Any]] = {}
+        for pk, address in rows:
+            held.setdefault(addresses.comparable(address), set()).add(pk)
+        return held
+
     def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
         # update(): the address does not change, so the mixin's save logic
         # has nothing to clear, and no signal is sent (nothing was proved).

@@ -204,6 +204,15 @@ class AllauthStore:
         )
         return self.base.never_verified(using).filter(~Exists(proved))
 
+    def verified_holders(self, found: list[str], using: str | None = None) -> dict[str, set[Any]]:
+        held = self.base.verified_holders(found, using)
+        # A verified row of any account, a secondary one too, holds the address.
+        every = [spelling for address in found for spelling in addresses.spellings(address)]
+        rows = EmailAddress.objects.using(using).filter(email__in=every, verified=True)
+        for email, pk in rows.values_list("email", "user_id"):
+            held.setdefault(addresses.comparable(email), set()).add(pk)
+        return held
+
     def trust(self, rows: list[tuple[Any, str]], when: datetime, using: str | None = None) -> int:
         self.base.trust(rows, when, using)
         trusted = 0

@@ -43,5 +43,6 @@ class Command(BaseCommand):
             f"  skipped {result.skipped_blank} blank, {result.skipped_invalid} invalid, "
             f"{result.skipped_shared} shared with another account "
             "(verified_email_audit_addresses lists them), "
+            f"{result.skipped_taken} verified on another account, "
             f"{result.skipped_used_the_app} with an email change in the app."
         )
