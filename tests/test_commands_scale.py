@@ -74,6 +74,27 @@ def test_batch_commands_refuse_a_batch_below_one(command, value, db):
         call_command(*command, f"--batch-size={value}")
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        c
+        for c in COMMANDS
+        if c[0] != "verified_email_audit_addresses" and c[0] != "verified_email_export"
+    ],
+    ids=lambda command: command[0],
+)
+def test_batch_commands_refuse_a_batch_too_large_for_one_query(command, db):
+    # Each batch names its rows in one query: SQLite refuses more than 32,766
+    # parameters, with a traceback mid-run.
+    with pytest.raises(CommandError, match="--batch-size must be at most 10000"):
+        call_command(*command, "--batch-size=40000")
+
+
+def test_progress_may_be_printed_less_often_than_the_largest_batch(db):
+    out = run("verified_email_complete_due", f"--base-url={BASE_URL}", "--progress-every=50000")
+    assert "Completed 0," in out
+
+
 def test_the_database_defaults_to_where_the_router_writes_changes(make_user, mailoutbox):
     schedule(make_user, mailoutbox, 1)
     with later(DELAY + 60):

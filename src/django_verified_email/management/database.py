@@ -26,8 +26,15 @@ def database_alias(value):
     return alias
 
 
-def batch_size(value, option="--batch-size"):
+#: The largest batch: each batch's rows are named in one query (``pk__in``),
+#: and SQLite refuses a query with more than 32,766 parameters.
+MOST_PER_BATCH = 10_000
+
+
+def batch_size(value, option="--batch-size", *, most=MOST_PER_BATCH):
     """``value`` if it is a usable batch size, else CommandError."""
     if value < 1:
         raise CommandError(f"{option} must be at least 1 (got {value}).")
+    if most is not None and value > most:
+        raise CommandError(f"{option} must be at most {most} (got {value}).")
     return value

@@ -60,7 +60,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size, base_url, progress_every, database, **options):
         batch_size = checked_batch_size(batch_size)
-        progress_every = checked_batch_size(progress_every, "--progress-every")
+        progress_every = checked_batch_size(progress_every, "--progress-every", most=None)
         database = database_alias(database)
         base_url = app_settings.BASE_URL or base_url
 
