@@ -8,7 +8,9 @@ from django_verified_email import flows
 from tests.helpers import (
     BASE_URL,
     PASSWORD,
+    call,
     client_for,
+    code_in,
     email_of,
     move_counter,
     reloaded,
@@ -84,3 +86,21 @@ def test_confirm_old_step_leaves_the_session_key_alone(user, mailoutbox):
 
 def test_a_client_without_a_session_completes_normally(user, mailoutbox):
     confirm_new_step_through_api(Client(), user, mailoutbox)
+
+
+def test_a_session_ended_before_cannot_post_a_code(user, mailoutbox):
+    # A code is taken from a logged-in request only: a session a moved epoch
+    # ended is logged out for it too, as on every other endpoint.
+    ended = client_for(user)
+    move_counter(user, end_sessions=True)
+    here = client_for(reloaded(user))
+    before = email_of(user)
+    requested = call(here, "change", {"new_email": "new@example.com", "password": PASSWORD})
+    assert requested.status_code == 202, requested.content
+    assert call(here, "change-confirm", {"code": code_in(mailoutbox[-1])}).status_code == 200
+
+    response = call(ended, "change-confirm", {"code": code_in(mailoutbox[-1])})
+
+    assert response.status_code == 403, response.content
+    assert email_of(reloaded(user)) == before
+    assert not is_logged_in(ended)
