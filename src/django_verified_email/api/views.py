@@ -122,7 +122,9 @@ class StatusView(VerifiedEmailAPIView):
         user = request.user
         pending = flows.pending_change(user)
         # A scheduled change whose wait is over completes now, as on the page.
-        closed = web.complete_if_due(self.django_request, pending)
+        closed = web.complete_if_due(
+            self.django_request, pending, read_session_user=_django_session_user
+        )
         if closed is not None:
             user, pending = closed.user, None
         data = StatusSerializer(
