@@ -112,15 +112,22 @@ def second_factor_missing(request: HttpRequest, user: Any) -> bool:
     return factors.precheck(user, second_factor_proof(request)) == factors.Verdict.MISSING
 
 
-def complete_if_due(request: HttpRequest, change: EmailChange | None) -> EmailChange | None:
+def complete_if_due(
+    request: HttpRequest,
+    change: EmailChange | None,
+    *,
+    read_session_user: Callable[[HttpRequest], Any] | None = None,
+) -> EmailChange | None:
     """Complete the user's scheduled ``change`` if its wait is over; return it if it closed.
 
     The status page calls it with the pending change it read, so a user who
     comes back after ``completes_at`` finds the change done before any cron
     job ran. The request's session takes the new session hash, as on any
-    completion.
+    completion, when it is logged in as the user: ``read_session_user``
+    says who it is (as ``confirm_change`` takes it).
     """
-    before = session_user(request) if change is not None else None
+    read = read_session_user or session_user
+    before = read(request) if change is not None else None
     closed = flows.complete_if_due(change, base_url=link_base(request))
     if closed is not None and closed.status == EmailChange.Status.COMPLETED:
         sessions.after_address_changed(request, closed.user, session_user=before)
@@ -213,8 +220,13 @@ def _confirm_and_renew(
         # and a change whose notices then fail has renewed the session all
         # the same. (Django saves no session on a 5xx answer, so with
         # database or cache sessions that failure logs the user out.)
-        who = before
-        if completes and not judged_in_hash:
+        if not completes:
+            # Read from the session, not request.user: an API client's is
+            # whoever its token names, whatever session its cookie carries.
+            who = read_session_user(request)
+        elif judged_in_hash:
+            who = before
+        else:
             who = middleware.judged_after_move(request, before, change.user)
         sessions.after_address_changed(request, change.user, session_user=who)
 

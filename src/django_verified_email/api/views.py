@@ -8,7 +8,6 @@ confirm endpoints instead, or the code from the same email.
 
 from typing import Any
 
-from django.contrib import auth
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
@@ -19,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import addresses, flows, revokers, web
+from .. import addresses, flows, middleware, revokers, web
 from ..stores import get_store
 from ..web import link_base
 from . import schema
@@ -123,7 +122,9 @@ class StatusView(VerifiedEmailAPIView):
         user = request.user
         pending = flows.pending_change(user)
         # A scheduled change whose wait is over completes now, as on the page.
-        closed = web.complete_if_due(self.django_request, pending)
+        closed = web.complete_if_due(
+            self.django_request, pending, read_session_user=_django_session_user
+        )
         if closed is not None:
             user, pending = closed.user, None
         data = StatusSerializer(
@@ -212,10 +213,9 @@ class ChangeConfirmView(TokenAPIView):
 def _django_session_user(django_request):
     # The confirm views authenticate nobody (the token is the proof), so DRF
     # sets request.user to anonymous; a browser client may still carry a
-    # Django session: read who it is logged in as from the session itself.
-    if not hasattr(django_request, "session"):
-        return None
-    return auth.get_user(django_request)
+    # Django session: read who it is logged in as from the session itself,
+    # judged as SessionEpochMiddleware would (a code is taken from it).
+    return middleware.judged_session_user(django_request)
 
 
 @schema.change_deny
