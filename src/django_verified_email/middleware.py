@@ -63,6 +63,16 @@ def _checked(request: HttpRequest) -> Any:
     return user
 
 
+def _session_user(request: HttpRequest, *, judge: bool) -> Any:
+    if hasattr(request, JUDGED):
+        return getattr(request, JUDGED)
+    if not hasattr(request, "session"):
+        return None
+    if judge and not get_store().epoch_in_session_hash:
+        return _checked(request)
+    return get_user(request)
+
+
 def judged_session_user(request: HttpRequest) -> Any:
     """Return who ``request``'s session is logged in as, its epoch judged as the middleware does.
 
@@ -70,13 +80,7 @@ def judged_session_user(request: HttpRequest) -> Any:
     confirm views, where DRF's user is not the session's): a session a moved
     epoch ended is logged out here too. None without a session.
     """
-    if hasattr(request, JUDGED):
-        return getattr(request, JUDGED)
-    if not hasattr(request, "session"):
-        return None
-    if get_store().epoch_in_session_hash:
-        return get_user(request)
-    return _checked(request)
+    return _session_user(request, judge=True)
 
 
 def session_user_before_move(request: HttpRequest) -> Any:
@@ -87,11 +91,7 @@ def session_user_before_move(request: HttpRequest) -> Any:
     move read under the user's lock, rather than spend a read on it now.
     Where the middleware already looked, its verdict. None without a session.
     """
-    if hasattr(request, JUDGED):
-        return getattr(request, JUDGED)
-    if not hasattr(request, "session"):
-        return None
-    return get_user(request)
+    return _session_user(request, judge=False)
 
 
 def judged_after_move(request: HttpRequest, session_user: Any, moved_user: Any) -> Any:
