@@ -119,6 +119,15 @@ def with_token_of(client, user):
     return client
 
 
+def complete_by_codes(client, mailoutbox):
+    """Request a change to new@example.com and confirm both steps by code."""
+    response = call(client, "change", {"new_email": "new@example.com", "password": PASSWORD})
+    assert response.status_code == 202, response.content
+    assert call(client, "change-confirm", {"code": code_in(mailoutbox[-1])}).status_code == 200
+    response = call(client, "change-confirm", {"code": code_in(mailoutbox[-1])})
+    assert response.json() == {"status": "completed"}
+
+
 @pytest.mark.parametrize("logout_others", [True, False])
 def test_a_token_completion_keeps_an_ended_session_cookie_ended(
     settings, user, mailoutbox, logout_others
@@ -132,15 +141,9 @@ def test_a_token_completion_keeps_an_ended_session_cookie_ended(
     app = client_for(user)
     move_counter(user, end_sessions=True)
     with_token_of(app, user)
-    assert (
-        call(app, "change", {"new_email": "new@example.com", "password": PASSWORD}).status_code
-        == 202
-    )
-    assert call(app, "change-confirm", {"code": code_in(mailoutbox[-1])}).status_code == 200
 
-    response = call(app, "change-confirm", {"code": code_in(mailoutbox[-1])})
+    complete_by_codes(app, mailoutbox)
 
-    assert response.json() == {"status": "completed"}
     assert not is_logged_in(app)
 
 
@@ -153,15 +156,9 @@ def test_a_token_completion_leaves_another_accounts_session_cookie_in(
         "LOGOUT_OTHER_SESSIONS": logout_others,
     }
     app = with_token_of(client_for(make_user("bob", "bob@example.com")), user)
-    assert (
-        call(app, "change", {"new_email": "new@example.com", "password": PASSWORD}).status_code
-        == 202
-    )
-    assert call(app, "change-confirm", {"code": code_in(mailoutbox[-1])}).status_code == 200
 
-    response = call(app, "change-confirm", {"code": code_in(mailoutbox[-1])})
+    complete_by_codes(app, mailoutbox)
 
-    assert response.json() == {"status": "completed"}
     assert is_logged_in(app)
 
 
