@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, models
 
 from django_verified_email import flows, is_email_verified
-from django_verified_email.exceptions import EmailTaken
+from django_verified_email.exceptions import EmailTaken, VerifiedEmailError
 from django_verified_email.stores import get_store
 from tests.helpers import PASSWORD, email_of, reloaded, run_at_once, token_in
 
@@ -97,18 +97,25 @@ def test_a_verification_racing_a_change_to_its_address_leaves_one_holder(
     bob_token = token_in(mailoutbox[-1], to=SHARED)
     alice_token = verification_token(alice, mailoutbox)
 
-    # Alice's verification locks her row first; Bob's completion finds her
-    # an unverified holder, and waits for her row to release the address.
+    # Alice's verification locks her row first (a head start); Bob's
+    # completion finds her an unverified holder, and waits for her row to
+    # release the address. A loaded machine may still let Bob in first: then
+    # Alice is the one refused. Either way one account holds the address.
     results = run_at_once(
         lambda: flows.confirm_verification(alice_token),
         later(lambda: flows.confirm_change(bob_token, base_url=BASE_URL)),
     )
 
-    assert verified_holders(SHARED) == ["alice"], results
-    assert results[0][0] == "ok", results
-    kind, error = results[1]
-    assert kind == "error" and isinstance(error, EmailTaken), results
-    assert email_of(reloaded(bob)) == "bob@example.com"
+    [holder] = verified_holders(SHARED)
+    if holder == "alice":
+        assert results[0][0] == "ok", results
+        kind, error = results[1]
+        assert kind == "error" and isinstance(error, EmailTaken), results
+        assert email_of(reloaded(bob)) == "bob@example.com"
+    else:  # Bob first: Alice, an unproven holder, was released, and refused
+        assert results[1][0] == "ok", results
+        kind, error = results[0]
+        assert kind == "error" and isinstance(error, VerifiedEmailError), results
 
 
 def test_two_accounts_verifying_one_address_at_once_leave_one_holder(
