@@ -299,3 +299,19 @@ def test_the_allauth_store_has_every_method_of_the_interface():
     from tests.test_stores import assert_implements_the_interface
 
     assert_implements_the_interface(AllauthStore)
+
+
+def test_another_accounts_verified_secondary_row_holds_the_address_for_the_adoption(
+    alice, make_bare_user
+):
+    # verified_email_trust_existing asks verified_holders before it trusts an
+    # address: a secondary row allauth verified (no UNIQUE_EMAIL) is a holder.
+    bob = make_bare_user(username="bob", email="bob@example.com", verified=False)
+    EmailAddress.objects.create(user=bob, email="shared@example.com", primary=False, verified=True)
+
+    held = get_store().verified_holders(["SHARED@example.com", OLD])
+
+    assert {address: set(pks) for address, pks in held.items()} == {
+        "shared@example.com": {bob.pk},
+        OLD: {alice.pk},
+    }

@@ -62,6 +62,20 @@ class StoreContract:
             found = store.holders(self._locked(store, other), "CONTRACT-C@example.com")
         assert [(h.pk, h.verified) for h in found] == [(holder.pk, True)]
 
+    def test_verified_holders_names_the_accounts_that_proved_an_address(
+        self, store: Any, make_user: Any
+    ) -> None:
+        # The adoption command's check, a batch at a time: by compared
+        # address, whatever the spelling asked; an unproved holder is no one.
+        proved = make_user("contract-e", "contract-e@example.com")
+        make_user("contract-f", "contract-f@example.com")
+        with transaction.atomic():
+            store.mark_verified(self._locked(store, proved), timezone.now())
+        held = store.verified_holders(["CONTRACT-E@example.com", "contract-f@example.com"])
+        assert {address: set(pks) for address, pks in held.items()} == {
+            "contract-e@example.com": {proved.pk}
+        }
+
     def test_a_new_verified_address_moves_the_counter_and_never_back(
         self, store: Any, make_user: Any
     ) -> None:
