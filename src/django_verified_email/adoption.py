@@ -20,9 +20,11 @@ from .stores import get_store
 
 #: Rows read per query while scanning the whole user table.
 SCAN_CHUNK = 2000
-#: Addresses looked up per query for other accounts that have them verified
-#: (several spellings each: a query's parameters stay well under every limit).
-HOLDER_CHUNK = 500
+#: Spellings looked up per query for other accounts that have the addresses
+#: verified (``addresses.spellings``: several per address). Without an index
+#: to compare with, the lookup ORs one term per spelling, and SQLite refuses
+#: an expression more than 1,000 deep.
+HOLDER_SPELLINGS = 400
 
 
 @dataclass
@@ -195,8 +197,7 @@ def _unclaimed(rows, result, using, *, lock):
     if lock:
         lock_addresses(found, using=using)
     held: dict[str, set] = {}
-    for start in range(0, len(found), HOLDER_CHUNK):
-        chunk = found[start : start + HOLDER_CHUNK]
+    for chunk in _by_spellings(found):
         for key, pks in get_store().verified_holders(chunk, using).items():
             held.setdefault(key, set()).update(pks)
     trusted = []
@@ -206,6 +207,20 @@ def _unclaimed(rows, result, using, *, lock):
         else:
             trusted.append((pk, address))
     return trusted
+
+
+def _by_spellings(found):
+    """``found`` in chunks of at most ``HOLDER_SPELLINGS`` spellings (one address at least)."""
+    chunk, size = [], 0
+    for address in found:
+        count = len(addresses.spellings(address))
+        if chunk and size + count > HOLDER_SPELLINGS:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(address)
+        size += count
+    if chunk:
+        yield chunk
 
 
 def drifted(using=None):
