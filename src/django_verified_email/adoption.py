@@ -211,7 +211,8 @@ def _unclaimed(rows, result, using, *, lock):
 
 def _by_spellings(found):
     """``found`` in chunks of at most ``HOLDER_SPELLINGS`` spellings (one address at least)."""
-    chunk, size = [], 0
+    chunk: list[str] = []
+    size = 0
     for address in found:
         count = len(addresses.spellings(address))
         if chunk and size + count > HOLDER_SPELLINGS:
